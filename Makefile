@@ -1,0 +1,45 @@
+# Two entry points, each installing what it needs first:
+#   make example   install, then crawl the bundled offline example into ./archive
+#   make test      install (with test extras and system packages), then run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PYWB_VENV ?= .pywb-venv
+EXAMPLE = examples/lavrov-afghanistan
+
+.PHONY: install install-test system-deps pywb example test bench
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -U pip
+
+install: $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q -e .
+
+install-test: $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q -e ".[test]"
+
+# Servers and browsers some tests drive for real; installed with apt when missing.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# pywb pins redis==2.10.6, which breaks scrapy-redis: it gets a virtualenv of its own.
+pywb:
+	@[ -x $(PYWB_VENV)/bin/wayback ] || { $(PYTHON) -m venv $(PYWB_VENV) && $(PYWB_VENV)/bin/python -m pip install -q pywb; }
+
+example: install
+	$(VENV)/bin/scrapy crawl coverage -a topic=$(EXAMPLE)/topic.toml \
+	  -s REPLAY_FROM=$(EXAMPLE)/example.warc.gz -s ARCHIVE_DIR=archive
+	@echo; echo "Output: archive/lavrov-afghanistan/ (text/, manifest.jsonl, report.md, warc/, index.cdxj)"
+
+test: install-test system-deps pywb
+	PYWB_VENV=$(abspath $(PYWB_VENV)) $(VENV)/bin/python -m pytest -q
+
+bench: install-test
+	$(VENV)/bin/python bench/extraction.py

@@ -1,0 +1,75 @@
+"""The topic's ``index.cdxj``: a sorted CDXJ index (SURT key, timestamp, JSON) of its WARC files, for pywb.
+
+Lines come from ``cdxj-indexer`` (the indexer pywb's own tools use); this module only decides which files to
+index and merges new lines into the existing sorted index in one streaming pass, written to a temporary file
+and renamed, so a reader never sees a half-written index.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from cdxj_indexer.main import CDXJIndexer
+
+from crawler.archive.writer import warc_files
+
+
+def index_lines(files: Iterable[Path]) -> list[str]:
+    """Sorted CDXJ lines (response, revisit and metadata records) of some WARC files."""
+    files = [str(f) for f in files]
+    if not files:
+        return []
+    out = io.StringIO()
+    indexer = CDXJIndexer(output=out, inputs=files, sort=False)
+    indexer.output = out
+    for name in files:
+        with open(name, "rb") as fh:
+            indexer.process_one(fh, out, name)
+    return sorted(line for line in out.getvalue().splitlines(keepends=True) if line.strip())
+
+
+def _existing_lines(index: Path, skip_files: set[str]) -> Iterator[str]:
+    if not index.exists():
+        return
+    with open(index, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                filename = json.loads(line.split(" ", 2)[2]).get("filename")
+            except (IndexError, ValueError):
+                continue  # a torn line from an interrupted writer is dropped, the rest stays usable
+            if filename not in skip_files:
+                yield line
+
+
+def _write_atomic(index: Path, lines: Iterable[str]) -> int:
+    tmp = index.with_name(index.name + ".tmp")
+    count = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(line if line.endswith("\n") else line + "\n")
+            count += 1
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, index)
+    return count
+
+
+def add_to_index(index: str | Path, files: Iterable[str | Path]) -> int:
+    """Merge the lines of ``files`` into ``index`` (replacing earlier lines of the same files)."""
+    index = Path(index)
+    paths = [Path(f) for f in files]
+    new_lines = index_lines(paths)
+    names = {p.name for p in paths}
+    return _write_atomic(index, heapq.merge(_existing_lines(index, names), new_lines))
+
+
+def rebuild_index(index: str | Path, warc_dir: str | Path) -> int:
+    """Index every closed WARC file of ``warc_dir`` from scratch; returns the number of lines."""
+    return _write_atomic(Path(index), index_lines(warc_files(warc_dir)))

@@ -1,0 +1,207 @@
+"""WARC files on disk: naming, rotation, the ``.open`` suffix, warcinfo heads and crash recovery.
+
+A file is written as ``<prefix>-<UTC timestamp>-<serial>-<host>-<pid>.warc.gz.open``, one gzip member per
+record, flushed after every record, and renamed without ``.open`` when closed. A crash therefore leaves at most
+one torn record at the tail of an ``.open`` file; :func:`recover_warc` cuts it off and renames the file. The
+writer knows nothing about Scrapy or articles: it takes warcio records and says where it put them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import re
+import socket
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.warcwriter import WARCWriter
+
+logger = logging.getLogger(__name__)
+
+OPEN_SUFFIX = ".open"
+WARC_SUFFIX = ".warc.gz"
+_NAME_RE = re.compile(r"^(?P<prefix>.+)-(?P<ts>\d{17})-(?P<serial>\d{5})-(?P<host>.+)-(?P<pid>\d+)\.warc\.gz$")
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where a record landed: the final file name (without ``.open``) and its byte offset."""
+
+    warc_file: str
+    offset: int
+
+
+def _safe_host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
+
+
+class RotatingWarcWriter:
+    """Appends records to the current WARC file of a directory, starting a new file past ``max_size`` bytes."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        prefix: str = "presswarc",
+        max_size: int = 1_000_000_000,
+        info: Mapping[str, str] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", prefix) or "presswarc"
+        self.max_size = max_size
+        self.info = dict(info or {})
+        self.builder = WARCWriter(None, gzip=True, warc_version="1.1")
+        self.files_written: list[str] = []
+        self._serial = 0
+        self._fh = None
+        self._warc: WARCWriter | None = None
+        self._name: str | None = None
+        _LIVE_WRITERS.add(self)
+
+    @property
+    def current_file(self) -> str | None:
+        return self._name
+
+    def _new_name(self) -> str:
+        self._serial += 1
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        return f"{self.prefix}-{stamp}-{self._serial:05d}-{_safe_host()}-{os.getpid()}{WARC_SUFFIX}"
+
+    def _open(self) -> None:
+        self._name = self._new_name()
+        self._fh = open(self.directory / (self._name + OPEN_SUFFIX), "xb")
+        self._warc = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        info = dict(self.info, format="WARC File Format 1.1",
+                    conformsTo="https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/")
+        self._warc.write_record(self._warc.create_warcinfo_record(self._name, info))
+        self._fh.flush()
+
+    def write(self, records: Iterable[ArcWarcRecord]) -> list[RecordLocation]:
+        """Write records contiguously into one file (a request stays next to its response)."""
+        if self._fh is None:
+            self._open()
+        assert self._warc is not None and self._fh is not None and self._name is not None
+        locations = []
+        for record in records:
+            locations.append(RecordLocation(self._name, self._fh.tell()))
+            self._warc.write_record(record)
+        self._fh.flush()
+        if self._fh.tell() >= self.max_size:
+            self.close()
+        return locations
+
+    def close(self) -> None:
+        """Close the current file and drop its ``.open`` suffix; a no-op when nothing is open."""
+        if self._fh is None:
+            return
+        fh, name = self._fh, self._name
+        self._fh = self._warc = self._name = None
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        assert name is not None
+        os.replace(self.directory / (name + OPEN_SUFFIX), self.directory / name)
+        self.files_written.append(name)
+        logger.info("WARC file closed: %s", self.directory / name)
+
+
+_LIVE_WRITERS: "weakref.WeakSet[RotatingWarcWriter]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_writers() -> None:
+    """An interpreter exiting on an exception still closes and renames its files."""
+    for writer in list(_LIVE_WRITERS):
+        try:
+            writer.close()
+        except Exception:  # a failing close must not hide the others
+            logger.exception("could not close WARC file %s", writer.current_file)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What recovering one ``.open`` file did."""
+
+    path: Path
+    records: int
+    cut_bytes: int
+
+
+def recover_warc(path: str | Path) -> Recovery:
+    """Keep the complete records of a torn ``.open`` WARC file, cut the rest, and rename it.
+
+    Records are read one by one (each a gzip member); the file is truncated at the start of the first record
+    that cannot be read completely. The result passes ``warcio check``.
+    """
+    path = Path(path)
+    good_end = 0
+    records = 0
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        iterator = ArchiveIterator(fh, no_record_parse=False, check_digests=False)
+        try:
+            for record in iterator:
+                record.content_stream().read()
+                records += 1
+                good_end = iterator.get_record_offset() + iterator.get_record_length()
+        except Exception as exc:  # torn gzip member or truncated record: everything after good_end goes
+            logger.warning("%s: torn record at offset %d cut (%s)", path, good_end, exc)
+    if good_end < size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good_end)
+            os.fsync(fh.fileno())
+    final = path.with_name(path.name[: -len(OPEN_SUFFIX)]) if path.name.endswith(OPEN_SUFFIX) else path
+    if records == 0:
+        path.unlink()
+        return Recovery(final, 0, size)
+    os.replace(path, final)
+    return Recovery(final, records, size - good_end)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def abandoned_open_files(directory: str | Path, all_hosts: bool = False) -> list[Path]:
+    """``.open`` files of this host whose writing process is gone (others may belong to live workers)."""
+    found = []
+    for path in sorted(Path(directory).glob("*" + WARC_SUFFIX + OPEN_SUFFIX)):
+        match = _NAME_RE.match(path.name[: -len(OPEN_SUFFIX)])
+        if match is None:
+            if all_hosts:
+                found.append(path)
+            continue
+        same_host = match["host"] == _safe_host()
+        if (same_host and not _pid_alive(int(match["pid"])) and int(match["pid"]) != os.getpid()) or (
+            all_hosts and not same_host
+        ):
+            found.append(path)
+    return found
+
+
+def recover_directory(directory: str | Path, all_hosts: bool = False) -> list[Recovery]:
+    """Recover every abandoned ``.open`` file of a WARC directory."""
+    return [recover_warc(path) for path in abandoned_open_files(directory, all_hosts)]
+
+
+def warc_files(directory: str | Path) -> list[Path]:
+    """The closed WARC files of a directory, oldest first (names start with their UTC timestamp)."""
+    directory = Path(directory)
+    if directory.is_file():
+        return [directory]
+    return sorted(p for p in directory.glob("*.warc.gz") if p.is_file()) + sorted(
+        p for p in directory.glob("*.warc") if p.is_file()
+    )

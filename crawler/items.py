@@ -1,0 +1,36 @@
+"""The item that carries one fetched article page from the spider through the pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ArticleItem:
+    """A fetched page that discovery believed to be an article of an outlet.
+
+    The spider fills the fetch fields; ``article`` (the extraction result as a dict), ``relevance`` and the
+    duplicate fields are added by the pipelines in their order: extract -> relevance -> dedup -> text files.
+    """
+
+    url: str  # the URL as discovered and requested
+    final_url: str  # after redirects
+    outlet: str  # outlet name as in the topic file
+    outlet_slug: str
+    via: str  # discovery path: sitemap | feed | section | search
+    html: bytes
+    status: int
+    fetched_at: str  # ISO 8601 UTC
+    warc_file: str | None = None
+    warc_record_id: str | None = None
+    hint_title: str | None = None
+    article: dict[str, Any] | None = None
+    canonical_url: str | None = None
+    relevance: dict[str, Any] = field(default_factory=dict)
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    text_content: str | None = None  # the rendered text file, once dedup has computed it
+    text_sha256: str | None = None
+    minhash: Any = None  # the near-duplicate signature, kept until the file is written
+    file: str | None = None  # the text file name, once written

@@ -1,0 +1,115 @@
+"""Every presswarc default in one place, grouped per component.
+
+Each value can be overridden on the command line (``-s NAME=value``), in a scrapyd job, or in a project that
+imports these settings. The README's settings table mirrors this file.
+"""
+
+from crawler import __version__
+
+BOT_NAME = "presswarc"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"
+
+# --- Output -------------------------------------------------------------------------------------------------
+# One directory per topic: ARCHIVE_DIR/<topic>/{warc/, index.cdxj, text/, manifest.jsonl, state.sqlite}.
+ARCHIVE_DIR = "./archive"
+# Where relative topic paths are looked up when they do not exist as given (useful under scrapyd).
+TOPICS_DIR = None
+
+# --- Politeness ---------------------------------------------------------------------------------------------
+# A descriptive agent with a contact URL lets site operators reach the person running the crawl.
+CONTACT_URL = "https://example.org/presswarc-contact"
+USER_AGENT = f"presswarc/{__version__} (news coverage archiver; +{CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16  # outlets are crawled in parallel with each other
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5  # seconds between requests to one outlet (randomized 0.5x-1.5x by Scrapy)
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # a news page larger than 16 MB is not an article
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Base of the exponential backoff between retries, in seconds; a Retry-After header wins when present.
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 120.0
+REDIRECT_MAX_TIMES = 10
+# Requests to literal private/loopback IP hosts (and redirects to them) are refused unless this is True.
+ALLOW_PRIVATE_HOSTS = False
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Checks every request against its host's robots.txt, and holds requests until that file is parsed.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.OutletRobotsMiddleware": 100,
+    # Refuses non-HTTP schemes, private hosts, over-long URLs, and redirects that leave the outlet.
+    "crawler.middlewares.RequestGuardMiddleware": 120,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Closer to the network than decompression (590) and redirects (600): it sees every hop, raw bytes.
+    "crawler.archive.recorder.WarcRecorderMiddleware": 890,
+}
+
+ADDONS = {
+    # Switches the download handlers to the WARC replay when REPLAY_FROM is set.
+    "crawler.archive.replay.ReplayAddon": 0,
+}
+
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.relevance.RelevancePipeline": 200,
+    "pipelines.dedup.DedupPipeline": 300,
+    "pipelines.textfiles.TextFilesPipeline": 400,
+}
+
+EXTENSIONS = {
+    "crawler.extensions.statsfile.StatsFile": 900,
+}
+# Write the final stats as JSON to this path (off when empty).
+STATS_FILE = ""
+# Listing pages (sections, search results) followed per start page through their "next" links.
+SECTION_MAX_PAGES = 5
+
+# --- WARC recorder (crawler/archive/recorder.py, writer.py) ---------------------------------------------------
+# None means: on for live crawls, off when replaying (the source already is an archive).
+WARC_ENABLED = None
+WARC_PREFIX = "presswarc"
+WARC_MAX_SIZE = 1_000_000_000  # bytes; a file is closed and a new one begun past this size
+WARC_OPERATOR = ""  # who runs the crawl (name, email), written into each warcinfo record
+# Identical payloads of one URL are stored once; later copies become revisit records.
+WARC_DEDUP = True
+
+# --- Offline replay (crawler/archive/replay.py) ---------------------------------------------------------------
+# A WARC file or a directory of them: every request is answered from it, the network is never used.
+REPLAY_FROM = None
+# Records whose digest does not match their content are refused (logged as errors) rather than served.
+REPLAY_VERIFY_DIGESTS = True
+
+# --- Extraction (pipelines/extract.py) --------------------------------------------------------------------
+# Worker processes for extraction; 0 runs it in the crawling process. None = one per CPU.
+EXTRACT_WORKERS = None
+# A paragraph repeated verbatim in this many articles of one outlet is its boilerplate.
+SITE_MEMORY_MIN_ARTICLES = 3
+
+# --- Duplicates (pipelines/dedup.py) ----------------------------------------------------------------------
+NEAR_DUPLICATE_THRESHOLD = 0.8
+NEAR_DUPLICATE_NUM_PERM = 128
+NEAR_DUPLICATE_SHINGLE = 5
+
+# --- Incremental runs (crawler/state.py) ------------------------------------------------------------------
+# Archived articles are never requested again unless older than this many days (None: never).
+REFRESH_AFTER_DAYS = None
+# A URL that failed is retried on later runs up to this many times (a 404 is given up after 2).
+ERROR_RETRY_RUNS = 3
+
+# --- Progress and report (crawler/extensions/) ------------------------------------------------------------
+PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off

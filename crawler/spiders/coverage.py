@@ -1,0 +1,218 @@
+"""The coverage spider: one topic, every outlet, every discovery path.
+
+Thin on purpose: it turns the topic into first requests, hands each discovery response to the matching
+function of ``crawler.discovery``, and turns candidates into article requests (scope, date window, query hints
+for priority, de-duplication). Parsing lives in the discovery modules; everything after the fetch lives in the
+pipelines.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator, Iterable
+
+import scrapy
+from scrapy.http import Request, Response
+
+from crawler.discovery.candidates import Candidate, DiscoveryError
+from crawler.discovery.feeds import autodiscover_feeds, parse_feed
+from crawler.discovery.search import parse_search, search_url
+from crawler.discovery.sections import parse_section
+from crawler.discovery.sitemaps import child_may_hold_window, parse_sitemap
+from crawler.items import ArticleItem
+from crawler.middlewares import OutletRobotsMiddleware
+from crawler.query import slug_text
+from crawler.topic import Outlet, Topic, load_topic
+from crawler.urls import canonical_url, in_scope, normalize_url
+
+logger = logging.getLogger(__name__)
+
+DISCOVERY_PRIORITY = 100
+HINT_PRIORITY = {2: 20, 1: 10, 0: 0}
+
+
+class CoverageSpider(scrapy.Spider):
+    """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet."""
+
+    name = "coverage"
+
+    def __init__(self, topic: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not topic:
+            raise ValueError("the coverage spider needs a topic file: scrapy crawl coverage -a topic=FILE.toml")
+        self.topic_path = topic
+        self.topic: Topic | None = None
+        self.topic_name: str | None = None
+        self._seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.topic = load_topic(spider.topic_path, topics_dir=crawler.settings.get("TOPICS_DIR"))
+        spider.topic_name = spider.topic.name
+        spider.section_pages = crawler.settings.getint("SECTION_MAX_PAGES", 5)
+        return spider
+
+    # -- helpers --
+    def _meta(self, outlet: Outlet, kind: str, **extra: Any) -> dict[str, Any]:
+        return {"outlet": outlet.slug, "kind": kind, "outlet_hosts": sorted(outlet.hosts), **extra}
+
+    def _outlet(self, response: Response) -> Outlet:
+        slug = response.meta["outlet"]
+        assert self.topic is not None
+        return next(o for o in self.topic.outlets if o.slug == slug)
+
+    def _stat(self, outlet: Outlet, event: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(f"coverage/{outlet.slug}/{event}", count)
+
+    def _discovery_failed(self, outlet: Outlet, url: str, error: Exception) -> None:
+        logger.warning("discovery: %s", error)
+        self._stat(outlet, "discovery_errors")
+
+    def _robots(self) -> OutletRobotsMiddleware | None:
+        for middleware in self.crawler.engine.downloader.middleware.middlewares:
+            if isinstance(middleware, OutletRobotsMiddleware):
+                return middleware
+        return None
+
+    # -- first requests --
+    async def start(self) -> AsyncIterator[Request]:
+        assert self.topic is not None
+        for outlet in self.topic.outlets:
+            yield Request(outlet.url, callback=self.parse_home, priority=DISCOVERY_PRIORITY + 10,
+                          meta=self._meta(outlet, "home"), errback=self.discovery_error)
+            for url in outlet.feeds:
+                yield self._feed_request(outlet, url)
+            for url in outlet.sitemaps:
+                yield self._sitemap_request(outlet, url)
+            for url in outlet.sections:
+                yield Request(url, callback=self.parse_section, priority=DISCOVERY_PRIORITY,
+                              meta=self._meta(outlet, "section", section_page=1), errback=self.discovery_error)
+            if outlet.search:
+                try:
+                    url = search_url(outlet.search, self.topic.query.text)
+                except DiscoveryError as exc:
+                    self._discovery_failed(outlet, outlet.search, exc)
+                else:
+                    yield Request(url, callback=self.parse_search, priority=DISCOVERY_PRIORITY,
+                                  meta=self._meta(outlet, "search", section_page=1), errback=self.discovery_error)
+
+    def _feed_request(self, outlet: Outlet, url: str) -> Request:
+        return Request(url, callback=self.parse_feed, priority=DISCOVERY_PRIORITY,
+                       meta=self._meta(outlet, "feed"), errback=self.discovery_error)
+
+    def _sitemap_request(self, outlet: Outlet, url: str) -> Request:
+        return Request(url, callback=self.parse_sitemap, priority=DISCOVERY_PRIORITY,
+                       meta=self._meta(outlet, "sitemap"), errback=self.discovery_error)
+
+    # -- discovery callbacks --
+    def parse_home(self, response: Response) -> Iterable[Request]:
+        """The home page: feed autodiscovery, robots.txt sitemaps, and its own article links."""
+        outlet = self._outlet(response)
+        if not outlet.feeds and hasattr(response, "text"):
+            for url in autodiscover_feeds(response.body, response.url):
+                if in_scope(url, outlet.hosts):
+                    yield self._feed_request(outlet, url)
+        if not outlet.sitemaps:
+            robots = self._robots()
+            for url in robots.sitemaps_of(outlet.url) if robots else []:
+                yield self._sitemap_request(outlet, url)
+        if hasattr(response, "text"):
+            page = parse_section(response.body, response.url, outlet.hosts)
+            yield from self._follow(outlet, page.candidates)
+
+    def parse_sitemap(self, response: Response) -> Iterable[Request]:
+        outlet = self._outlet(response)
+        try:
+            result = parse_sitemap(response.body, response.url)
+        except DiscoveryError as exc:
+            self._discovery_failed(outlet, response.url, exc)
+            return
+        assert self.topic is not None
+        for child in result.children:
+            if child_may_hold_window(child, self.topic.since, self.topic.until):
+                yield self._sitemap_request(outlet, child.url)
+            else:
+                self._stat(outlet, "sitemaps_skipped")
+        yield from self._follow(outlet, result.entries)
+
+    def parse_feed(self, response: Response) -> Iterable[Request]:
+        outlet = self._outlet(response)
+        try:
+            candidates = parse_feed(response.body, response.url)
+        except DiscoveryError as exc:
+            self._discovery_failed(outlet, response.url, exc)
+            return
+        yield from self._follow(outlet, candidates)
+
+    def parse_section(self, response: Response, parse=parse_section, callback_name: str = "parse_section"):
+        outlet = self._outlet(response)
+        if not hasattr(response, "text"):
+            return
+        page = parse(response.body, response.url, outlet.hosts)
+        yield from self._follow(outlet, page.candidates)
+        number = response.meta.get("section_page", 1)
+        if page.next_page and number < self.section_pages and in_scope(page.next_page, outlet.hosts):
+            yield Request(page.next_page, callback=getattr(self, callback_name), priority=DISCOVERY_PRIORITY,
+                          meta=self._meta(outlet, response.meta["kind"], section_page=number + 1),
+                          errback=self.discovery_error)
+
+    def parse_search(self, response: Response):
+        yield from self.parse_section(response, parse=parse_search, callback_name="parse_search")
+
+    def discovery_error(self, failure) -> None:
+        request = failure.request
+        slug = request.meta.get("outlet", "unknown")
+        self.crawler.stats.inc_value(f"coverage/{slug}/errors")
+        logger.warning("could not fetch %s (%s)", request.url, failure.getErrorMessage())
+
+    # -- candidates to article requests --
+    def _follow(self, outlet: Outlet, candidates: Iterable[Candidate]) -> Iterable[Request]:
+        assert self.topic is not None
+        for candidate in candidates:
+            url = normalize_url(candidate.url)
+            if url is None or not in_scope(url, outlet.hosts):
+                continue
+            key = canonical_url(url)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            self._stat(outlet, "discovered")
+            if candidate.published is not None and not self.topic.in_window(candidate.published):
+                self._stat(outlet, "skipped_out_of_window")
+                continue
+            score = self.topic.query.hint_score(candidate.title or "", candidate.summary or "", slug_text(url))
+            yield Request(
+                url, callback=self.parse_article, errback=self.article_error, priority=HINT_PRIORITY[score],
+                meta=self._meta(outlet, "article", via=candidate.via, hint_title=candidate.title,
+                                budget=self.topic.max_pages_per_outlet),
+            )
+
+    def parse_article(self, response: Response) -> Iterable[ArticleItem]:
+        outlet = self._outlet(response)
+        self._stat(outlet, "fetched")
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        if content_type and "html" not in content_type and "xml" not in content_type:
+            self._stat(outlet, "not_html")
+            return
+        warc = response.meta.get("warc") or {}
+        yield ArticleItem(
+            url=response.request.url if not response.meta.get("redirect_urls") else response.meta["redirect_urls"][0],
+            final_url=response.url,
+            outlet=outlet.name,
+            outlet_slug=outlet.slug,
+            via=response.meta.get("via", "section"),
+            html=response.body,
+            status=response.status,
+            fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            warc_file=warc.get("file"),
+            warc_record_id=warc.get("record_id"),
+            hint_title=response.meta.get("hint_title"),
+        )
+
+    def article_error(self, failure) -> None:
+        request = failure.request
+        slug = request.meta.get("outlet", "unknown")
+        self.crawler.stats.inc_value(f"coverage/{slug}/errors")
+        logger.info("article not fetched: %s (%s)", request.url, failure.getErrorMessage())

@@ -1,0 +1,184 @@
+"""The topic's persistent state: ARCHIVE_DIR/<topic>/state.sqlite (WAL mode).
+
+One module owns it so the rest of the code asks questions ("was this payload archived for this URL?", "what is
+the next file number?") instead of touching tables. Everything here can be rebuilt from the archive itself
+(manifest.jsonl and the WARC files), so the database is a cache of facts, never their only copy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS payloads (
+    url TEXT NOT NULL, digest TEXT NOT NULL, record_id TEXT NOT NULL, warc_date TEXT NOT NULL,
+    warc_file TEXT NOT NULL, PRIMARY KEY (url, digest));
+CREATE TABLE IF NOT EXISTS fetched (
+    url TEXT PRIMARY KEY, final_url TEXT, kind TEXT, outlet TEXT, outcome TEXT, status INTEGER,
+    warc_file TEXT, record_id TEXT, fetched_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    etag TEXT, last_modified TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    canonical_url TEXT PRIMARY KEY, file TEXT NOT NULL UNIQUE, text_sha256 TEXT NOT NULL, outlet TEXT);
+CREATE INDEX IF NOT EXISTS files_sha ON files (outlet, text_sha256);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS signatures (file TEXT PRIMARY KEY, outlet TEXT, hashvalues BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS site_memory (outlet TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (outlet, key));
+"""
+
+
+@dataclass(frozen=True)
+class PayloadRef:
+    """An archived response that a later identical payload can refer to with a revisit record."""
+
+    url: str
+    digest: str
+    record_id: str
+    warc_date: str
+    warc_file: str
+
+
+class State:
+    """A topic's SQLite state; safe to share between the reactor thread and helper threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _execute(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, tuple(params))
+
+    # -- archived payloads (revisit records) --
+    def find_payload(self, url: str, digest: str) -> PayloadRef | None:
+        row = self._execute(
+            "SELECT url, digest, record_id, warc_date, warc_file FROM payloads WHERE url=? AND digest=?",
+            (url, digest),
+        ).fetchone()
+        return PayloadRef(*row) if row else None
+
+    def add_payload(self, ref: PayloadRef) -> None:
+        self._execute(
+            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?, ?)",
+            (ref.url, ref.digest, ref.record_id, ref.warc_date, ref.warc_file),
+        )
+
+    # -- fetched URLs and their outcomes --
+    def record_outcome(self, url: str, *, kind: str, outlet: str, outcome: str, final_url: str | None = None,
+                       status: int | None = None, warc_file: str | None = None, record_id: str | None = None,
+                       fetched_at: str | None = None) -> None:
+        """Remember what became of a fetched URL (kept, off_topic, out_of_window, off_language, duplicate,
+        error); an error increases its attempt count so later runs give up after a cap."""
+        self._execute(
+            """INSERT INTO fetched (url, final_url, kind, outlet, outcome, status, warc_file, record_id,
+                                    fetched_at, attempts)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+               ON CONFLICT(url) DO UPDATE SET final_url=excluded.final_url, kind=excluded.kind,
+                 outcome=excluded.outcome, status=excluded.status, warc_file=excluded.warc_file,
+                 record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1""",
+            (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at),
+        )
+
+    def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
+        """(outcome, attempts, status, fetched_at) of a URL fetched in an earlier run, if any."""
+        row = self._execute(
+            "SELECT outcome, attempts, status, fetched_at FROM fetched WHERE url=?", (url,)
+        ).fetchone()
+        return tuple(row) if row else None
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self._execute("SELECT etag, last_modified FROM fetched WHERE url=?", (url,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self._execute(
+            """INSERT INTO fetched (url, kind, outcome, etag, last_modified) VALUES (?, 'discovery', 'seen', ?, ?)
+               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
+            (url, etag, last_modified),
+        )
+
+    # -- counters (text file sequence) --
+    def next_value(self, name: str) -> int:
+        """Atomically take the next number of a counter, starting at 0."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
+                value = row[0] if row else 0
+                self._db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value + 1))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return value
+
+    def ensure_counter_at_least(self, name: str, value: int) -> None:
+        """Raise a counter to ``value`` (used when rebuilding from files already on disk)."""
+        self._execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value=MAX(value, excluded.value)",
+            (name, value),
+        )
+
+    # -- text files --
+    def file_for_url(self, canonical_url: str) -> str | None:
+        row = self._execute("SELECT file FROM files WHERE canonical_url=?", (canonical_url,)).fetchone()
+        return row[0] if row else None
+
+    def file_for_text(self, outlet: str, text_sha256: str) -> str | None:
+        row = self._execute(
+            "SELECT file FROM files WHERE outlet=? AND text_sha256=?", (outlet, text_sha256)
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_file(self, canonical_url: str, file: str, text_sha256: str, outlet: str) -> None:
+        self._execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)", (canonical_url, file, text_sha256, outlet))
+
+    # -- near-duplicate signatures (MinHash of files that are not duplicates themselves) --
+    def signatures(self) -> Iterable[tuple[str, str, bytes]]:
+        return self._execute("SELECT file, outlet, hashvalues FROM signatures ORDER BY file").fetchall()
+
+    def add_signature(self, file: str, outlet: str, hashvalues: bytes) -> None:
+        self._execute("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?)", (file, outlet, hashvalues))
+
+    # -- site memory (outlet boilerplate paragraphs) --
+    def site_memory(self) -> dict[str, list[str]]:
+        learned: dict[str, list[str]] = {}
+        for outlet, key in self._execute("SELECT outlet, key FROM site_memory ORDER BY outlet, key"):
+            learned.setdefault(outlet, []).append(key)
+        return learned
+
+    def save_site_memory(self, learned: dict[str, list[str]]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO site_memory VALUES (?, ?)",
+                [(outlet, key) for outlet, keys in learned.items() for key in keys],
+            )
+
+
+_STATES: dict[Path, State] = {}
+
+
+def open_state(path: str | Path) -> State:
+    """The process-wide State of one database file, so every component of a crawl shares one connection."""
+    key = Path(path).resolve()
+    if key not in _STATES:
+        _STATES[key] = State(key)
+    return _STATES[key]
+
+
+def close_state(path: str | Path) -> None:
+    state = _STATES.pop(Path(path).resolve(), None)
+    if state is not None:
+        state.close()

@@ -1,0 +1,156 @@
+"""Duplicates: one text file per article, and wire copies pointed at the copy written first.
+
+- Exact: one canonical URL gets at most one text file ever (tracking parameters, amp/print variants,
+  ``<link rel=canonical>`` and redirects all collapse to it), and one outlet's identical text under two URLs
+  gets one file.
+- Near: MinHash/LSH (datasketch) over word shingles of the cleaned text finds wire stories run by several
+  outlets with small edits. Those are still written (who ran the wire story is research data); the manifest
+  gains ``duplicate_of`` (the first copy's file, itself not a duplicate) and ``similarity`` (estimated Jaccard).
+
+The index lives in the topic's state, so a copy found next week still points to the first one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from scrapy.exceptions import NotConfigured
+
+from crawler.items import ArticleItem
+from crawler.paths import paths_for
+from crawler.signals import text_file_written
+from crawler.state import State, open_state
+from crawler.urls import canonical_url, in_scope
+from pipelines.relevance import NotKept
+from pipelines.textfiles import render_text, text_sha256
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    """Word n-grams of the casefolded text (the whole text when shorter than one shingle)."""
+    words = _WORD_RE.findall(text.casefold())
+    if len(words) < size:
+        return {" ".join(words).encode("utf-8")} if words else set()
+    return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+
+
+def signature(text: str, num_perm: int, shingle: int) -> MinHash:
+    minhash = MinHash(num_perm=num_perm, seed=1)
+    minhash.update_batch(list(shingles(text, shingle)))
+    return minhash
+
+
+def article_canonical_url(item: ArticleItem, outlet_hosts) -> str:
+    """The article's own ``<link rel=canonical>`` when it stays on the outlet, else its final URL."""
+    declared = (item.article or {}).get("canonical_url")
+    if declared and in_scope(declared, outlet_hosts):
+        return canonical_url(declared)
+    return canonical_url(item.final_url)
+
+
+class NearDuplicateIndex:
+    """MinHash LSH over the files already written that are not duplicates themselves."""
+
+    def __init__(self, state: State, threshold: float, num_perm: int) -> None:
+        self.state = state
+        self.num_perm = num_perm
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.signatures: dict[str, MinHash] = {}
+        for file, _outlet, blob in state.signatures():
+            minhash = MinHash(num_perm=num_perm, seed=1, hashvalues=np.frombuffer(blob, dtype=np.uint64))
+            self._insert(file, minhash)
+
+    def _insert(self, file: str, minhash: MinHash) -> None:
+        if file not in self.signatures:
+            self.lsh.insert(file, minhash)
+            self.signatures[file] = minhash
+
+    def original_of(self, minhash: MinHash, threshold: float) -> tuple[str, float] | None:
+        """The earliest-written similar file and the estimated Jaccard similarity."""
+        found = []
+        for file in self.lsh.query(minhash):
+            similarity = minhash.jaccard(self.signatures[file])
+            if similarity >= threshold:
+                found.append((file, similarity))
+        return min(found) if found else None
+
+    def add(self, file: str, outlet: str, minhash: MinHash) -> None:
+        self.state.add_signature(file, outlet, np.asarray(minhash.hashvalues, dtype=np.uint64).tobytes())
+        self._insert(file, minhash)
+
+
+class DedupPipeline:
+    """Drops exact duplicates; marks near duplicates (settings ``NEAR_DUPLICATE_*``)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        settings = crawler.settings
+        self.threshold = settings.getfloat("NEAR_DUPLICATE_THRESHOLD", 0.8)
+        self.num_perm = settings.getint("NEAR_DUPLICATE_NUM_PERM", 128)
+        self.shingle = settings.getint("NEAR_DUPLICATE_SHINGLE", 5)
+        self.state: State | None = None
+        self.index: NearDuplicateIndex | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "DedupPipeline":
+        if getattr(crawler.spider, "topic", None) is None:
+            raise NotConfigured("no topic")
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.file_written, signal=text_file_written)
+        return pipeline
+
+    def open_spider(self) -> None:
+        self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
+        self.index = NearDuplicateIndex(self.state, self.threshold, self.num_perm)
+
+    def _outlet_hosts(self, item: ArticleItem):
+        topic = self.crawler.spider.topic
+        return next(o.hosts for o in topic.outlets if o.slug == item.outlet_slug)
+
+    def _duplicate(self, item: ArticleItem, original: str, how: str) -> NotKept:
+        self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
+        assert self.state is not None
+        self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="duplicate",
+                                  final_url=item.final_url, status=item.status, warc_file=item.warc_file,
+                                  record_id=item.warc_record_id, fetched_at=item.fetched_at)
+        return NotKept("duplicate", f"not kept (same {how} as {original}): {item.final_url}")
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        assert self.state is not None and self.index is not None
+        article = item.article or {}
+        item.canonical_url = article_canonical_url(item, self._outlet_hosts(item))
+        existing = self.state.file_for_url(item.canonical_url)
+        if existing:
+            raise self._duplicate(item, existing, "canonical URL")
+        item.text_content = render_text(article.get("title"), article.get("paragraphs") or [],
+                                        article.get("published"))
+        item.text_sha256 = text_sha256(item.text_content)
+        existing = self.state.file_for_text(item.outlet_slug, item.text_sha256)
+        if existing:
+            raise self._duplicate(item, existing, "text")
+        item.minhash = signature(article.get("text") or "", self.num_perm, self.shingle)
+        original = self.index.original_of(item.minhash, self.threshold)
+        if original is not None:
+            item.duplicate_of, similarity = original
+            item.similarity = round(similarity, 3)
+            self.stats.inc_value(f"coverage/{item.outlet_slug}/near_duplicate")
+        return item
+
+    def file_written(self, item: ArticleItem) -> None:
+        """Once the text file exists, index it for the items that follow (signal ``text_file_written``)."""
+        assert self.state is not None and self.index is not None and item.file
+        self.state.add_file(item.canonical_url or item.final_url, item.file, item.text_sha256 or "",
+                            item.outlet_slug)
+        if item.duplicate_of is None and item.minhash is not None:
+            self.index.add(item.file, item.outlet_slug, item.minhash)

@@ -1,0 +1,76 @@
+"""Relevance: is the extracted article about the topic, inside its window, in one of its languages?
+
+The decision uses the same query evaluator as discovery, now on the extracted title and body. An article that
+fails is archived (it was fetched) but gets no text file; the reason is counted per outlet in the stats
+(``coverage/<outlet>/off_topic``, ``…/out_of_window``, ``…/off_language``) and remembered in the state.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import DropItem, NotConfigured
+
+from crawler.items import ArticleItem
+from crawler.paths import paths_for
+from crawler.state import open_state
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class NotKept(DropItem):
+    """An article fetched and archived that produces no text file, with the reason as ``outcome``."""
+
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def judge(item: ArticleItem, topic) -> tuple[str, dict]:
+    """The outcome of one article ('kept', 'off_topic', 'out_of_window', 'off_language') and the match."""
+    article = item.article or {}
+    title = article.get("title") or item.hint_title or ""
+    match = topic.query.match({"title": title, "body": article.get("text") or ""})
+    relevance = {"matched": match.matched, "terms": match.terms}
+    if not match.matched:
+        return "off_topic", relevance
+    if not topic.in_window(_parse_day(article.get("published"))):
+        return "out_of_window", relevance
+    language = article.get("language")
+    if topic.languages and language and language not in topic.languages:
+        return "off_language", relevance
+    return "kept", relevance
+
+
+class RelevancePipeline:
+    """Drops articles that are off topic, out of the window or in another language (``NotKept``)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "RelevancePipeline":
+        if getattr(crawler.spider, "topic", None) is None:
+            raise NotConfigured("no topic: relevance needs one")
+        return cls(crawler)
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        outcome, item.relevance = judge(item, self.crawler.spider.topic)
+        if outcome == "kept":
+            return item
+        self.stats.inc_value(f"coverage/{item.outlet_slug}/{outcome}")
+        state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
+        state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome=outcome,
+                             final_url=item.final_url, status=item.status, warc_file=item.warc_file,
+                             record_id=item.warc_record_id, fetched_at=item.fetched_at)
+        raise NotKept(outcome, f"not kept ({outcome.replace('_', ' ')}): {item.final_url}")
