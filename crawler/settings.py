@@ -9,7 +9,7 @@ from crawler import __version__
 BOT_NAME = "presswarc"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
-COMMANDS_MODULE = "crawler.commands"
+# Commands (check-topic, report, wacz, ...) are registered as "scrapy.commands" entry points in pyproject.toml.
 
 # --- Output -------------------------------------------------------------------------------------------------
 # One directory per topic: ARCHIVE_DIR/<topic>/{warc/, index.cdxj, text/, manifest.jsonl, state.sqlite}.

@@ -23,6 +23,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
+from crawler.process import pid_alive
+
 logger = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".open"
@@ -165,16 +167,6 @@ def recover_warc(path: str | Path) -> Recovery:
     return Recovery(final, records, size - good_end)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def abandoned_open_files(directory: str | Path, all_hosts: bool = False) -> list[Path]:
     """``.open`` files of this host whose writing process is gone (others may belong to live workers)."""
     found = []
@@ -185,7 +177,7 @@ def abandoned_open_files(directory: str | Path, all_hosts: bool = False) -> list
                 found.append(path)
             continue
         same_host = match["host"] == _safe_host()
-        if (same_host and not _pid_alive(int(match["pid"])) and int(match["pid"]) != os.getpid()) or (
+        if (same_host and not pid_alive(int(match["pid"])) and int(match["pid"]) != os.getpid()) or (
             all_hosts and not same_host
         ):
             found.append(path)

@@ -13,7 +13,10 @@ from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Iterable
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.discovery.candidates import Candidate, DiscoveryError
 from crawler.discovery.feeds import autodiscover_feeds, parse_feed
@@ -22,7 +25,10 @@ from crawler.discovery.sections import parse_section
 from crawler.discovery.sitemaps import child_may_hold_window, parse_sitemap
 from crawler.items import ArticleItem
 from crawler.middlewares import OutletRobotsMiddleware
+from crawler.paths import paths_for
 from crawler.query import slug_text
+from crawler.rebuild import rebuild_state
+from crawler.state import TopicLock, open_state
 from crawler.topic import Outlet, Topic, load_topic
 from crawler.urls import canonical_url, in_scope, normalize_url
 
@@ -52,11 +58,64 @@ class CoverageSpider(scrapy.Spider):
         spider.topic = load_topic(spider.topic_path, topics_dir=crawler.settings.get("TOPICS_DIR"))
         spider.topic_name = spider.topic.name
         spider.section_pages = crawler.settings.getint("SECTION_MAX_PAGES", 5)
+        paths = paths_for(crawler.settings, spider).create()
+        spider.lock = TopicLock(paths.lock).acquire()
+        if not paths.state.exists() and paths.manifest.exists():
+            logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
+            rebuild_state(paths, crawler.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
+                          crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 5))
+        spider.state = open_state(paths.state)
+        spider.refresh_after = crawler.settings.getfloat("REFRESH_AFTER_DAYS") or None
+        spider.error_runs = crawler.settings.getint("ERROR_RETRY_RUNS", 3)
+        crawler.signals.connect(spider.lock.release, signal=signals.spider_closed)
         return spider
 
     # -- helpers --
     def _meta(self, outlet: Outlet, kind: str, **extra: Any) -> dict[str, Any]:
         return {"outlet": outlet.slug, "kind": kind, "outlet_hosts": sorted(outlet.hosts), **extra}
+
+    def _discovery_request(self, url: str, callback, outlet: Outlet, kind: str, priority: int = DISCOVERY_PRIORITY,
+                           **extra: Any) -> Request:
+        """A feed, sitemap or listing page request, conditional on what an earlier run saw. The home page is
+        always fetched in full: it leads to the robots.txt sitemaps and autodiscovered feeds."""
+        etag, last_modified = self.state.validators(url) if kind != "home" else (None, None)
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return Request(url, callback=callback, errback=self.discovery_error, priority=priority, headers=headers,
+                       meta=self._meta(outlet, kind, handle_httpstatus_list=[304], **extra))
+
+    def _unchanged(self, response: Response, outlet: Outlet) -> bool:
+        """True for a 304 (this branch ends here); otherwise remember the page's validators."""
+        if response.status == 304:
+            self._stat(outlet, "discovery_unchanged")
+            return True
+        etag = response.headers.get(b"ETag")
+        last_modified = response.headers.get(b"Last-Modified")
+        if etag or last_modified:
+            self.state.save_validators(response.request.url if response.request else response.url,
+                                       etag.decode("latin-1") if etag else None,
+                                       last_modified.decode("latin-1") if last_modified else None)
+        return False
+
+    def _already_done(self, url: str) -> bool:
+        """Whether an earlier run settled this article (kept, off topic, ...), or gave up on it."""
+        previous = self.state.outcome_of(url)
+        if previous is None:
+            return False
+        outcome, attempts, status, fetched_at = previous
+        if outcome == "error":
+            cap = 2 if status == 404 else self.error_runs
+            return attempts >= cap
+        if self.refresh_after and fetched_at:
+            try:
+                age = datetime.now(timezone.utc) - datetime.fromisoformat(fetched_at)
+            except ValueError:
+                return True
+            return age.total_seconds() < self.refresh_after * 86400
+        return True
 
     def _outlet(self, response: Response) -> Outlet:
         slug = response.meta["outlet"]
@@ -80,36 +139,33 @@ class CoverageSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         assert self.topic is not None
         for outlet in self.topic.outlets:
-            yield Request(outlet.url, callback=self.parse_home, priority=DISCOVERY_PRIORITY + 10,
-                          meta=self._meta(outlet, "home"), errback=self.discovery_error)
+            yield self._discovery_request(outlet.url, self.parse_home, outlet, "home", DISCOVERY_PRIORITY + 10)
             for url in outlet.feeds:
                 yield self._feed_request(outlet, url)
             for url in outlet.sitemaps:
                 yield self._sitemap_request(outlet, url)
             for url in outlet.sections:
-                yield Request(url, callback=self.parse_section, priority=DISCOVERY_PRIORITY,
-                              meta=self._meta(outlet, "section", section_page=1), errback=self.discovery_error)
+                yield self._discovery_request(url, self.parse_section, outlet, "section", section_page=1)
             if outlet.search:
                 try:
                     url = search_url(outlet.search, self.topic.query.text)
                 except DiscoveryError as exc:
                     self._discovery_failed(outlet, outlet.search, exc)
                 else:
-                    yield Request(url, callback=self.parse_search, priority=DISCOVERY_PRIORITY,
-                                  meta=self._meta(outlet, "search", section_page=1), errback=self.discovery_error)
+                    yield self._discovery_request(url, self.parse_search, outlet, "search", section_page=1)
 
     def _feed_request(self, outlet: Outlet, url: str) -> Request:
-        return Request(url, callback=self.parse_feed, priority=DISCOVERY_PRIORITY,
-                       meta=self._meta(outlet, "feed"), errback=self.discovery_error)
+        return self._discovery_request(url, self.parse_feed, outlet, "feed")
 
     def _sitemap_request(self, outlet: Outlet, url: str) -> Request:
-        return Request(url, callback=self.parse_sitemap, priority=DISCOVERY_PRIORITY,
-                       meta=self._meta(outlet, "sitemap"), errback=self.discovery_error)
+        return self._discovery_request(url, self.parse_sitemap, outlet, "sitemap")
 
     # -- discovery callbacks --
     def parse_home(self, response: Response) -> Iterable[Request]:
         """The home page: feed autodiscovery, robots.txt sitemaps, and its own article links."""
         outlet = self._outlet(response)
+        if self._unchanged(response, outlet):
+            return
         if not outlet.feeds and hasattr(response, "text"):
             for url in autodiscover_feeds(response.body, response.url):
                 if in_scope(url, outlet.hosts):
@@ -124,6 +180,8 @@ class CoverageSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         outlet = self._outlet(response)
+        if self._unchanged(response, outlet):
+            return
         try:
             result = parse_sitemap(response.body, response.url)
         except DiscoveryError as exc:
@@ -139,6 +197,8 @@ class CoverageSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterable[Request]:
         outlet = self._outlet(response)
+        if self._unchanged(response, outlet):
+            return
         try:
             candidates = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
@@ -148,15 +208,14 @@ class CoverageSpider(scrapy.Spider):
 
     def parse_section(self, response: Response, parse=parse_section, callback_name: str = "parse_section"):
         outlet = self._outlet(response)
-        if not hasattr(response, "text"):
+        if self._unchanged(response, outlet) or not hasattr(response, "text"):
             return
         page = parse(response.body, response.url, outlet.hosts)
         yield from self._follow(outlet, page.candidates)
         number = response.meta.get("section_page", 1)
         if page.next_page and number < self.section_pages and in_scope(page.next_page, outlet.hosts):
-            yield Request(page.next_page, callback=getattr(self, callback_name), priority=DISCOVERY_PRIORITY,
-                          meta=self._meta(outlet, response.meta["kind"], section_page=number + 1),
-                          errback=self.discovery_error)
+            yield self._discovery_request(page.next_page, getattr(self, callback_name), outlet,
+                                          response.meta["kind"], section_page=number + 1)
 
     def parse_search(self, response: Response):
         yield from self.parse_section(response, parse=parse_search, callback_name="parse_search")
@@ -174,11 +233,14 @@ class CoverageSpider(scrapy.Spider):
             url = normalize_url(candidate.url)
             if url is None or not in_scope(url, outlet.hosts):
                 continue
-            key = canonical_url(url)
-            if key in self._seen:
+            url = canonical_url(url)
+            if url in self._seen:
                 continue
-            self._seen.add(key)
+            self._seen.add(url)
             self._stat(outlet, "discovered")
+            if self._already_done(url):
+                self._stat(outlet, "archived_earlier")
+                continue
             if candidate.published is not None and not self.topic.in_window(candidate.published):
                 self._stat(outlet, "skipped_out_of_window")
                 continue
@@ -214,5 +276,13 @@ class CoverageSpider(scrapy.Spider):
     def article_error(self, failure) -> None:
         request = failure.request
         slug = request.meta.get("outlet", "unknown")
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            return  # refused by robots.txt, the budget or a guard: not an error of the outlet
         self.crawler.stats.inc_value(f"coverage/{slug}/errors")
+        response = getattr(failure.value, "response", None)
+        warc = request.meta.get("warc") or {}
+        self.state.record_outcome(request.meta.get("redirect_urls", [request.url])[0], kind="article", outlet=slug,
+                                  outcome="error", status=response.status if response is not None else None,
+                                  warc_file=warc.get("file"), record_id=warc.get("record_id"),
+                                  fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         logger.info("article not fetched: %s (%s)", request.url, failure.getErrorMessage())

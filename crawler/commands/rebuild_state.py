@@ -1,0 +1,23 @@
+"""``scrapy rebuild-state DIR``: recreate a topic's state.sqlite from its manifest and WARC index."""
+
+from __future__ import annotations
+
+from crawler.commands.base import TopicDirCommand
+from crawler.rebuild import rebuild_state
+
+
+class Command(TopicDirCommand):
+    def short_desc(self) -> str:
+        return "Rebuild DIR/state.sqlite from manifest.jsonl and the WARC index, without fetching anything"
+
+    def long_desc(self) -> str:
+        return ("Kept articles come back from the manifest (with their near-duplicate signatures), every other "
+                "archived URL from the CDXJ index, so the next run fetches only what is new. An existing "
+                "state.sqlite is replaced.")
+
+    def run(self, args: list[str], opts) -> None:
+        paths = self.topic_paths(args)
+        counts = rebuild_state(paths, self.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
+                               self.settings.getint("NEAR_DUPLICATE_SHINGLE", 5))
+        print(f"{paths.state}: {counts['kept']} kept articles, {counts['archived']} other archived URLs, "
+              f"{counts['payloads']} payload digests")
