@@ -241,7 +241,7 @@ class CoverageSpider(scrapy.Spider):
             if self._already_done(url):
                 self._stat(outlet, "archived_earlier")
                 continue
-            if candidate.published is not None and not self.topic.in_window(candidate.published):
+            if candidate.outside(self.topic.since, self.topic.until):
                 self._stat(outlet, "skipped_out_of_window")
                 continue
             score = self.topic.query.hint_score(candidate.title or "", candidate.summary or "", slug_text(url))
