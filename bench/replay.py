@@ -1,0 +1,128 @@
+"""Archive-to-text throughput and memory: the full replayed crawl against a bare process pool.
+
+    python bench/replay.py --pages 3000 [--workers 2] [--memory 1000,5000]
+
+Builds (once, cached in bench/.cache/) a WARC of N article pages — the real pages of the dev set repeated
+under distinct URLs of five outlets, each outlet with robots.txt, a home page and a sitemap — and times
+``scrapy crawl coverage -s REPLAY_FROM=...`` to text files. The baseline ("ceiling") is the same extraction
+function over the same HTML in a plain ``multiprocessing.Pool`` with the same worker count: no Scrapy, no WARC.
+Prints pages/s for both and their ratio; with ``--memory`` also the peak RSS (all processes) of crawls of
+those sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CACHE, ExchangeWriter, dev_pages, run_measured  # noqa: E402
+
+OUTLETS = 5
+
+
+def page_url(outlet: int, number: int) -> str:
+    return f"http://www.outlet-{outlet}.test/2021/07/16/story-{number:05d}.html"
+
+
+def corpus(n: int) -> list[tuple[str, bytes]]:
+    """(url, html) of N pages: the dev pages cycled, spread over the outlets."""
+    pages = dev_pages()
+    return [(page_url(i % OUTLETS, i), pages[i % len(pages)][1]) for i in range(n)]
+
+
+def build(n: int) -> tuple[Path, Path]:
+    """The cached WARC and topic file for N pages."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    warc, topic = CACHE / f"replay-{n}.warc.gz", CACHE / f"replay-{n}.toml"
+    if warc.exists() and topic.exists():
+        return warc, topic
+    pages = corpus(n)
+    tmp = warc.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        writer = ExchangeWriter(fh)
+        for outlet in range(OUTLETS):
+            host = f"http://www.outlet-{outlet}.test"
+            writer.exchange(f"{host}/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain")
+            writer.exchange(f"{host}/", f"<html><head><title>Outlet {outlet}</title></head><body></body></html>".encode())
+            urls = [url for url, _ in pages if url.startswith(host + "/")]
+            sitemap = ['<?xml version="1.0" encoding="UTF-8"?>',
+                       '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+            sitemap += [f"<url><loc>{url}</loc></url>" for url in urls]
+            sitemap.append("</urlset>")
+            writer.exchange(f"{host}/sitemap.xml", "\n".join(sitemap).encode(), "application/xml")
+        for url, html in pages:
+            writer.exchange(url, html)
+    os.replace(tmp, warc)
+    outlets = "\n".join(
+        f'[[outlet]]\nname = "Outlet {k}"\nurl = "http://www.outlet-{k}.test/"\n'
+        f'sitemaps = ["http://www.outlet-{k}.test/sitemap.xml"]\n' for k in range(OUTLETS))
+    topic.write_text(f'name = "bench-replay"\nquery = \'the OR a OR and OR of OR to\'\n'
+                     f"max_pages_per_outlet = {n}\n\n{outlets}")
+    return warc, topic
+
+
+def _extract(args: tuple[str, bytes]) -> int:
+    from pipelines.extract import extract_to_dict
+
+    return len(extract_to_dict(args[1], args[0], frozenset())["text"])
+
+
+def ceiling(pages: list[tuple[str, bytes]], workers: int) -> float:
+    """Pages per second of the bare extraction in a plain process pool."""
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_extract, pages[: workers * 2])  # warm the workers' imports
+        started = time.perf_counter()
+        for _ in pool.imap_unordered(_extract, pages, chunksize=4):
+            pass
+        return len(pages) / (time.perf_counter() - started)
+
+
+def crawl(n: int, workers: int) -> tuple[float, int, int]:
+    """(seconds, peak RSS bytes, text files written) of the replayed crawl of N pages."""
+    warc, topic = build(n)
+    with tempfile.TemporaryDirectory() as out:
+        elapsed, peak, _ = run_measured(
+            [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={topic}",
+             "-s", f"REPLAY_FROM={warc}", "-s", f"ARCHIVE_DIR={out}", "-s", f"EXTRACT_WORKERS={workers}",
+             "-s", "LOG_LEVEL=WARNING", "-s", "PROGRESS_INTERVAL=0", "-s", "REPORT_ENABLED=False"])
+        written = len(list((Path(out) / "bench-replay" / "text").glob("*.txt")))
+    return elapsed, peak, written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--memory", default="", help="comma-separated page counts for the memory runs")
+    args = parser.parse_args()
+
+    build(args.pages)
+    pages = corpus(args.pages)
+    base = ceiling(pages, args.workers)
+    seconds, peak, written = crawl(args.pages, args.workers)
+    rate = args.pages / seconds
+    print(f"pages={args.pages} workers={args.workers} cpus={os.cpu_count()}")
+    print(f"ceiling (multiprocessing.Pool, extraction only): {base:8.1f} pages/s")
+    print(f"scrapy crawl coverage (REPLAY_FROM, full pipeline): {rate:8.1f} pages/s "
+          f"({seconds:.1f} s, {written} text files, peak RSS {peak / 2**20:.0f} MB)")
+    print(f"ratio crawl/ceiling: {rate / base:.3f}")
+    if args.memory:
+        sizes = [int(s) for s in args.memory.split(",")]
+        peaks = []
+        for size in sizes:
+            seconds, peak, written = crawl(size, args.workers)
+            peaks.append(peak)
+            print(f"memory: pages={size} peak RSS (all processes) {peak / 2**20:.0f} MB "
+                  f"({seconds:.1f} s, {size / seconds:.1f} pages/s)")
+        print(f"memory ratio largest/smallest: {peaks[-1] / peaks[0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
