@@ -22,6 +22,7 @@ class ArticleItem:
     html: bytes
     status: int
     fetched_at: str  # ISO 8601 UTC
+    content_type: str | None = None  # the response's Content-Type header, for its charset
     warc_file: str | None = None
     warc_record_id: str | None = None
     hint_title: str | None = None

@@ -87,6 +87,8 @@ WARC_MAX_SIZE = 1_000_000_000  # bytes; a file is closed and a new one begun pas
 WARC_OPERATOR = ""  # who runs the crawl (name, email), written into each warcinfo record
 # Identical payloads of one URL are stored once; later copies become revisit records.
 WARC_DEDUP = True
+# index.cdxj is brought up to date with the files of the run when the spider closes (`scrapy reindex` rebuilds it).
+WARC_INDEX = True
 
 # --- Offline replay (crawler/archive/replay.py) ---------------------------------------------------------------
 # A WARC file or a directory of them: every request is answered from it, the network is never used.

@@ -33,6 +33,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 
 from crawler import __version__
+from crawler.archive.index import add_to_index
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
 from crawler.paths import paths_for, topic_name_of
 from crawler.state import PayloadRef, open_state
@@ -152,8 +153,19 @@ class WarcRecorderMiddleware:
         )
 
     def spider_closed(self, spider: scrapy.Spider) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.writer is None:
+            return
+        self.writer.close()
+        if self.writer.files_written and self.settings.getbool("WARC_INDEX", True):
+            paths = paths_for(self.settings, spider)
+            files = [self.writer.directory / name for name in self.writer.files_written]
+            try:
+                lines = add_to_index(paths.index, files)
+            except Exception:  # the WARC files are safe; `scrapy reindex` can rebuild the index later
+                logger.exception("could not update %s; run `scrapy reindex %s`", paths.index, paths.root)
+                self.stats.inc_value("warc/index_errors")
+            else:
+                self.stats.set_value("warc/index_lines", lines)
 
     def process_request(self, request: Request) -> None:
         request.meta.setdefault("_warc_sent", time.time())

@@ -268,6 +268,7 @@ class CoverageSpider(scrapy.Spider):
             html=response.body,
             status=response.status,
             fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            content_type=content_type or None,
             warc_file=warc.get("file"),
             warc_record_id=warc.get("record_id"),
             hint_title=response.meta.get("hint_title"),

@@ -1,0 +1,331 @@
+"""Extraction: one fetched page -> the article's clean text and metadata.
+
+Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
+  1. decode the bytes (HTTP charset, BOM, <meta charset>, then detection: w3lib's rules, as browsers do);
+  2. metadata from the full page: title and author (trafilatura), publication date (htmldate, the original
+     date rather than the last modification), canonical URL (``<link rel=canonical>``, then ``og:url``),
+     paywall markers;
+  3. prompt elements removed from the DOM (``pipelines.prompts``), then trafilatura's main-text extraction;
+  4. the paragraphs cleaned of calls to action and of the outlet's learned boilerplate;
+  5. language from the text (py3langid), falling back to the page's declared language.
+
+``ExtractPipeline`` runs this in worker processes so the reactor keeps downloading while pages are parsed.
+``python -m pipelines.extract PAGE.html`` runs it on one page (see ``main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import re
+import sys
+import unicodedata
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+from scrapy.exceptions import DropItem
+from w3lib.encoding import html_to_unicode
+
+from crawler.items import ArticleItem
+from crawler.paths import paths_for
+from crawler.state import open_state
+from pipelines.prompts import SiteMemory, clean_paragraphs, paragraph_key, paywall_marked, strip_prompt_elements
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+MIN_LANGUAGE_WORDS = 20  # below this, the text is too short for detection and the page's lang attribute wins
+BYLINE = re.compile(r"^(by|von|par|por|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
+
+
+@dataclass
+class Article:
+    """What extraction found on one page."""
+
+    url: str
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None  # YYYY-MM-DD
+    language: str | None = None
+    canonical_url: str | None = None
+    sitename: str | None = None
+    paywalled: bool = False
+    paragraphs: list[str] = field(default_factory=list)
+    memory_candidates: list[str] = field(default_factory=list)  # paragraphs site memory may learn from
+    prompts_removed: int = 0
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["text"] = self.text
+        data["words"] = len(self.text.split())
+        return data
+
+
+def decode_html(html: bytes | str, content_type: str | None = None) -> str:
+    """The page as text, decoded by the HTTP charset, a BOM, ``<meta charset>`` or detection, in that order."""
+    if isinstance(html, str):
+        return html
+    _, text = html_to_unicode(content_type, html)
+    return text
+
+
+def parse_html(text: str) -> lxml.html.HtmlElement | None:
+    """The page's tree, or None for pages lxml finds nothing in (empty, binary garbage)."""
+    cleaned = text.replace("\x00", "")
+    if not cleaned.strip():
+        return None
+    try:
+        tree = lxml.html.document_fromstring(cleaned, parser=lxml.html.HTMLParser(remove_comments=True,
+                                                                                   huge_tree=False))
+    except (etree.ParserError, ValueError):
+        return None
+    return tree
+
+
+def _meta_content(tree: lxml.html.HtmlElement, *selectors: str) -> str | None:
+    for selector in selectors:
+        for value in tree.xpath(selector):
+            value = str(value).strip()
+            if value:
+                return value
+    return None
+
+
+def canonical_url(tree: lxml.html.HtmlElement, page_url: str) -> str | None:
+    """The URL the page declares as its own (rel=canonical, else og:url), made absolute."""
+    href = _meta_content(tree, '//link[contains(concat(" ", normalize-space(@rel), " "), " canonical ")]/@href',
+                         '//meta[@property="og:url"]/@content')
+    if not href or href.startswith(("javascript:", "data:", "#")):
+        return None
+    absolute = urljoin(page_url, href)
+    return absolute if absolute.startswith(("http://", "https://")) else None
+
+
+def publication_date(tree: lxml.html.HtmlElement, url: str) -> str | None:
+    """The original publication date (YYYY-MM-DD) by htmldate; None when the page gives no reliable date."""
+    from htmldate import find_date
+
+    try:
+        return find_date(tree, url=url, original_date=True, extensive_search=True, outputformat="%Y-%m-%d")
+    except Exception:  # htmldate guards most input; a failure here must not cost the article
+        logger.debug("no date on %s", url, exc_info=True)
+        return None
+
+
+def detect_language(text: str, declared: str | None) -> str | None:
+    """ISO 639-1 code of the text; the page's declared ``lang`` when the text is too short to judge."""
+    if len(text.split()) >= MIN_LANGUAGE_WORDS:
+        import py3langid
+
+        return py3langid.classify(text)[0]
+    if declared:
+        return declared.split("-")[0].split("_")[0].lower() or None
+    return None
+
+
+def _normalize(paragraph: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", paragraph).split())
+
+
+def main_paragraphs(tree: lxml.html.HtmlElement, url: str) -> list[str]:
+    """The main text as paragraphs: trafilatura on the cleaned tree, else the page's own ``<p>`` elements."""
+    import trafilatura
+
+    text = trafilatura.extract(tree, url=url, output_format="txt", include_comments=False, include_tables=True,
+                               include_images=False, deduplicate=False, fast=False)
+    if not text:
+        text = trafilatura.extract(tree, url=url, output_format="txt", include_comments=False, favor_recall=True)
+    if text:
+        return [p for p in (_normalize(line) for line in text.splitlines()) if p]
+    return [p for p in (_normalize(el.text_content()) for el in tree.iter("p")) if p]
+
+
+def _drop_title_and_byline(paragraphs: list[str], title: str | None) -> list[str]:
+    """The head of the body without a repeat of the title or a bare "By Name" line."""
+    head_key = paragraph_key(title) if title else None
+    kept = list(paragraphs)
+    while kept and ((head_key and paragraph_key(kept[0]) == head_key) or BYLINE.match(kept[0])):
+        kept.pop(0)
+    return kept
+
+
+def _without_boilerplate(paragraphs: list[str], boilerplate: frozenset[str]) -> list[str]:
+    """Drop learned outlet boilerplate, unless that would take most of the article (then the memory is wrong)."""
+    if not boilerplate:
+        return paragraphs
+    kept = [p for p in paragraphs if paragraph_key(p) not in boilerplate]
+    words = sum(len(p.split()) for p in paragraphs)
+    return kept if sum(len(p.split()) for p in kept) * 2 >= words else paragraphs
+
+
+def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = frozenset(),
+                    content_type: str | None = None) -> Article:
+    """Run every extraction stage on one page. Never raises on bad HTML: an unreadable page yields no text."""
+    import trafilatura
+
+    article = Article(url=url)
+    tree = parse_html(decode_html(html, content_type))
+    if tree is None:
+        return article
+    metadata = trafilatura.extract_metadata(tree, default_url=url)
+    article.title = _normalize(metadata.title) if metadata and metadata.title else None
+    article.author = metadata.author if metadata else None
+    article.sitename = metadata.sitename if metadata else None
+    article.published = publication_date(tree, url)
+    article.canonical_url = canonical_url(tree, url)
+    article.paywalled = paywall_marked(tree)
+    declared_language = tree.get("lang") or _meta_content(tree, '//meta[@http-equiv="content-language"]/@content')
+    article.prompts_removed = strip_prompt_elements(tree)
+    paragraphs = _drop_title_and_byline(main_paragraphs(tree, url), article.title)
+    cleaned = clean_paragraphs(paragraphs)
+    article.prompts_removed += len(paragraphs) - len(cleaned)
+    article.memory_candidates = cleaned
+    article.paragraphs = _without_boilerplate(cleaned, boilerplate)
+    article.language = detect_language(article.text, declared_language)
+    return article
+
+
+def extract_to_dict(html: bytes, url: str, boilerplate: frozenset[str], content_type: str | None = None) -> dict:
+    """Worker-process entry point: the extraction result as plain data (cheap to send between processes)."""
+    return extract_article(html, url, boilerplate, content_type).to_dict()
+
+
+class ExtractPipeline:
+    """Runs :func:`extract_article` for each fetched page in a pool of worker processes.
+
+    Extraction is CPU work (lxml + trafilatura, 10-50 ms a page); in the reactor thread it would stall
+    downloads and use one core. Items wait on a future of a ``ProcessPoolExecutor`` instead, so the reactor
+    keeps going; Scrapy's scraper slot (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``) stops the engine from taking more
+    responses while too many wait, which bounds memory. A worker that dies costs no page: the pool is
+    rebuilt and the page tried once more.
+
+    Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``SITE_MEMORY_MIN_ARTICLES``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        workers = crawler.settings.get("EXTRACT_WORKERS")
+        self.workers = (os.cpu_count() or 1) if workers in (None, "") else int(workers)
+        self.min_articles = crawler.settings.getint("SITE_MEMORY_MIN_ARTICLES", 3)
+        self.memory = SiteMemory(self.min_articles)
+        self.executor: ProcessPoolExecutor | None = None
+        self.state = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
+        self.memory = SiteMemory(self.min_articles, self.state.site_memory())
+        if self.workers > 0:
+            self.executor = self._new_executor()
+
+    def close_spider(self) -> None:
+        if self.state is not None:
+            self.state.save_site_memory(self.memory.learned())
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    async def _run(self, item: ArticleItem, boilerplate: frozenset[str]) -> dict:
+        if self.executor is None:
+            return extract_to_dict(item.html, item.final_url, boilerplate, item.content_type)
+        for attempt in (1, 2):
+            executor = self.executor
+            try:
+                future = executor.submit(extract_to_dict, item.html, item.final_url, boilerplate, item.content_type)
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                self.stats.inc_value("extract/worker_crashed")
+                logger.error("extraction worker died while %s was in the pool (attempt %d)", item.final_url, attempt)
+                if self.executor is executor:  # the first item to notice replaces the pool for all
+                    executor.shutdown(wait=False, cancel_futures=False)
+                    self.executor = self._new_executor()
+        raise DropItem(f"extraction failed twice (worker died): {item.final_url}")
+
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
+        boilerplate = self.memory.boilerplate(item.outlet_slug)
+        try:
+            article = await self._run(item, boilerplate)
+        except DropItem:
+            raise
+        except Exception as exc:
+            self.stats.inc_value("extract/errors")
+            raise DropItem(f"extraction failed on {item.final_url}: {exc!r}") from exc
+        self.memory.observe(item.outlet_slug, item.final_url, article.pop("memory_candidates", []))
+        learned = self.memory.boilerplate(item.outlet_slug) - boilerplate
+        if learned:  # boilerplate recognised while this page was in the pool
+            article["paragraphs"] = _without_boilerplate(article["paragraphs"], learned)
+            article["text"] = "\n\n".join(article["paragraphs"])
+            article["words"] = len(article["text"].split())
+        item.article = article
+        item.html = b""  # the page stays in the WARC; the item need not carry it further
+        self.stats.inc_value("extract/pages")
+        if article.get("prompts_removed"):
+            self.stats.inc_value("extract/prompts_removed", article["prompts_removed"])
+        return item
+
+
+def _page_from_warc(warc_path: str, url: str) -> tuple[bytes, str | None]:
+    """The decompressed body and Content-Type of the response archived for ``url``."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(warc_path, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == url:
+                return record.content_stream().read(), record.http_headers.get_header("Content-Type")
+    raise SystemExit(f"error: {warc_path}: no response record for {url}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipelines.extract PAGE.html [--url URL] [--json]`` or ``--from-warc FILE --url URL``."""
+    parser = argparse.ArgumentParser(prog="python -m pipelines.extract",
+                                     description="Print the clean article text of one page (body only).")
+    parser.add_argument("page", nargs="?", help="an HTML file")
+    parser.add_argument("--url", help="the page's URL (resolves links, helps date detection)")
+    parser.add_argument("--json", action="store_true", help="print the whole extraction result as JSON")
+    parser.add_argument("--from-warc", metavar="FILE", help="read the page from this WARC file (needs --url)")
+    args = parser.parse_args(argv)
+    if args.from_warc:
+        if not args.url:
+            parser.error("--from-warc needs --url")
+        html, content_type = _page_from_warc(args.from_warc, args.url)
+    elif args.page:
+        html, content_type = Path(args.page).read_bytes(), None
+    else:
+        parser.error("give an HTML file or --from-warc FILE --url URL")
+    url = args.url or Path(args.page).resolve().as_uri()
+    article = extract_article(html, url, content_type=content_type)
+    if args.json:
+        data = article.to_dict()
+        data.pop("memory_candidates", None)
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    elif article.paragraphs:
+        sys.stdout.write(article.text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
