@@ -48,11 +48,12 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Refuses non-HTTP schemes, private hosts, over-long URLs, and redirects that leave the outlet; first, so
+    # no robots.txt is fetched for a host the crawl will not visit.
+    "crawler.middlewares.RequestGuardMiddleware": 90,
     # Checks every request against its host's robots.txt, and holds requests until that file is parsed.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.OutletRobotsMiddleware": 100,
-    # Refuses non-HTTP schemes, private hosts, over-long URLs, and redirects that leave the outlet.
-    "crawler.middlewares.RequestGuardMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     # Closer to the network than decompression (590) and redirects (600): it sees every hop, raw bytes.

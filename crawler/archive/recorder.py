@@ -34,6 +34,7 @@ from warcio.timeutils import datetime_to_iso_date
 
 from crawler import __version__
 from crawler.archive.index import add_to_index
+from crawler.archive.wire import install as install_connection_headers
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
 from crawler.paths import paths_for, topic_name_of
 from crawler.state import PayloadRef, open_state
@@ -122,6 +123,7 @@ class WarcRecorderMiddleware:
     def from_crawler(cls, crawler: Crawler) -> "WarcRecorderMiddleware":
         if not warc_enabled(crawler.settings):
             raise NotConfigured("WARC recording is off (WARC_ENABLED, or replaying)")
+        install_connection_headers()
         middleware = cls(crawler)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)

@@ -81,6 +81,8 @@ def parse_feed(body: bytes, url: str) -> list[Candidate]:
         candidate = _candidate(entry, url)
         if candidate is not None and candidate.url not in found:
             found[candidate.url] = candidate
+    if not found and _broken(parsed):
+        raise DiscoveryError(f"{url}: not a readable feed ({parsed.get('bozo_exception')})")
     return list(found.values())
 
 

@@ -36,7 +36,8 @@ def main() -> None:
     with SiteServer() as server, tempfile.TemporaryDirectory() as tmp:
         load_example_site().build_site(server)
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        env.update(http_proxy=server.proxy_url, PYTHONPATH=str(REPO), SCRAPY_SETTINGS_MODULE="crawler.settings")
+        env.update(http_proxy=server.proxy_url, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+                   SCRAPY_SETTINGS_MODULE="crawler.settings")
         subprocess.run(
             [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={HERE / 'topic.toml'}",
              "-s", f"ARCHIVE_DIR={tmp}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",

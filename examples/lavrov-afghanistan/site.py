@@ -69,7 +69,7 @@ WIRE_FAILED = [
     'Russia’s defense ministry said this week it was staging military drills in Tajikistan where it has a base aimed at buttressing border security with Afghanistan.',
 ]
 
-ZH = [
+ZH_INSULT = [
     "Russia this week warned the United States military to stay out of Central Asian nations bordering Afghanistan, such as Tajikistan, while emphasizing this is Russia's own sphere of influence and that the window for\xa0American and NATO attempts to stabilize Afghanistan have long ago come and gone.",
     'This after earlier this month Taliban leadership boasted of having taken 85% of the country, something Kabul authorities balked at, while also admitting that clashes are growing fiercer and in many more places. President Biden last week also declared US "objectives achieved" and said the troop draw down would be "complete" by August 31st; however, the Kremlin is now declaring that Washington has utterly "failed" in Afghanistan after two decades there.',
     'The provocative comments by\xa0Foreign Minister Sergei Lavrov\xa0came in a press conference in Uzbekistan on Friday. He further strongly suggested that the US is now fumbling the draw down, which is contributing to the country once again descending into war-torn chaos. Crucially the security summit\xa0was attended\xa0Afghan President Ashraf Ghani.',
@@ -157,7 +157,7 @@ ARTICLES = {
                    "paragraphs": WIRE_FAILED, "expect": "kept (near duplicate of mt-failed)"},
     "zh-insult": {"url": f"{ZH}/geopolitical/insult-injury-russia-declares-us-has-utterly-failed-after-20-years-afghanistan",
                   "title": "Insult To Injury: Russia Declares US Has Utterly \"Failed\" After 20 Years In Afghanistan",
-                  "published": "2021-07-16", "paragraphs": ZH, "expect": "kept"},
+                  "published": "2021-07-16", "paragraphs": ZH_INSULT, "expect": "kept"},
     "feh-fefu": {"url": f"{FEH}/world/2021/07/18/lavrov-us-withdrawal-admits-failure",
                  "title": "Lavrov: US withdrawal from Afghanistan admits failure of its mission",
                  "published": "2021-07-18", "paragraphs": FEFU, "expect": "kept"},
