@@ -44,8 +44,12 @@ def shingles(text: str, size: int) -> set[bytes]:
     return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
 
 
+# The hash scheme is fixed so signatures stored by one run stay comparable with the next run's.
+MINHASH_SCHEME = "affine32"
+
+
 def signature(text: str, num_perm: int, shingle: int) -> MinHash:
-    minhash = MinHash(num_perm=num_perm, seed=1)
+    minhash = MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME)
     minhash.update_batch(list(shingles(text, shingle)))
     return minhash
 
@@ -67,7 +71,8 @@ class NearDuplicateIndex:
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self.signatures: dict[str, MinHash] = {}
         for file, _outlet, blob in state.signatures():
-            minhash = MinHash(num_perm=num_perm, seed=1, hashvalues=np.frombuffer(blob, dtype=np.uint64))
+            minhash = MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME,
+                              hashvalues=np.frombuffer(blob, dtype=np.uint64))
             self._insert(file, minhash)
 
     def _insert(self, file: str, minhash: MinHash) -> None:

@@ -27,6 +27,7 @@ class SectionPage:
 
     candidates: list[Candidate]
     next_page: str | None
+    next_guessed: bool = False  # the next page was not declared but inferred from the URL (?page=N -> N+1)
 
 
 def html_document(html: bytes | str) -> lxml.html.HtmlElement | None:
@@ -166,7 +167,9 @@ def parse_section(html: bytes | str, page_url: str, hosts: Collection[str], via:
     base = document_base(doc, page_url)
     candidates = _article_links(doc, base, canonical_url(page_url), hosts, via)
     next_page = _declared_next(doc, base, page_url, hosts)
-    if next_page is None:
-        incremented = _incremented_page(page_url)
-        next_page = incremented if incremented and in_scope(incremented, hosts) else None
-    return SectionPage(candidates=candidates, next_page=next_page)
+    if next_page is not None:
+        return SectionPage(candidates=candidates, next_page=next_page)
+    incremented = _incremented_page(page_url)
+    if incremented and in_scope(incremented, hosts) and candidates:
+        return SectionPage(candidates=candidates, next_page=incremented, next_guessed=True)
+    return SectionPage(candidates=candidates, next_page=None)

@@ -9,7 +9,9 @@ pipelines.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 import scrapy
@@ -38,6 +40,18 @@ DISCOVERY_PRIORITY = 100
 HINT_PRIORITY = {2: 20, 1: 10, 0: 0}
 
 
+def keep_topic_copy(topic: Topic, target: Path) -> None:
+    """Keep the topic file next to its archive, so the archive explains itself (reports read the window)."""
+    if not topic.path:
+        return
+    text = Path(topic.path).read_bytes()
+    if target.exists() and target.read_bytes() == text:
+        return
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_bytes(text)
+    os.replace(temporary, target)
+
+
 class CoverageSpider(scrapy.Spider):
     """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet."""
 
@@ -64,6 +78,7 @@ class CoverageSpider(scrapy.Spider):
             logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
             rebuild_state(paths, crawler.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
                           crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 5))
+        keep_topic_copy(spider.topic, paths.root / "topic.toml")
         spider.state = open_state(paths.state)
         spider.refresh_after = crawler.settings.getfloat("REFRESH_AFTER_DAYS") or None
         spider.error_runs = crawler.settings.getint("ERROR_RETRY_RUNS", 3)
@@ -215,7 +230,8 @@ class CoverageSpider(scrapy.Spider):
         number = response.meta.get("section_page", 1)
         if page.next_page and number < self.section_pages and in_scope(page.next_page, outlet.hosts):
             yield self._discovery_request(page.next_page, getattr(self, callback_name), outlet,
-                                          response.meta["kind"], section_page=number + 1)
+                                          response.meta["kind"], section_page=number + 1,
+                                          guessed_page=page.next_guessed)
 
     def parse_search(self, response: Response):
         yield from self.parse_section(response, parse=parse_search, callback_name="parse_search")
@@ -223,6 +239,10 @@ class CoverageSpider(scrapy.Spider):
     def discovery_error(self, failure) -> None:
         request = failure.request
         slug = request.meta.get("outlet", "unknown")
+        if request.meta.get("guessed_page") and failure.check(HttpError):
+            self.crawler.stats.inc_value(f"coverage/{slug}/section_guess_missed")
+            logger.debug("no listing page at the guessed %s", request.url)
+            return
         self.crawler.stats.inc_value(f"coverage/{slug}/errors")
         logger.warning("could not fetch %s (%s)", request.url, failure.getErrorMessage())
 
