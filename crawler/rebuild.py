@@ -65,7 +65,7 @@ def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 5) -> d
                 state.add_signature(name, outlet, minhash.hashvalues.astype("uint64").tobytes())
             last = max(last, sequence_of(name) if sequence_of(name) is not None else -1)
             counts["kept"] += 1
-        state.ensure_counter_at_least("text", last + 1)
+        state.ensure_counter_at_least("text_files", last + 1)  # pipelines.textfiles.SEQUENCE
         if not paths.index.exists():
             rebuild_index(paths.index, paths.warc_dir)
         with open(paths.index, encoding="utf-8") as fh:

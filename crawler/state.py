@@ -128,6 +128,10 @@ class State:
                 raise
         return value
 
+    def set_counter(self, name: str, value: int) -> None:
+        """Set a counter outright (only when this process alone writes the topic: it holds the lock)."""
+        self._execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value))
+
     def ensure_counter_at_least(self, name: str, value: int) -> None:
         """Raise a counter to ``value`` (used when rebuilding from files already on disk)."""
         self._execute(
@@ -146,12 +150,22 @@ class State:
         ).fetchone()
         return row[0] if row else None
 
-    def add_file(self, canonical_url: str, file: str, text_sha256: str, outlet: str) -> None:
-        self._execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)", (canonical_url, file, text_sha256, outlet))
+    def add_file(self, canonical_url: str, file: str, text_sha256: str, outlet: str) -> bool:
+        """Claim ``file`` for an article; False when the canonical URL already has one (the claim is atomic, so
+        two writers can never give one article two files)."""
+        cursor = self._execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)",
+                               (canonical_url, file, text_sha256, outlet))
+        return cursor.rowcount == 1
+
+    def forget_file(self, canonical_url: str, file: str) -> None:
+        """Undo a claim whose file could not be written."""
+        self._execute("DELETE FROM files WHERE canonical_url=? AND file=?", (canonical_url, file))
 
     # -- near-duplicate signatures (MinHash of files that are not duplicates themselves) --
-    def signatures(self) -> Iterable[tuple[str, str, bytes]]:
-        return self._execute("SELECT file, outlet, hashvalues FROM signatures ORDER BY file").fetchall()
+    def signatures(self, skip: int = 0) -> list[tuple[str, str, bytes]]:
+        """Stored signatures in the order they were added, without the first ``skip`` (already loaded)."""
+        return self._execute("SELECT file, outlet, hashvalues FROM signatures ORDER BY rowid LIMIT -1 OFFSET ?",
+                             (skip,)).fetchall()
 
     def add_signature(self, file: str, outlet: str, hashvalues: bytes) -> None:
         self._execute("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?)", (file, outlet, hashvalues))
@@ -215,13 +229,26 @@ class TopicLock:
 
 
 _STATES: dict[Path, State] = {}
+_SHARED_URL: str | None = None
+
+
+def share_state_in(redis_url: str | None) -> None:
+    """Keep every topic's state in Redis from now on (several workers, one crawl); None goes back to SQLite."""
+    global _SHARED_URL
+    _SHARED_URL = redis_url
 
 
 def open_state(path: str | Path) -> State:
-    """The process-wide State of one database file, so every component of a crawl shares one connection."""
+    """The process-wide State of one topic, so every component of a crawl shares one connection: the SQLite file
+    at ``path``, or, in a distributed crawl, the topic's keys in Redis (named after the topic directory)."""
     key = Path(path).resolve()
     if key not in _STATES:
-        _STATES[key] = State(key)
+        if _SHARED_URL:
+            from crawler.distributed import RedisState
+
+            _STATES[key] = RedisState(_SHARED_URL, topic=key.parent.name)
+        else:
+            _STATES[key] = State(key)
     return _STATES[key]
 
 

@@ -70,8 +70,15 @@ class NearDuplicateIndex:
         self.num_perm = num_perm
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self.signatures: dict[str, MinHash] = {}
-        for file, _outlet, blob in state.signatures():
-            minhash = MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME,
+        self.loaded = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load the signatures stored since the last call (other workers of a distributed crawl add some)."""
+        rows = self.state.signatures(self.loaded)
+        self.loaded += len(rows)
+        for file, _outlet, blob in rows:
+            minhash = MinHash(num_perm=self.num_perm, seed=1, scheme=MINHASH_SCHEME,
                               hashvalues=np.frombuffer(blob, dtype=np.uint64))
             self._insert(file, minhash)
 
@@ -82,6 +89,7 @@ class NearDuplicateIndex:
 
     def original_of(self, minhash: MinHash, threshold: float) -> tuple[str, float] | None:
         """The earliest-written similar file and the estimated Jaccard similarity."""
+        self.refresh()
         found = []
         for file in self.lsh.query(minhash):
             similarity = minhash.jaccard(self.signatures[file])
@@ -91,7 +99,7 @@ class NearDuplicateIndex:
 
     def add(self, file: str, outlet: str, minhash: MinHash) -> None:
         self.state.add_signature(file, outlet, np.asarray(minhash.hashvalues, dtype=np.uint64).tobytes())
-        self._insert(file, minhash)
+        self.refresh()
 
 
 class DedupPipeline:
@@ -155,7 +163,5 @@ class DedupPipeline:
     def file_written(self, item: ArticleItem) -> None:
         """Once the text file exists, index it for the items that follow (signal ``text_file_written``)."""
         assert self.state is not None and self.index is not None and item.file
-        self.state.add_file(item.canonical_url or item.final_url, item.file, item.text_sha256 or "",
-                            item.outlet_slug)
         if item.duplicate_of is None and item.minhash is not None:
             self.index.add(item.file, item.outlet_slug, item.minhash)

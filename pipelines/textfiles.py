@@ -26,12 +26,14 @@ from crawler.paths import TopicPaths, paths_for
 from crawler.signals import text_file_written
 from crawler.state import State, open_state
 from pipelines.manifest import ManifestWriter, read_manifest, sequence_of
+from pipelines.relevance import NotKept
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
+SEQUENCE = "text_files"  # the state counter numbering a topic's text files
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 _SPACE = re.compile(r"\s+")
 
@@ -127,7 +129,6 @@ class TextFilesPipeline:
         self.paths: TopicPaths | None = None
         self.manifest: ManifestWriter | None = None
         self.state: State | None = None
-        self.next_sequence = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "TextFilesPipeline":
@@ -139,14 +140,19 @@ class TextFilesPipeline:
         self.paths = paths_for(self.crawler.settings, self.crawler.spider).create()
         self.state = open_state(self.paths.state)
         self.manifest = ManifestWriter(self.paths.manifest)
-        self.next_sequence = self._reconcile()
+        self._reconcile(remove_orphans=not self.crawler.settings.get("DISTRIBUTED"))
 
     def close_spider(self) -> None:
         if self.manifest is not None:
             self.manifest.close()
 
-    def _reconcile(self) -> int:
-        """Bring the text directory and the state in line with the manifest; return the next number."""
+    def _reconcile(self, remove_orphans: bool) -> None:
+        """Bring the state in line with the manifest: its files are claimed and numbering continues after them.
+
+        A text file no manifest line names was cut off by a crash between the two writes; it is removed (the
+        article is fetched again). In a distributed crawl another worker may be between those two writes right
+        now, so such files are left alone there.
+        """
         assert self.paths is not None and self.state is not None
         listed: set[str] = set()
         last = -1
@@ -158,20 +164,30 @@ class TextFilesPipeline:
             if entry.get("canonical_url"):
                 self.state.add_file(entry["canonical_url"], name, entry.get("text_sha256", ""),
                                     entry.get("outlet_slug") or entry.get("outlet", ""))
+        if not remove_orphans:  # others write too: never lower the shared counter
+            self.state.ensure_counter_at_least(SEQUENCE, last + 1)
+            return
+        self.state.set_counter(SEQUENCE, last + 1)  # numbers taken by an interrupted write are reused
         for path in self.paths.text_dir.iterdir():
             if path.name not in listed:
                 logger.warning("removing %s: no manifest line names it (interrupted write)", path)
                 path.unlink()
-        return last + 1
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert self.paths is not None and self.manifest is not None and self.state is not None
         article = item.article or {}
         content = item.text_content or render_text(article.get("title"), article.get("paragraphs") or [],
                                                    article.get("published"))
-        name = file_name(self.next_sequence, item.canonical_url or item.final_url)
-        write_atomic(self.paths.text_dir, name, content)
-        self.next_sequence += 1
+        canonical = item.canonical_url or item.final_url
+        name = file_name(self.state.next_value(SEQUENCE), canonical)
+        if not self.state.add_file(canonical, name, text_sha256(content), item.outlet_slug):
+            self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
+            raise NotKept("duplicate", f"not kept (another file holds {canonical}): {item.final_url}")
+        try:
+            write_atomic(self.paths.text_dir, name, content)
+        except BaseException:
+            self.state.forget_file(canonical, name)
+            raise
         item.file = name
         self.manifest.append(manifest_entry(item, name, content))
         self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="kept",

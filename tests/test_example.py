@@ -1,0 +1,110 @@
+"""The bundled example, replayed offline: the quick start's output, checked file by file against golden copies.
+
+The golden text files (``tests/fixtures/example-golden/``) were produced by this replay and read line by line
+against the example pages: each holds the article's own words and nothing of the page around them. They are
+keyed by the 16-hex half of the name (the canonical URL's hash); the sequence number follows arrival order.
+Rebuild them after a deliberate extraction change with ``python tests/fixtures/make_golden.py`` and review the
+diff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from pipelines.manifest import read_manifest
+from tests.crawl import REPO, crawl
+
+EXAMPLE = REPO / "examples" / "lavrov-afghanistan"
+GOLDEN = REPO / "tests" / "fixtures" / "example-golden"
+MANIFEST_FIELDS = {"file", "url", "final_url", "canonical_url", "outlet", "title", "author", "published", "language",
+                   "words", "text_sha256", "paywalled", "warc_file", "warc_record_id", "fetched_at", "relevance",
+                   "duplicate_of", "similarity", "via"}
+PROMPT_WORDS = re.compile(r"favor to ask|support us|support the moscow times|remind me later|newsletter|sign up|"
+                          r"subscribe|already a subscriber|we use cookies|read also|read more|unterstützen|"
+                          r"share on|premium|contribute|paiment|tyler durden's photo", re.IGNORECASE)
+
+
+def replay_example(archive: Path) -> tuple[dict, Path]:
+    stats, _ = crawl("coverage", archive, spider_args={"topic": str(EXAMPLE / "topic.toml")},
+                     settings={"REPLAY_FROM": str(EXAMPLE / "example.warc.gz"), "EXTRACT_WORKERS": "0"})
+    return stats, archive / "lavrov-afghanistan"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    stats, topic_dir = replay_example(tmp_path_factory.mktemp("example") / "archive")
+    return {"stats": stats, "dir": topic_dir, "manifest": list(read_manifest(topic_dir / "manifest.jsonl"))}
+
+
+def by_title(example, fragment: str) -> dict:
+    return next(e for e in example["manifest"] if fragment in e["title"])
+
+
+def test_one_file_per_kept_article(example):
+    entries, stats = example["manifest"], example["stats"]
+    assert len(entries) == 6
+    assert sorted(p.name for p in (example["dir"] / "text").iterdir()) == sorted(e["file"] for e in entries)
+    assert sorted(int(e["file"][:3]) for e in entries) == list(range(6))
+    assert stats["coverage/the-moscow-times/off_topic"] == 1  # the central bank story
+    assert stats["coverage/far-east-herald/off_topic"] == 1  # the cricket match
+    assert stats["coverage/rundschau-24/off_language"] == 1  # German, the topic asks for English
+    assert stats["coverage/the-moscow-times/skipped_out_of_window"] == 1
+    assert stats["replay/hit"] > 0 and not stats.get("replay/miss")
+
+
+def test_manifest_is_complete(example):
+    for entry in example["manifest"]:
+        assert MANIFEST_FIELDS <= set(entry), MANIFEST_FIELDS - set(entry)
+        assert entry["published"] and re.fullmatch(r"2021-07-\d\d", entry["published"])
+        assert entry["language"] == "en" and entry["words"] > 50
+        content = (example["dir"] / "text" / entry["file"]).read_bytes()
+        assert hashlib.sha256(content).hexdigest() == entry["text_sha256"]
+        assert entry["warc_record_id"].startswith("<urn:uuid:")
+        assert entry["relevance"]["matched"] and "Lavrov" in entry["relevance"]["terms"]
+
+
+def test_manifest_points_at_the_source_records(example):
+    records = {}
+    with open(EXAMPLE / "example.warc.gz", "rb") as stream:
+        for record in ArchiveIterator(stream):
+            records[record.rec_headers.get_header("WARC-Record-ID")] = record.rec_headers.get_header("WARC-Target-URI")
+    for entry in example["manifest"]:
+        assert entry["warc_file"] == "example.warc.gz"
+        assert records[entry["warc_record_id"]] == entry["final_url"]
+
+
+def test_paywalled_teaser_and_wire_copy(example):
+    teaser = by_title(example, "ready to help")
+    assert teaser["paywalled"] is True
+    assert sum(e["paywalled"] for e in example["manifest"]) == 1
+    wire = by_title(example, "Russia says US failed")
+    original = by_title(example, "Mission in Afghanistan Has Failed")
+    assert wire["duplicate_of"] == original["file"] and wire["similarity"] >= 0.8
+    assert original["duplicate_of"] is None
+
+
+def test_no_prompt_survives(example):
+    for entry in example["manifest"]:
+        text = (example["dir"] / "text" / entry["file"]).read_text(encoding="utf-8")
+        assert not PROMPT_WORDS.search(text), (entry["file"], PROMPT_WORDS.search(text).group(0))
+
+
+def test_text_files_match_the_golden_copies(example):
+    golden = {p.name: p.read_text(encoding="utf-8") for p in GOLDEN.glob("*.txt")}
+    assert len(golden) == 6
+    for entry in example["manifest"]:
+        key = entry["file"].split("_", 1)[1]
+        assert (example["dir"] / "text" / entry["file"]).read_text(encoding="utf-8") == golden[key], entry["file"]
+
+
+def test_replay_into_an_empty_archive_reproduces_the_files(example, tmp_path):
+    _, again = replay_example(tmp_path / "archive")
+    first = {p.name.split("_", 1)[1]: p.read_bytes() for p in (example["dir"] / "text").iterdir()}
+    second = {p.name.split("_", 1)[1]: p.read_bytes() for p in (again / "text").iterdir()}
+    assert first == second
+

@@ -1,0 +1,70 @@
+"""A WARC written by a live crawl replays through pywb, the standard replay tool, with the original body.
+
+pywb pins dependencies that clash with ours (redis==2.10.6 vs scrapy-redis), so it lives in its own
+virtualenv: $PYWB_VENV if set, else .pywb-venv in the repository, created here when missing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.crawl import REPO, crawl
+from tests.sites import Reply, SiteServer
+from tests.test_recorder import ARTICLE, LIVE
+
+
+def pywb_venv() -> Path:
+    venv = Path(os.environ.get("PYWB_VENV") or REPO / ".pywb-venv")
+    if not (venv / "bin" / "wayback").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "pywb"], check=True, timeout=900)
+    return venv
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_pywb_replays_the_original_body(tmp_path):
+    body = ARTICLE.replace("Text.", "Replayed text.")
+    with SiteServer() as site:
+        url = f"{site.origin}/story.html"
+        site.route(url, Reply(body=body, gzip=True, chunked=True))
+        crawl("urllist", tmp_path / "archive", spider_args={"urls": url, "topic_name": "pywb"}, settings=LIVE)
+    warc = next((tmp_path / "archive" / "pywb" / "warc").glob("*.warc.gz"))
+
+    venv = pywb_venv()
+    collections = tmp_path / "pywb"
+    collections.mkdir()
+    subprocess.run([str(venv / "bin" / "wb-manager"), "init", "news"], cwd=collections, check=True)
+    subprocess.run([str(venv / "bin" / "wb-manager"), "add", "news", str(warc)], cwd=collections, check=True)
+    port = free_port()
+    server = subprocess.Popen([str(venv / "bin" / "wayback"), "--port", str(port), "--bind", "127.0.0.1"],
+                              cwd=collections, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        replayed = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/news/20990101000000id_/{url}",
+                                            timeout=10) as answer:
+                    replayed = answer.read()
+                    if answer.headers.get("Content-Encoding") == "gzip":
+                        replayed = gzip.decompress(replayed)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert replayed is not None, "pywb did not answer"
+        assert replayed.decode("utf-8") == body
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
