@@ -35,3 +35,4 @@ class ArticleItem:
     text_sha256: str | None = None
     minhash: Any = None  # the near-duplicate signature, kept until the file is written
     file: str | None = None  # the text file name, once written
+    lease: str | None = None  # distributed crawls: the queue lease this article holds until its file is written

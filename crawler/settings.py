@@ -63,6 +63,8 @@ DOWNLOADER_MIDDLEWARES = {
 ADDONS = {
     # Switches the download handlers to the WARC replay when REPLAY_FROM is set.
     "crawler.archive.replay.ReplayAddon": 0,
+    # Switches to scrapy-redis and the shared state when DISTRIBUTED is set.
+    "crawler.distributed.DistributedAddon": 1,
 }
 
 ITEM_PIPELINES = {
@@ -116,3 +118,8 @@ ERROR_RETRY_RUNS = 3
 
 # --- Progress and report (crawler/extensions/) ------------------------------------------------------------
 PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off
+
+# --- Distributed crawls (crawler/distributed.py) --------------------------------------------------------------
+# A Redis URL (redis://host:port/db): several `scrapy crawl` workers share one topic's crawl through scrapy-redis
+# (queue, fingerprints) and Redis (state, file numbers, per-outlet politeness). None: a local crawl, no Redis.
+DISTRIBUTED = None

@@ -7,10 +7,12 @@ and renamed, so a reader never sees a half-written index.
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import io
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -48,8 +50,20 @@ def _existing_lines(index: Path, skip_files: set[str]) -> Iterator[str]:
                 yield line
 
 
+@contextmanager
+def _index_lock(index: Path) -> Iterator[None]:
+    """Serialize index updates: the workers of a distributed crawl each merge their files in when they stop."""
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with open(index.with_name(index.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _write_atomic(index: Path, lines: Iterable[str]) -> int:
-    tmp = index.with_name(index.name + ".tmp")
+    tmp = index.with_name(f"{index.name}.{os.getpid()}.tmp")
     count = 0
     with open(tmp, "w", encoding="utf-8") as out:
         for line in lines:
@@ -67,9 +81,12 @@ def add_to_index(index: str | Path, files: Iterable[str | Path]) -> int:
     paths = [Path(f) for f in files]
     new_lines = index_lines(paths)
     names = {p.name for p in paths}
-    return _write_atomic(index, heapq.merge(_existing_lines(index, names), new_lines))
+    with _index_lock(index):
+        return _write_atomic(index, heapq.merge(_existing_lines(index, names), new_lines))
 
 
 def rebuild_index(index: str | Path, warc_dir: str | Path) -> int:
     """Index every closed WARC file of ``warc_dir`` from scratch; returns the number of lines."""
-    return _write_atomic(Path(index), index_lines(warc_files(warc_dir)))
+    lines = index_lines(warc_files(warc_dir))
+    with _index_lock(Path(index)):
+        return _write_atomic(Path(index), lines)

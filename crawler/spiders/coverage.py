@@ -20,6 +20,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.distributed import release_lease
 from crawler.discovery.candidates import Candidate, DiscoveryError
 from crawler.discovery.feeds import autodiscover_feeds, parse_feed
 from crawler.discovery.search import parse_search, search_url
@@ -73,8 +74,9 @@ class CoverageSpider(scrapy.Spider):
         spider.topic_name = spider.topic.name
         spider.section_pages = crawler.settings.getint("SECTION_MAX_PAGES", 5)
         paths = paths_for(crawler.settings, spider).create()
-        spider.lock = TopicLock(paths.lock).acquire()
-        if not paths.state.exists() and paths.manifest.exists():
+        distributed = bool(crawler.settings.get("DISTRIBUTED"))
+        spider.lock = TopicLock(paths.lock).acquire() if not distributed else None  # workers share a topic
+        if not distributed and not paths.state.exists() and paths.manifest.exists():
             logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
             rebuild_state(paths, crawler.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
                           crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 5))
@@ -82,7 +84,8 @@ class CoverageSpider(scrapy.Spider):
         spider.state = open_state(paths.state)
         spider.refresh_after = crawler.settings.getfloat("REFRESH_AFTER_DAYS") or None
         spider.error_runs = crawler.settings.getint("ERROR_RETRY_RUNS", 3)
-        crawler.signals.connect(spider.lock.release, signal=signals.spider_closed)
+        if spider.lock is not None:
+            crawler.signals.connect(spider.lock.release, signal=signals.spider_closed)
         return spider
 
     # -- helpers --
@@ -238,6 +241,7 @@ class CoverageSpider(scrapy.Spider):
 
     def discovery_error(self, failure) -> None:
         request = failure.request
+        release_lease(self.crawler, request)
         slug = request.meta.get("outlet", "unknown")
         if request.meta.get("guessed_page") and failure.check(HttpError):
             self.crawler.stats.inc_value(f"coverage/{slug}/section_guess_missed")
@@ -296,6 +300,7 @@ class CoverageSpider(scrapy.Spider):
 
     def article_error(self, failure) -> None:
         request = failure.request
+        release_lease(self.crawler, request)
         slug = request.meta.get("outlet", "unknown")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             return  # refused by robots.txt, the budget or a guard: not an error of the outlet

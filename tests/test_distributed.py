@@ -1,0 +1,184 @@
+"""Several workers on one topic through a real redis-server: no URL fetched twice, no article written twice.
+
+redis-server is started by the test on a free port of 127.0.0.1 (``.ci/run`` installs it). The outlets are served
+by the local test server as a proxy; its request log says who fetched what, and when.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+
+from pipelines.manifest import read_manifest
+from tests.crawl import REPO
+from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+
+OUTLETS = [f"http://www.outlet{n}.test" for n in range(3)]
+ARTICLES_PER_OUTLET = 8
+DELAY = 0.3
+BODY = [
+    "Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
+    "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani.",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    server_binary = shutil.which("redis-server")
+    if server_binary is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server; `make system-deps` does it)")
+    port = free_port()
+    process = subprocess.Popen([server_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def article_url(outlet: str, n: int) -> str:
+    return f"{outlet}/world/lavrov-afghanistan-story-{n}"
+
+
+@pytest.fixture
+def site(tmp_path):
+    topic = ['name = "cluster"', "query = 'Lavrov AND Afghan*'"]
+    with SiteServer() as server:
+        for number, outlet in enumerate(OUTLETS):
+            topic += ["", "[[outlet]]", f'name = "Outlet {number}"', f'url = "{outlet}/"', f'feeds = ["{outlet}/feed"]']
+            server.route(f"{outlet}/robots.txt", robots_txt())
+            server.route(f"{outlet}/", "<html><body><p>home</p></body></html>")
+            items = [{"url": article_url(outlet, n), "title": f"Lavrov on Afghanistan {n}", "published": "2021-07-16"}
+                     for n in range(ARTICLES_PER_OUTLET)]
+            server.route(f"{outlet}/feed", Reply(body=rss_feed(f"Outlet {number}", items),
+                                                 headers=[("Content-Type", "application/rss+xml")]))
+            for n in range(ARTICLES_PER_OUTLET):
+                server.route(article_url(outlet, n), Reply(body=article_page(
+                    f"Lavrov on Afghanistan {n}", [f"Story {number}-{n}: what happened on day {n}."] + BODY,
+                    published="2021-07-16", site_name=f"Outlet {number}"), delay=0.05))
+        (tmp_path / "topic.toml").write_text("\n".join(topic) + "\n")
+        yield server
+
+
+def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+    env.update(http_proxy=site.proxy_url, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+               SCRAPY_SETTINGS_MODULE="crawler.settings")
+    log = open(tmp_path / f"worker-{number}.log", "w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={tmp_path / 'topic.toml'}",
+         "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", f"DISTRIBUTED={redis_url}",
+         "-s", f"DOWNLOAD_DELAY={DELAY}", "-s", "CONCURRENT_REQUESTS=3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+         "-s", "EXTRACT_WORKERS=0", "-s", f"STATS_FILE={tmp_path / f'stats-{number}.json'}"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_all(processes: list[subprocess.Popen], tmp_path: Path) -> None:
+    for number, process in enumerate(processes):
+        try:
+            process.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"worker {number} did not finish:\n" + (tmp_path / f"worker-{number}.log").read_text()[-4000:])
+
+
+def article_requests(site: SiteServer) -> list:
+    return [r for r in site.requests() if "/world/" in r.path]
+
+
+def check_output(tmp_path: Path) -> list[dict]:
+    topic_dir = tmp_path / "archive" / "cluster"
+    entries = list(read_manifest(topic_dir / "manifest.jsonl"))
+    expected = {article_url(o, n) for o in OUTLETS for n in range(ARTICLES_PER_OUTLET)}
+    assert sorted(e["url"] for e in entries) == sorted(expected)  # every article, each once
+    numbers = sorted(int(e["file"].split("_")[0]) for e in entries)
+    assert len(set(numbers)) == len(numbers)
+    assert sorted(p.name for p in (topic_dir / "text").iterdir()) == sorted(e["file"] for e in entries)
+    return entries
+
+
+def warc_check(topic_dir: Path) -> list[Path]:
+    files = sorted((topic_dir / "warc").glob("*.warc.gz"))
+    for path in files:
+        check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    return files
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_share_one_crawl(tmp_path, site, redis_url, workers):
+    processes = [start_worker(tmp_path, site, redis_url, n) for n in range(workers)]
+    wait_all(processes, tmp_path)
+    requests = article_requests(site)
+    counts = Counter(r.url for r in requests)
+    assert len(counts) == len(OUTLETS) * ARTICLES_PER_OUTLET and set(counts.values()) == {1}, counts
+    for outlet in OUTLETS:  # the per-outlet delay holds for the cluster, not per worker
+        host = outlet.removeprefix("http://")
+        times = sorted(r.time for r in site.requests() if r.host == host and r.path != "/robots.txt")
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert min(gaps) >= DELAY - 0.02, (host, [round(g, 3) for g in gaps])
+    check_output(tmp_path)
+    stats = [json.loads((tmp_path / f"stats-{n}.json").read_text()) for n in range(workers)]
+    assert sum(1 for s in stats if s.get("extract/pages")) >= 2  # the work was shared
+    topic_dir = tmp_path / "archive" / "cluster"
+    files = warc_check(topic_dir)
+    assert len({f.name.rsplit("-", 1)[1] for f in files}) == workers  # one set of files per worker (pid)
+    indexed = {json.loads(line.split(" ", 2)[2])["filename"] for line in (topic_dir / "index.cdxj").read_text().splitlines()}
+    assert indexed == {f.name for f in files}
+
+
+def test_a_killed_worker_loses_nothing(tmp_path, site, redis_url):
+    processes = [start_worker(tmp_path, site, redis_url, n) for n in range(2)]
+    deadline = time.time() + 60
+    while len(article_requests(site)) < 6 and time.time() < deadline:
+        time.sleep(0.05)
+    processes[1].send_signal(signal.SIGKILL)
+    wait_all(processes[:1], tmp_path)
+    check_output(tmp_path)
+    topic_dir = tmp_path / "archive" / "cluster"
+    recovered = subprocess.run([sys.executable, "-m", "scrapy", "recover-warc", str(topic_dir)], cwd=REPO,
+                               capture_output=True, text=True)
+    assert recovered.returncode == 0, recovered.stderr
+    warc_check(topic_dir)
+    assert not list((topic_dir / "warc").glob("*.open"))
+
+
+def test_redis_going_away_stops_workers_cleanly(tmp_path, site, redis_url):
+    for n in range(ARTICLES_PER_OUTLET):
+        for outlet in OUTLETS:
+            site.route(article_url(outlet, n), Reply(body=article_page(f"Lavrov on Afghanistan {n}", BODY,
+                                                                       published="2021-07-16"), delay=0.5))
+    process = start_worker(tmp_path, site, redis_url, 0)
+    deadline = time.time() + 60
+    while len(article_requests(site)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    redis.Redis.from_url(redis_url).shutdown(nosave=True)
+    process.wait(timeout=120)
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "Redis at" in log and "unreachable" in log, log[-3000:]
+    topic_dir = tmp_path / "archive" / "cluster"
+    assert not list((topic_dir / "warc").glob("*.open"))  # files closed, nothing half-written
+    warc_check(topic_dir)
