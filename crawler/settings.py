@@ -106,9 +106,11 @@ EXTRACT_WORKERS = None
 SITE_MEMORY_MIN_ARTICLES = 3
 
 # --- Duplicates (pipelines/dedup.py) ----------------------------------------------------------------------
+# Two cleaned texts whose estimated Jaccard similarity over word shingles reaches the threshold are copies of one
+# story (a wire story run by several outlets with small edits: spelling, quotes, a changed paragraph).
 NEAR_DUPLICATE_THRESHOLD = 0.8
 NEAR_DUPLICATE_NUM_PERM = 128
-NEAR_DUPLICATE_SHINGLE = 5
+NEAR_DUPLICATE_SHINGLE = 3  # words per shingle
 
 # --- Incremental runs (crawler/state.py) ------------------------------------------------------------------
 # Archived articles are never requested again unless older than this many days (None: never).

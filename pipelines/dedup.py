@@ -68,7 +68,8 @@ class NearDuplicateIndex:
     def __init__(self, state: State, threshold: float, num_perm: int) -> None:
         self.state = state
         self.num_perm = num_perm
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # LSH is tuned below the decision threshold so that borderline copies reach the exact estimate below
+        self.lsh = MinHashLSH(threshold=max(0.5, threshold - 0.15), num_perm=num_perm)
         self.signatures: dict[str, MinHash] = {}
         self.loaded = 0
         self.refresh()
@@ -111,7 +112,7 @@ class DedupPipeline:
         settings = crawler.settings
         self.threshold = settings.getfloat("NEAR_DUPLICATE_THRESHOLD", 0.8)
         self.num_perm = settings.getint("NEAR_DUPLICATE_NUM_PERM", 128)
-        self.shingle = settings.getint("NEAR_DUPLICATE_SHINGLE", 5)
+        self.shingle = settings.getint("NEAR_DUPLICATE_SHINGLE", 3)
         self.state: State | None = None
         self.index: NearDuplicateIndex | None = None
 

@@ -48,6 +48,17 @@ logger = logging.getLogger(__name__)
 
 MIN_LANGUAGE_WORDS = 20  # below this, the text is too short for detection and the page's lang attribute wins
 BYLINE = re.compile(r"^(by|von|par|por|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
+# A dateline or time stamp line: a few words with a date or time in them ("Vladivostok, 2021-07-18",
+# "Friday, Jul 16, 2021 - 10:40 PM", "Updated: 16.07.2021 12:42").
+DATE_IN_LINE = re.compile(
+    r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{1,2}:\d{2}\b|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
+    r"\b\d{1,2}\.? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|janv|févr|mars|avr|mai|juin|juil|"
+    r"août|sept|oct|nov|déc|ene|abr|ago|dic|янв|фев|мар|апр|мая|июн|июл|авг|сен|окт|ноя|дек)[a-zéûа-я]*\.?\b",
+    re.IGNORECASE)
+STAMP_WORDS = re.compile(r"^(updated|published|posted|aktualisiert|veröffentlicht|mis à jour|publié|actualizado|"
+                         r"publicado|обновлено|опубликовано)\b\W*$", re.IGNORECASE)
+DATELINE_WORDS = 8
 
 
 @dataclass
@@ -156,11 +167,20 @@ def main_paragraphs(tree: lxml.html.HtmlElement, url: str) -> list[str]:
     return [p for p in (_normalize(el.text_content()) for el in tree.iter("p")) if p]
 
 
+def _is_head_line(paragraph: str, title_key: str | None) -> bool:
+    """A line of the article's head rather than its text: the title again, a byline, a dateline, a stamp."""
+    if title_key and paragraph_key(paragraph) == title_key:
+        return True
+    if BYLINE.match(paragraph) or STAMP_WORDS.match(paragraph):
+        return True
+    return len(paragraph.split()) <= DATELINE_WORDS and bool(DATE_IN_LINE.search(paragraph))
+
+
 def _drop_title_and_byline(paragraphs: list[str], title: str | None) -> list[str]:
-    """The head of the body without a repeat of the title or a bare "By Name" line."""
-    head_key = paragraph_key(title) if title else None
+    """The body without the head lines that precede it (title, byline, dateline, "Updated:" stamps)."""
+    title_key = paragraph_key(title) if title else None
     kept = list(paragraphs)
-    while kept and ((head_key and paragraph_key(kept[0]) == head_key) or BYLINE.match(kept[0])):
+    while kept and _is_head_line(kept[0], title_key):
         kept.pop(0)
     return kept
 

@@ -18,6 +18,6 @@ class Command(TopicDirCommand):
     def run(self, args: list[str], opts) -> None:
         paths = self.topic_paths(args)
         counts = rebuild_state(paths, self.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
-                               self.settings.getint("NEAR_DUPLICATE_SHINGLE", 5))
+                               self.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
         print(f"{paths.state}: {counts['kept']} kept articles, {counts['archived']} other archived URLs, "
               f"{counts['payloads']} payload digests")

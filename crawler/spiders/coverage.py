@@ -79,7 +79,7 @@ class CoverageSpider(scrapy.Spider):
         if not distributed and not paths.state.exists() and paths.manifest.exists():
             logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
             rebuild_state(paths, crawler.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
-                          crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 5))
+                          crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
         keep_topic_copy(spider.topic, paths.root / "topic.toml")
         spider.state = open_state(paths.state)
         spider.refresh_after = crawler.settings.getfloat("REFRESH_AFTER_DAYS") or None

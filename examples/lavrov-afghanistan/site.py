@@ -73,7 +73,6 @@ ZH_INSULT = [
     "Russia this week warned the United States military to stay out of Central Asian nations bordering Afghanistan, such as Tajikistan, while emphasizing this is Russia's own sphere of influence and that the window for\xa0American and NATO attempts to stabilize Afghanistan have long ago come and gone.",
     'This after earlier this month Taliban leadership boasted of having taken 85% of the country, something Kabul authorities balked at, while also admitting that clashes are growing fiercer and in many more places. President Biden last week also declared US "objectives achieved" and said the troop draw down would be "complete" by August 31st; however, the Kremlin is now declaring that Washington has utterly "failed" in Afghanistan after two decades there.',
     'The provocative comments by\xa0Foreign Minister Sergei Lavrov\xa0came in a press conference in Uzbekistan on Friday. He further strongly suggested that the US is now fumbling the draw down, which is contributing to the country once again descending into war-torn chaos. Crucially the security summit\xa0was attended\xa0Afghan President Ashraf Ghani.',
-    'Ashraf Ghani and\xa0Sergei Lavrov',
     'Lavrov said the White House is steadfast on portraying the Afghan mission in\xa0"the most positive colors"\xa0while it remains that "everyone understands that the mission failed".',
     "Among the specific dire outcomes he pointed to included the resurgence of Islamic State and al-Qaeda terrorists in the region, and that Afghan drug production and trafficking are booming. Russian officials have long maintained that instability in Central Asia has a direct impact on Russia's own border regions.",
     '"In recent days we have unfortunately seen a rapid deterioration of the situation in Afghanistan," he said according to Russian media. "In light of the hasty withdrawal of the US and NATO troops, there is huge uncertainty around the future of the political and military situation in this country," he explained to reporters.',
@@ -284,6 +283,8 @@ site. By continuing to browse you accept our use of cookies.</p><button>Accept</
 
 def zerohedge_page(article: dict) -> str:
     """ZeroHedge: an author block with photo, and a premium subscription prompt in the middle of the text."""
+    caption = ('<figure class="ArticleImage"><img src="/s3/files/ghani-lavrov.jpg" alt="">'
+               "<figcaption>Ashraf Ghani and Sergei Lavrov</figcaption></figure>")
     premium = """<div class="PremiumBanner_container premium-upsell"><p>Get ZeroHedge Premium: ad-free reading,
 exclusive market analysis and more.</p><p><a href="/premium">Subscribe now</a> &middot; Already a subscriber?
 <a href="/user/login">Log in</a></p></div>"""
@@ -299,7 +300,7 @@ exclusive market analysis and more.</p><p><a href="/premium">Subscribe now</a> &
 <span class="ContributorArticleFull_name">by Tyler Durden</span>
 <span class="ContributorArticleFull_date">Friday, Jul 16, 2021 - 10:40 PM</span></div></header>
 <div class="NodeContent_body">
-{_paragraphs(article["paragraphs"], {6: premium})}
+{_paragraphs(article["paragraphs"], {3: caption, 6: premium})}
 </div>
 </article>
 <section class="ArticleFull_comments"><h3>Comments</h3><p>Log in to see the comments.</p></section>

@@ -1,0 +1,266 @@
+"""Prompt removal: paywall, donation, newsletter, cookie and "read more" prompts that sites put inside articles.
+
+trafilatura finds the article; it keeps what the site placed inside it. Three layers take the prompts out, each
+usable and testable alone (no library does this; the cues are data, in ``pipelines/cues/prompts.toml``):
+
+1. DOM cues, before extraction (:func:`strip_prompt_elements`): elements whose class, id, role, aria-label or
+   data-* attributes name them as paywall, donation, newsletter, cookie banner, related links, share bar or ad
+   slot; dialogs; sign-up ``<aside>``/``<form>`` boxes inside ``<article>``. An element holding most of the page's
+   paragraph text is never removed, whatever its class says (some sites wrap the article in ``.paywall``).
+2. Text cues, after extraction (:func:`clean_paragraphs`): paragraphs that *are* calls to action ("Support us",
+   "Read more: ...", "Already a subscriber? Log in", payment-method lists, photo credits standing alone), in
+   English, German, French, Spanish and Russian. A paragraph is dropped for what it is, not for a word it
+   contains: "Russia said it would support the talks" stays. A strong appeal takes its widget along (the short
+   amount, frequency and button lines around it).
+3. Site memory (:class:`SiteMemory`): paragraphs that repeat verbatim across several articles of one outlet are
+   that outlet's boilerplate; the learned keys are kept in the topic's state for later runs.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import lxml.html
+
+CUES_FILE = Path(__file__).with_name("cues") / "prompts.toml"
+
+SHORT_WORDS = 12  # a button, label or credit line is at most this long
+NOTICE_WORDS = 45  # a cookie, paywall or newsletter notice is at most this long
+APPEAL_WORDS = 150  # an appeal paragraph longer than this is article text quoting one, not the appeal
+WIDGET_WORDS = 8  # short lines next to an appeal (amounts, "Monthly", "Continue") belong to its widget
+LABEL_WORDS = 30  # a "Read more: <headline>" line
+MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
+
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_AMOUNT = re.compile(r"^[\s$€£₽¥]*\d[\d\s.,]*(?:[$€£₽¥]|usd|eur|rub|руб\.?)?\s*$", re.IGNORECASE)
+_PROTECTED_TAGS = {"html", "body", "main", "article", "head", "title", "h1"}
+
+
+@lru_cache(maxsize=1)
+def _cues() -> dict:
+    with open(CUES_FILE, "rb") as handle:
+        return tomllib.load(handle)
+
+
+def _alternation(patterns: list[str], anchored: bool = False, whole: bool = False) -> re.Pattern:
+    body = "|".join(f"(?:{p})" for p in patterns)
+    if whole:
+        return re.compile(rf"^\W*(?:{body})\W*$", re.IGNORECASE)
+    return re.compile(rf"^\W*(?:{body})" if anchored else rf"(?:{body})", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _text_patterns() -> dict[str, re.Pattern]:
+    languages = _cues()["text"].values()
+    gather = lambda name: [p for lang in languages for p in lang.get(name, [])]  # noqa: E731
+    return {
+        "labels": _alternation(gather("labels"), anchored=True),
+        "appeals": _alternation(gather("appeals")),
+        "buttons": _alternation([re.escape(b) for b in gather("buttons")], whole=True),
+        "notices": _alternation(gather("notices")),
+        "credits": _alternation(gather("credits"), anchored=True),
+    }
+
+
+@lru_cache(maxsize=1)
+def _dom_cues() -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
+    dom = _cues()["dom"]
+    return frozenset(dom["tokens"]), tuple(tuple(p) for p in dom["phrases"])
+
+
+@lru_cache(maxsize=1)
+def _run_words() -> frozenset[str]:
+    return frozenset(_cues()["run"]["words"])
+
+
+# -- layer 1: DOM cues ------------------------------------------------------------------------------------------
+
+def attribute_tokens(element: lxml.html.HtmlElement) -> list[str]:
+    """Lowercase word tokens of the attributes sites use to name their page furniture."""
+    values = []
+    for name, value in element.attrib.items():
+        if name in ("class", "id", "role", "aria-label") or name.startswith("data-"):
+            if name.startswith("data-"):
+                values.append(name[5:])
+            if value and len(value) <= 120:
+                values.append(value)
+    tokens: list[str] = []
+    for value in values:
+        tokens.extend(t for t in _TOKEN_SPLIT.split(_CAMEL.sub("-", value).lower()) if t)
+    return tokens
+
+
+def marked_as_prompt(element: lxml.html.HtmlElement) -> bool:
+    """Whether an element's attributes name it as a prompt, ad slot, share bar or link list."""
+    tokens = attribute_tokens(element)
+    if not tokens:
+        return False
+    singles, phrases = _dom_cues()
+    if singles.intersection(tokens):
+        return True
+    joined = " " + " ".join(tokens) + " "
+    return any(" " + " ".join(phrase) + " " in joined for phrase in phrases)
+
+
+def _text_length(element: lxml.html.HtmlElement) -> int:
+    return sum(len(p.text_content()) for p in element.iter("p"))
+
+
+def _is_dialog(element: lxml.html.HtmlElement) -> bool:
+    return element.tag == "dialog" or element.get("role") in ("dialog", "alertdialog") \
+        or element.get("aria-modal") == "true"
+
+
+def _signup_box(element: lxml.html.HtmlElement) -> bool:
+    """An ``<aside>`` or ``<form>`` inside an article asking for an e-mail, a subscription or a donation."""
+    if element.tag not in ("aside", "form") or not any(a.tag == "article" for a in element.iterancestors()):
+        return False
+    if element.tag == "form" or element.xpath(".//input[@type='email'] | .//form"):
+        return True
+    return is_call_to_action(" ".join(element.text_content().split())[:600]) or bool(
+        _text_patterns()["notices"].search(element.text_content()))
+
+
+def strip_prompt_elements(tree: lxml.html.HtmlElement) -> int:
+    """Layer 1: remove prompt elements in place (see the module docstring); returns how many were removed."""
+    body = tree.find("body") if tree.tag == "html" else tree
+    page_text = _text_length(body if body is not None else tree) or 1
+    doomed: list[lxml.html.HtmlElement] = []
+    doomed_set: set[lxml.html.HtmlElement] = set()
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag in _PROTECTED_TAGS:
+            continue
+        if any(ancestor in doomed_set for ancestor in element.iterancestors()):
+            continue
+        if marked_as_prompt(element) or _is_dialog(element) or _signup_box(element):
+            if _text_length(element) > MAIN_TEXT_SHARE * page_text:
+                continue  # it holds the article itself
+            doomed.append(element)
+            doomed_set.add(element)
+    for element in doomed:
+        element.drop_tree()
+    return len(doomed)
+
+
+def paywall_marked(tree: lxml.html.HtmlElement) -> bool:
+    """Whether the page declares itself paywalled or shows a subscription wall (call before stripping)."""
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        if re.search(r'"isAccessibleForFree"\s*:\s*(?:false|"false"|"False")', script):
+            return True
+    tiers = tree.xpath('//meta[@name="article:content_tier" or @property="article:content_tier"]/@content')
+    if any(t.strip().lower() in ("locked", "metered") for t in tiers):
+        return True
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tokens = set(attribute_tokens(element))
+        if tokens & {"paywall", "regwall", "subscriber", "premium"} and tokens & {"paywall", "regwall", "wall",
+                                                                               "only", "gate", "locked"}:
+            text = " ".join(element.text_content().split())
+            if _text_patterns()["notices"].search(text) or re.search(r"subscri|abonn|suscri|подпис", text, re.I):
+                return True
+    return False
+
+
+# -- layer 2: text cues -----------------------------------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def is_appeal(paragraph: str) -> bool:
+    """A donation/subscription appeal addressed to the reader ("We have a small favor to ask ...")."""
+    return len(_words(paragraph)) <= APPEAL_WORDS and bool(_text_patterns()["appeals"].search(paragraph))
+
+
+def is_call_to_action(paragraph: str) -> bool:
+    """Layer 2: whether a paragraph is a prompt rather than article text."""
+    text = " ".join(paragraph.split())
+    words = _words(text)
+    if not words:
+        return bool(text.strip())  # punctuation or symbols only
+    patterns = _text_patterns()
+    count = len(words)
+    if count <= SHORT_WORDS and (patterns["buttons"].match(text) or patterns["credits"].match(text)):
+        return True
+    if count <= LABEL_WORDS and patterns["labels"].match(text):
+        return True
+    if count <= NOTICE_WORDS and patterns["notices"].search(text):
+        return True
+    if count <= WIDGET_WORDS and _payment_list(words):
+        return True
+    return is_appeal(text)
+
+
+def _payment_list(words: list[str]) -> bool:
+    run_words = _run_words()
+    payment = {"visa", "mastercard", "paypal", "amex", "maestro", "mir", "payment", "paiment", "methods"}
+    return bool(payment.intersection(words)) and sum(w in run_words for w in words) * 2 >= len(words)
+
+
+def _widget_line(paragraph: str) -> bool:
+    """A short line of a donation widget: an amount, a frequency, a button, a payment method."""
+    words = _words(paragraph)
+    if len(words) > WIDGET_WORDS:
+        return False
+    if _AMOUNT.match(paragraph) or is_call_to_action(paragraph):
+        return True
+    if words and all(w in _run_words() or w.isdigit() for w in words):
+        return True
+    return bool(re.search(r"support|donat|contribut|subscri|unterstütz|spend|soutien|don\b|apoy|поддерж|подпис",
+                          paragraph, re.IGNORECASE)) and (paragraph.rstrip().endswith(("!", "?")) or len(words) <= 4)
+
+
+def clean_paragraphs(paragraphs: list[str], boilerplate: frozenset[str] = frozenset()) -> list[str]:
+    """Drop calls to action, the widget lines around an appeal, and learned boilerplate; keep the order."""
+    drop = [is_call_to_action(p) or (bool(boilerplate) and paragraph_key(p) in boilerplate) for p in paragraphs]
+    for index, paragraph in enumerate(paragraphs):
+        if not (drop[index] and is_appeal(paragraph)):
+            continue
+        for step in (1, -1):  # the widget spreads both ways from the appeal, through short lines only
+            neighbour = index + step
+            while 0 <= neighbour < len(paragraphs) and (drop[neighbour] or _widget_line(paragraphs[neighbour])):
+                drop[neighbour] = True
+                neighbour += step
+    return [p for p, dropped in zip(paragraphs, drop) if not dropped]
+
+
+# -- layer 3: site memory ---------------------------------------------------------------------------------------
+
+def paragraph_key(paragraph: str) -> str:
+    """The same paragraph on two pages gets the same key (Unicode form, case, spacing, edge punctuation)."""
+    text = " ".join(unicodedata.normalize("NFKC", paragraph).casefold().split())
+    return text.strip(" \t.,;:!?'\"«»“”‘’()[]-–—…")
+
+
+class SiteMemory:
+    """Layer 3: paragraphs seen verbatim on ``min_articles`` distinct articles of one outlet are its boilerplate."""
+
+    def __init__(self, min_articles: int = 3, learned: dict[str, list[str]] | None = None) -> None:
+        self.min_articles = max(2, min_articles)
+        self._seen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._learned: dict[str, set[str]] = {outlet: set(keys) for outlet, keys in (learned or {}).items()}
+
+    def observe(self, outlet: str, url: str, paragraphs: list[str]) -> None:
+        seen = self._seen[outlet]
+        for paragraph in paragraphs:
+            key = paragraph_key(paragraph)
+            if not key:
+                continue
+            seen[key].add(url)
+            if len(seen[key]) >= self.min_articles:
+                self._learned.setdefault(outlet, set()).add(key)
+
+    def boilerplate(self, outlet: str) -> frozenset[str]:
+        return frozenset(self._learned.get(outlet, ()))
+
+    def learned(self) -> dict[str, list[str]]:
+        return {outlet: sorted(keys) for outlet, keys in self._learned.items() if keys}
+
