@@ -190,6 +190,8 @@ def is_call_to_action(paragraph: str) -> bool:
     count = len(words)
     if count <= SHORT_WORDS and (patterns["buttons"].match(text) or patterns["credits"].match(text)):
         return True
+    if text.startswith(("- ", "• ", "* ")):
+        return False  # an item of a list in the article ("- Sign up for the service at ..."): its own text
     if count <= LABEL_WORDS and patterns["labels"].match(text):
         return True
     if count <= NOTICE_WORDS and patterns["notices"].search(text):
