@@ -94,11 +94,14 @@ class ReplayIndex:
         methods: dict[str, str] = {}
         pending: list[RecordPointer] = []
         offset = 0
+        end = 0
         try:
             with open(path, "rb") as fh:
                 iterator = ArchiveIterator(fh)
                 for record in iterator:
                     offset = iterator.get_record_offset()
+                    if record.format != "warc":
+                        raise ValueError("not a WARC record")
                     headers = record.rec_headers
                     if record.rec_type == "request" and record.http_headers is not None:
                         concurrent = headers.get_header("WARC-Concurrent-To")
@@ -111,6 +114,12 @@ class ReplayIndex:
                             headers.get_header("WARC-Refers-To-Target-URI"),
                             headers.get_header("WARC-Refers-To-Date"), headers.get_header("WARC-Date"),
                         ))
+                    record.raw_stream.read()
+                    end = offset + iterator.get_record_length()
+            size = path.stat().st_size
+            if end < size:  # warcio stops quietly at a truncated gzip member: say so
+                offset = end
+                raise ValueError(f"{size - end} bytes at the end are not a complete record (truncated?)")
         except Exception as exc:  # corrupt gzip, truncated record, not a WARC at all
             message = f"{path}: unreadable WARC data after offset {offset} ({type(exc).__name__}: {exc})"
             logger.error("%s; the %d records before it are still served", message, len(pending))
