@@ -437,8 +437,10 @@ class ClusterPolitenessMiddleware:
         self.crawler = crawler
         self.redis = connect(crawler.settings["REDIS_URL"])
         self.delay_ms = max(1, int(delay * 1000))
-        self.hold_ms = int((crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180) + delay) * 1000)
+        self.hold_ms = int(WORKER_TTL_SECONDS * 1000)  # renewed while the download lasts, expires if we die
         self._hand_over = self.redis.register_script(_HAND_OVER_SLOT)
+        self.held: dict[str, str] = {}  # slot key -> our token, for the downloads in flight
+        self.renewal = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ClusterPolitenessMiddleware":
@@ -449,7 +451,12 @@ class ClusterPolitenessMiddleware:
         # Every request that reached the downloader leaves it (response or error), whatever later middlewares
         # make of the response (a redirect or a retry returns a new request and skips our process_response).
         crawler.signals.connect(middleware.request_left, signal=signals.request_left_downloader)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
+
+    def spider_closed(self, spider) -> None:
+        if self.renewal is not None and self.renewal.running:
+            self.renewal.stop()
 
     async def process_request(self, request: Request) -> None:
         from twisted.internet import reactor, task
@@ -464,12 +471,25 @@ class ClusterPolitenessMiddleware:
             wait_ms = min(max(self.redis.pttl(slot), 5), POLL_MS)
             await maybe_deferred_to_future(task.deferLater(reactor, wait_ms / 1000, lambda: None))
         request.meta[SLOT_META] = (slot, token)
+        self.held[slot] = token
+        if self.renewal is None:
+            self.renewal = task.LoopingCall(self._renew)
+            self.renewal.start(HEARTBEAT_SECONDS, now=False)
         self.crawler.stats.inc_value("distributed/slots_taken")
         return None
+
+    def _renew(self) -> None:
+        """Keep the slots of downloads in flight; a worker that dies stops renewing and its slots expire."""
+        try:
+            for slot, token in list(self.held.items()):
+                self._hand_over(keys=[slot], args=[token, self.hold_ms])
+        except redis.RedisError as exc:
+            logger.error("could not renew outlet slots in Redis: %s", exc)
 
     def _done(self, request: Request) -> None:
         held = request.meta.pop(SLOT_META, None)
         if held:
+            self.held.pop(held[0], None)
             self._hand_over(keys=[held[0]], args=[held[1], self.delay_ms])
 
     def request_left(self, request: Request, spider=None) -> None:

@@ -171,7 +171,7 @@ def test_file_is_open_while_written_and_renamed_when_closed(site, tmp_path):
 def test_sigterm_closes_the_file_cleanly(site, tmp_path):
     base = site.origin
     site.route(f"{base}/fast.html", ARTICLE)
-    site.route(f"{base}/slow.html", Reply(body=ARTICLE, delay=30))
+    site.route(f"{base}/slow.html", Reply(body=ARTICLE, delay=8))
     process = subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "urllist", "-a", f"urls={base}/fast.html,{base}/slow.html",
          "-a", "topic_name=rec", "-s", f"ARCHIVE_DIR={tmp_path}",
