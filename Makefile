@@ -38,8 +38,8 @@ example: install
 	  -s REPLAY_FROM=$(EXAMPLE)/example.warc.gz -s ARCHIVE_DIR=archive
 	@echo; echo "Output: archive/lavrov-afghanistan/ (text/, manifest.jsonl, report.md, warc/, index.cdxj)"
 
-test: install-test
-	$(VENV)/bin/python -m pytest -q
+test: install-test system-deps pywb
+	PYWB_VENV=$(abspath $(PYWB_VENV)) $(VENV)/bin/python -m pytest -q
 
 bench: install-test
 	$(VENV)/bin/python bench/extraction.py

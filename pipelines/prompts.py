@@ -23,11 +23,11 @@ import tomllib
 import unicodedata
 from collections import defaultdict
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
 import lxml.html
 
-CUES_FILE = Path(__file__).with_name("cues") / "prompts.toml"
+CUES_RESOURCE = ("pipelines", "cues/prompts.toml")  # read as package data: works from a zipped egg (scrapyd)
 
 SHORT_WORDS = 12  # a button, label or credit line is at most this long
 NOTICE_WORDS = 45  # a cookie, paywall or newsletter notice is at most this long
@@ -45,8 +45,8 @@ _PROTECTED_TAGS = {"html", "body", "main", "article", "head", "title", "h1"}
 
 @lru_cache(maxsize=1)
 def _cues() -> dict:
-    with open(CUES_FILE, "rb") as handle:
-        return tomllib.load(handle)
+    package, name = CUES_RESOURCE
+    return tomllib.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
 
 
 def _alternation(patterns: list[str], anchored: bool = False, whole: bool = False) -> re.Pattern:
