@@ -104,6 +104,8 @@ REPLAY_VERIFY_DIGESTS = True
 EXTRACT_WORKERS = None
 # A paragraph repeated verbatim in this many articles of one outlet is its boilerplate.
 SITE_MEMORY_MIN_ARTICLES = 3
+# The function a worker runs per page (dotted path; signature of pipelines.extract.extract_to_dict).
+EXTRACT_FUNCTION = "pipelines.extract.extract_to_dict"
 
 # --- Duplicates (pipelines/dedup.py) ----------------------------------------------------------------------
 # Two cleaned texts whose estimated Jaccard similarity over word shingles reaches the threshold are copies of one

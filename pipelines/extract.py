@@ -34,6 +34,7 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 from scrapy.exceptions import DropItem
+from scrapy.utils.misc import load_object
 from w3lib.encoding import html_to_unicode
 
 from crawler.items import ArticleItem
@@ -232,10 +233,12 @@ class ExtractPipeline:
     Extraction is CPU work (lxml + trafilatura, 10-50 ms a page); in the reactor thread it would stall
     downloads and use one core. Items wait on a future of a ``ProcessPoolExecutor`` instead, so the reactor
     keeps going; Scrapy's scraper slot (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``) stops the engine from taking more
-    responses while too many wait, which bounds memory. A worker that dies costs no page: the pool is
-    rebuilt and the page tried once more.
+    responses while too many wait, which bounds memory. A worker that dies costs only the page that killed it:
+    the pool is rebuilt and the pages it held are tried again one by one in a worker of their own.
 
-    Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``SITE_MEMORY_MIN_ARTICLES``.
+    Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``SITE_MEMORY_MIN_ARTICLES``,
+    ``EXTRACT_FUNCTION`` (a module-level function with :func:`extract_to_dict`'s signature, to plug in another
+    extractor).
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -244,8 +247,10 @@ class ExtractPipeline:
         workers = crawler.settings.get("EXTRACT_WORKERS")
         self.workers = (os.cpu_count() or 1) if workers in (None, "") else int(workers)
         self.min_articles = crawler.settings.getint("SITE_MEMORY_MIN_ARTICLES", 3)
+        self.extract = load_object(crawler.settings.get("EXTRACT_FUNCTION") or extract_to_dict)
         self.memory = SiteMemory(self.min_articles)
         self.executor: ProcessPoolExecutor | None = None
+        self.alone: ProcessPoolExecutor | None = None  # runs pages suspected of killing a worker, one at a time
         self.state = None
 
     @classmethod
@@ -256,33 +261,51 @@ class ExtractPipeline:
         self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
         if self.workers > 0:
-            self.executor = self._new_executor()
+            self.executor = self._new_executor(self.workers)
+        self._alone_lock = asyncio.Lock()
 
     def close_spider(self) -> None:
         if self.state is not None:
             self.state.save_site_memory(self.memory.learned())
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-            self.executor = None
+        for executor in (self.executor, self.alone):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = self.alone = None
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+    def _new_executor(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def _run(self, item: ArticleItem, boilerplate: frozenset[str]) -> dict:
+        args = (item.html, item.final_url, boilerplate, item.content_type)
         if self.executor is None:
-            return extract_to_dict(item.html, item.final_url, boilerplate, item.content_type)
-        for attempt in (1, 2):
-            executor = self.executor
-            try:
-                future = executor.submit(extract_to_dict, item.html, item.final_url, boilerplate, item.content_type)
-                return await asyncio.wrap_future(future)
-            except BrokenProcessPool:
-                self.stats.inc_value("extract/worker_crashed")
-                logger.error("extraction worker died while %s was in the pool (attempt %d)", item.final_url, attempt)
-                if self.executor is executor:  # the first item to notice replaces the pool for all
-                    executor.shutdown(wait=False, cancel_futures=False)
-                    self.executor = self._new_executor()
-        raise DropItem(f"extraction failed twice (worker died): {item.final_url}")
+            return self.extract(*args)
+        executor = self.executor
+        try:
+            return await asyncio.wrap_future(executor.submit(self.extract, *args))
+        except BrokenProcessPool:
+            # One of the pages in the pool killed its worker, and the pool fails every page it held. Which one
+            # is not known: each is tried again alone, in a worker of its own, so only the culprit is lost.
+            self.stats.inc_value("extract/worker_crashed")
+            logger.error("extraction worker died while %s was in the pool; trying it again alone", item.final_url)
+            if self.executor is executor:  # the first page to notice replaces the pool for all
+                executor.shutdown(wait=False, cancel_futures=False)
+                self.executor = self._new_executor(self.workers)
+            return await self._run_alone(args)
+
+    async def _run_alone(self, args: tuple) -> dict:
+        """A suspect page in a worker of its own: a crash there is its own; it gets one fresh worker more."""
+        async with self._alone_lock:
+            for attempt in (1, 2):
+                if self.alone is None:
+                    self.alone = self._new_executor(1)
+                try:
+                    return await asyncio.wrap_future(self.alone.submit(self.extract, *args))
+                except BrokenProcessPool:
+                    self.stats.inc_value("extract/worker_crashed")
+                    logger.error("extraction worker died on %s (alone, attempt %d)", args[1], attempt)
+                    self.alone.shutdown(wait=False, cancel_futures=False)
+                    self.alone = None
+        raise DropItem(f"extraction failed twice (worker died): {args[1]}")
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
         boilerplate = self.memory.boilerplate(item.outlet_slug)

@@ -1,0 +1,67 @@
+"""Extraction in worker processes: same output as in-process, a dying worker costs at most its page, no orphans."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from pipelines.manifest import read_manifest
+from tests.crawl import crawl
+from tests.sites import SiteServer, article_page, robots_txt, rss_feed
+from tests.test_example import EXAMPLE
+
+HOST = "http://www.pool.test"
+BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
+        "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
+
+
+def replay(archive: Path, workers: int) -> dict[str, bytes]:
+    crawl("coverage", archive, spider_args={"topic": str(EXAMPLE / "topic.toml")},
+          settings={"REPLAY_FROM": str(EXAMPLE / "example.warc.gz"), "EXTRACT_WORKERS": str(workers)})
+    text = archive / "lavrov-afghanistan" / "text"
+    return {p.name.split("_", 1)[1]: p.read_bytes() for p in text.iterdir()}
+
+
+def test_workers_write_the_same_files_as_in_process(tmp_path):
+    in_process = replay(tmp_path / "a", 0)
+    pooled = replay(tmp_path / "b", 2)
+    assert in_process and pooled == in_process
+
+
+def processes_marked(mark: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if mark.encode() in Path(f"/proc/{entry}/environ").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_dying_worker_costs_only_its_page_and_none_is_left_behind(tmp_path):
+    names = ["normal-1", "crash-once", "normal-2", "crash-always", "normal-3"]
+    urls = [f"{HOST}/news/lavrov-afghanistan-{name}" for name in names]
+    (tmp_path / "topic.toml").write_text(f'name = "pool"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Pool"\n'
+                                         f'url = "{HOST}/"\nfeeds = ["{HOST}/feed.xml"]\n')
+    (tmp_path / "markers").mkdir()
+    mark = f"PRESSWARC_TEST_MARK={uuid.uuid4().hex}"
+    with SiteServer() as site:
+        site.route(f"{HOST}/robots.txt", robots_txt())
+        site.route(f"{HOST}/", "<html><body><p>home</p></body></html>")
+        site.route(f"{HOST}/feed.xml", rss_feed("Pool", [{"url": u, "title": f"Lavrov {n}"} for n, u in enumerate(urls)]))
+        for n, url in enumerate(urls):
+            site.route(url, article_page(f"Lavrov story {n}", [f"Story number {n}."] + BODY, published="2021-07-16"))
+        stats, result = crawl("coverage", tmp_path / "archive", spider_args={"topic": str(tmp_path / "topic.toml")},
+                              settings={"DOWNLOAD_DELAY": "0", "EXTRACT_WORKERS": "2",
+                                        "EXTRACT_FUNCTION": "tests.plugins.crashing_extract.extract_or_die"},
+                              env={"http_proxy": site.proxy_url, "CRASH_MARKER_DIR": str(tmp_path / "markers"),
+                                   mark.split("=")[0]: mark.split("=")[1]})
+    kept = sorted(e["url"] for e in read_manifest(tmp_path / "archive" / "pool" / "manifest.jsonl"))
+    assert kept == sorted(u for u in urls if "crash-always" not in u)  # the retried page is there too
+    assert stats["extract/worker_crashed"] >= 3  # crash-once once, crash-always twice
+    assert "extraction worker died" in result.stderr
+    assert "extraction failed twice (worker died)" in result.stderr and "crash-always" in result.stderr
+    assert processes_marked(mark) == []  # the pool went down with the crawl
