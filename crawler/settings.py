@@ -46,6 +46,7 @@ TELNETCONSOLE_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
+LOG_FORMATTER = "crawler.logformatter.ArticleLogFormatter"  # one short line per article, not its whole text
 
 DOWNLOADER_MIDDLEWARES = {
     # Refuses non-HTTP schemes, private hosts, over-long URLs, and redirects that leave the outlet; first, so
@@ -75,6 +76,10 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    # A progress line (or live table) per outlet while crawling: PROGRESS_INTERVAL.
+    "crawler.extensions.progress.Progress": 500,
+    # report.json / report.md / report.html in the topic directory when the crawl ends: REPORT_ENABLED.
+    "crawler.report.ReportExtension": 800,
     "crawler.extensions.statsfile.StatsFile": 900,
 }
 # Write the final stats as JSON to this path (off when empty).
@@ -122,6 +127,7 @@ ERROR_RETRY_RUNS = 3
 
 # --- Progress and report (crawler/extensions/) ------------------------------------------------------------
 PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off
+REPORT_ENABLED = True  # write the coverage report when a crawl ends (`scrapy report DIR` writes it any time)
 
 # --- Distributed crawls (crawler/distributed.py) --------------------------------------------------------------
 # A Redis URL (redis://host:port/db): several `scrapy crawl` workers share one topic's crawl through scrapy-redis

@@ -53,6 +53,9 @@ def keep_topic_copy(topic: Topic, target: Path) -> None:
     os.replace(temporary, target)
 
 
+VIA_PREFERENCE = ("sitemap", "feed", "search", "section")
+
+
 class CoverageSpider(scrapy.Spider):
     """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet."""
 
@@ -66,6 +69,7 @@ class CoverageSpider(scrapy.Spider):
         self.topic: Topic | None = None
         self.topic_name: str | None = None
         self._seen: set[str] = set()
+        self._found_via: dict[str, set[str]] = {}  # every discovery path that listed a URL
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
@@ -258,6 +262,7 @@ class CoverageSpider(scrapy.Spider):
             if url is None or not in_scope(url, outlet.hosts):
                 continue
             url = canonical_url(url)
+            self._found_via.setdefault(url, set()).add(candidate.via)
             if url in self._seen:
                 continue
             self._seen.add(url)
@@ -275,6 +280,13 @@ class CoverageSpider(scrapy.Spider):
                                 budget=self.topic.max_pages_per_outlet),
             )
 
+    def _best_via(self, response: Response) -> str:
+        """The most specific discovery path that listed the article: a home page link counts as a section, and
+        the feed or sitemap that also lists it (often read a moment later) gets the credit."""
+        url = (response.meta.get("redirect_urls") or [response.request.url if response.request else response.url])[0]
+        paths = self._found_via.get(canonical_url(url), set()) | {response.meta.get("via", "section")}
+        return next(via for via in VIA_PREFERENCE if via in paths) if paths & set(VIA_PREFERENCE) else sorted(paths)[0]
+
     def parse_article(self, response: Response) -> Iterable[ArticleItem]:
         outlet = self._outlet(response)
         self._stat(outlet, "fetched")
@@ -288,7 +300,7 @@ class CoverageSpider(scrapy.Spider):
             final_url=response.url,
             outlet=outlet.name,
             outlet_slug=outlet.slug,
-            via=response.meta.get("via", "section"),
+            via=self._best_via(response),
             html=response.body,
             status=response.status,
             fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,279 @@
+"""The coverage report of a topic: ``report.json``, ``report.md`` and ``report.html`` in its archive directory.
+
+Everything comes from the archive itself (``manifest.jsonl``, ``state.sqlite``, the topic file kept beside them),
+so ``scrapy report DIR`` rebuilds the report at any time without crawling; a crawl's stats add what only the run
+knows (errors of this run). The timeline is an SVG drawn by matplotlib and embedded in the HTML, so the page is
+one self-contained file that reads without internet.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+import sqlite3
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crawler.paths import TopicPaths, paths_for
+from crawler.topic import TopicError, load_topic, slugify
+from pipelines.manifest import read_manifest
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("off_topic", "out_of_window", "off_language", "duplicate", "error")
+MAX_TIMELINE_DAYS = 400  # a longer window is drawn over the days that have articles
+
+
+def _state_outcomes(paths: TopicPaths) -> dict[str, Counter]:
+    """Outcomes of article URLs per outlet slug, from the state database (read-only)."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    if not paths.state.exists():
+        return counts
+    try:
+        with sqlite3.connect(f"file:{paths.state}?mode=ro", uri=True) as db:
+            for outlet, outcome, number in db.execute(
+                    "SELECT outlet, outcome, COUNT(*) FROM fetched WHERE kind='article' GROUP BY outlet, outcome"):
+                counts[outlet or "unknown"][outcome] += number
+    except sqlite3.Error as exc:
+        logger.warning("report: cannot read %s (%s); outcomes come from the stats only", paths.state, exc)
+    return counts
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def build_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report's figures for the topic archive at ``root``."""
+    paths = TopicPaths(Path(root))
+    if stats is None:  # rebuilt without a crawl: the last crawl's figures, kept in the previous report
+        stats = _previous_run_stats(paths.root / "report.json")
+    entries = list(read_manifest(paths.manifest))
+    topic = None
+    if (paths.root / "topic.toml").exists():
+        try:
+            topic = load_topic(paths.root / "topic.toml")
+        except TopicError as exc:
+            logger.warning("report: %s", exc)
+    names = {o.slug: o.name for o in topic.outlets} if topic else {}
+    for entry in entries:
+        names.setdefault(entry.get("outlet_slug") or slugify(entry.get("outlet") or ""), entry.get("outlet") or "")
+    outcomes = _state_outcomes(paths)
+    for slug in outcomes:
+        names.setdefault(slug, slug)
+
+    outlets = {}
+    for slug, name in names.items():
+        mine = [e for e in entries if (e.get("outlet_slug") or slugify(e.get("outlet") or "")) == slug]
+        row = {"name": name, "kept": len(mine), "paywalled": sum(1 for e in mine if e.get("paywalled")),
+               "near_duplicates": sum(1 for e in mine if e.get("duplicate_of")),
+               "via": dict(Counter(e.get("via") or "unknown" for e in mine))}
+        for outcome in OUTCOMES:
+            name = "errors" if outcome == "error" else outcome
+            from_state = outcomes.get(slug, Counter()).get(outcome, 0)
+            from_stats = stats.get(f"coverage/{slug}/{name}", 0)
+            if outcome == "out_of_window":  # also those skipped unfetched, dated outside by their sitemap or feed
+                from_stats += stats.get(f"coverage/{slug}/skipped_out_of_window", 0)
+                from_state += stats.get(f"coverage/{slug}/skipped_out_of_window", 0)
+            row[name] = max(from_state, from_stats)
+        outlets[slug] = row
+
+    days = sorted(d for d in (_day(e.get("published")) for e in entries) if d)
+    since = topic.since if topic and topic.since else (days[0] if days else None)
+    until = topic.until if topic and topic.until else (days[-1] if days else None)
+    timeline: dict[str, dict[str, int]] = {}
+    if since and until and since <= until:
+        span = (until - since).days + 1
+        window = [since + timedelta(n) for n in range(span)] if span <= MAX_TIMELINE_DAYS else sorted(set(days))
+        for slug in names:
+            per_day = Counter(_day(e.get("published")) for e in entries
+                              if (e.get("outlet_slug") or slugify(e.get("outlet") or "")) == slug)
+            timeline[slug] = {d.isoformat(): per_day.get(d, 0) for d in window}
+
+    articles = [{
+        "published": e.get("published"), "outlet": e.get("outlet"), "title": e.get("title"), "file": e.get("file"),
+        "url": e.get("url"), "words": e.get("words"), "duplicate_of": e.get("duplicate_of"),
+        "similarity": e.get("similarity"), "paywalled": bool(e.get("paywalled")), "via": e.get("via"),
+    } for e in sorted(entries, key=lambda e: (e.get("published") or "", e.get("outlet") or "", e.get("file") or ""))]
+    totals = {key: sum(row[key] for row in outlets.values())
+              for key in ("kept", "paywalled", "near_duplicates", "off_topic", "out_of_window", "off_language",
+                          "duplicate", "errors")}
+    return {
+        "topic": topic.name if topic else paths.root.name,
+        "query": topic.query.text if topic else None,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "totals": totals, "outlets": outlets, "timeline": timeline, "articles": articles,
+        "warc_bytes": stats.get("warc/bytes_payload"),
+        "last_run_stats": {k: v for k, v in stats.items() if k.startswith(("coverage/", "warc/", "extract/"))
+                           and isinstance(v, (int, float))},
+    }
+
+
+def _previous_run_stats(report_json: Path) -> dict[str, Any]:
+    try:
+        return json.loads(report_json.read_text(encoding="utf-8")).get("last_run_stats") or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def timeline_svg(report: dict[str, Any]) -> str:
+    """Stacked bars of articles per day and outlet, as an SVG document (matplotlib, no network, no fonts)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timeline = report["timeline"]
+    days = sorted({d for per_day in timeline.values() for d in per_day})
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.35 * len(days) + 2), 3.2), dpi=96)
+    bottom = [0] * len(days)
+    for slug, per_day in timeline.items():
+        heights = [per_day.get(d, 0) for d in days]
+        if any(heights):
+            axes.bar(days, heights, bottom=bottom, label=report["outlets"][slug]["name"])
+            bottom = [b + h for b, h in zip(bottom, heights)]
+    axes.set_ylabel("articles")
+    axes.set_title(f"Articles per day: {report['topic']}")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.tick_params(axis="x", labelrotation=60, labelsize=7)
+    if any(bottom):
+        axes.legend(fontsize=7, loc="upper left", frameon=False)
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def _md_cell(value: Any) -> str:
+    return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# Coverage report: {report['topic']}", ""]
+    if report["query"]:
+        lines += [f"Query: `{report['query']}`  ", f"Window: {report['since'] or '…'} to {report['until'] or '…'}", ""]
+    totals = report["totals"]
+    lines += [f"**{totals['kept']} articles kept** ({totals['near_duplicates']} near duplicates, "
+              f"{totals['paywalled']} paywalled); {totals['off_topic']} off topic, {totals['out_of_window']} out of "
+              f"the window, {totals['off_language']} in another language, {totals['duplicate']} duplicates, "
+              f"{totals['errors']} errors.", "", "## Outlets", "",
+              "| outlet | kept | off topic | out of window | other language | duplicates | near dup. | paywalled "
+              "| errors | found through |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in report["outlets"].values():
+        via = ", ".join(f"{k} {v}" for k, v in sorted(row["via"].items()))
+        lines.append(f"| {_md_cell(row['name'])} | {row['kept']} | {row['off_topic']} | {row['out_of_window']} | "
+                     f"{row['off_language']} | {row['duplicate']} | {row['near_duplicates']} | {row['paywalled']} | "
+                     f"{row['errors']} | {via} |")
+    lines += ["", "## Articles", "", "| date | outlet | title | words | duplicate of |", "|---|---|---|---|---|"]
+    for article in report["articles"]:
+        title = f"[{_md_cell(article['title'])}](text/{article['file']}) ([original]({article['url']}))"
+        lines.append(f"| {article['published'] or ''} | {_md_cell(article['outlet'])} | {title} | "
+                     f"{article['words'] or ''} | {_md_cell(article['duplicate_of'])} |")
+    return "\n".join(lines) + "\n"
+
+
+STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
+table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border-bottom:1px solid #ddd;padding:.3em .5em;
+text-align:left;vertical-align:top}th{background:#f4f4f4}td.n{text-align:right}figure{margin:1em 0;overflow-x:auto}
+.muted{color:#777}"""
+
+
+def render_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    totals = report["totals"]
+    outlet_rows = "".join(
+        f"<tr><td>{e(row['name'])}</td>" + "".join(f'<td class="n">{row[k]}</td>' for k in (
+            "kept", "off_topic", "out_of_window", "off_language", "duplicate", "near_duplicates", "paywalled",
+            "errors")) + f"<td>{e(', '.join(f'{k} {v}' for k, v in sorted(row['via'].items())))}</td></tr>"
+        for row in report["outlets"].values())
+    article_rows = "".join(
+        f"<tr><td>{e(a['published'] or '')}</td><td>{e(a['outlet'] or '')}</td>"
+        f"<td><a href=\"text/{e(a['file'] or '', quote=True)}\">{e(a['title'] or a['file'] or '')}</a> "
+        f"<a class=\"muted\" href=\"{e(a['url'] or '', quote=True)}\">original</a></td>"
+        f"<td class=\"n\">{a['words'] or ''}</td><td>{e(a['duplicate_of'] or '')}</td></tr>"
+        for a in report["articles"])
+    chart = timeline_svg(report) if report["timeline"] else "<p class=\"muted\">No dated articles.</p>"
+    query = f"<p>Query <code>{e(report['query'])}</code>, {e(report['since'] or '…')} to {e(report['until'] or '…')}</p>" \
+        if report["query"] else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Coverage report: {e(report['topic'])}</title>
+<style>{STYLE}</style></head><body>
+<h1>Coverage report: {e(report['topic'])}</h1>{query}
+<p><strong>{totals['kept']} articles kept</strong> ({totals['near_duplicates']} near duplicates,
+{totals['paywalled']} paywalled); {totals['off_topic']} off topic, {totals['out_of_window']} out of the window,
+{totals['off_language']} in another language, {totals['duplicate']} duplicates, {totals['errors']} errors.</p>
+<h2>Timeline</h2><figure id="timeline">{chart}</figure>
+<h2>Outlets</h2>
+<table id="outlets"><thead><tr><th>outlet</th><th>kept</th><th>off topic</th><th>out of window</th>
+<th>other language</th><th>duplicates</th><th>near dup.</th><th>paywalled</th><th>errors</th><th>found through</th>
+</tr></thead><tbody>{outlet_rows}</tbody></table>
+<h2>Articles</h2>
+<table id="articles"><thead><tr><th>date</th><th>outlet</th><th>title</th><th>words</th><th>duplicate of</th></tr>
+</thead><tbody>{article_rows}</tbody></table>
+</body></html>
+"""
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def write_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write report.json, report.md and report.html into ``root``; returns their paths."""
+    root = Path(root)
+    report = build_report(root, stats)
+    written = {"json": root / "report.json", "md": root / "report.md", "html": root / "report.html"}
+    _write(written["json"], json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    _write(written["md"], render_markdown(report))
+    _write(written["html"], render_html(report))
+    return written
+
+
+class ReportExtension:
+    """Writes the topic's report when a crawl ends and puts its headline figures in the stats
+    (setting ``REPORT_ENABLED``, default True)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "ReportExtension":
+        if not crawler.settings.getbool("REPORT_ENABLED", True):
+            raise NotConfigured
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if getattr(spider, "topic", None) is None:
+            return
+        root = paths_for(self.crawler.settings, spider).root
+        stats = self.crawler.stats
+        try:
+            written = write_report(root, stats.get_stats())
+        except Exception:  # the archive is complete without it; `scrapy report DIR` can write it later
+            logger.exception("could not write the report of %s", root)
+            return
+        report = json.loads(written["json"].read_text(encoding="utf-8"))
+        for key, value in report["totals"].items():
+            stats.set_value(f"report/{key}", value)
+        stats.set_value("report/outlets", len(report["outlets"]))
+        logger.info("report written: %s", written["html"])
