@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler.extensions.progress import Progress, outlet_rows, progress_line
@@ -33,7 +34,8 @@ def test_off_when_interval_is_zero():
 
 def test_one_info_line_per_tick_in_logs(caplog):
     crawler = get_crawler(settings_dict={"PROGRESS_INTERVAL": 5})
-    crawler.stats = type("Stats", (), {"get_stats": lambda self: STATS})()
+    crawler.stats = MemoryStatsCollector(crawler)
+    crawler.stats.set_stats(dict(STATS))
     extension = Progress(crawler, 5, live=False)
     with caplog.at_level(logging.INFO, logger="crawler.progress"):
         extension.tick()
