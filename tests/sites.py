@@ -8,6 +8,8 @@ crawl's ``http_proxy`` at it. Every request is logged, so tests assert on what w
 from __future__ import annotations
 
 import gzip as gzip_module
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +34,9 @@ class Reply:
     delay: float = 0.0
     gzip: bool = False
     chunked: bool = False
+    reset_after: int | None = None  # send this many body bytes, then reset the connection
+    trickle: float = 0.0  # seconds between body bytes (a slow-loris server)
+    raw_body: bool = False  # send the body as given even when gzip is set (a wrong Content-Encoding)
 
     def payload(self) -> bytes:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
@@ -106,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply, send_body: bool) -> None:
         status = 304 if reply.status == 200 and self._not_modified(reply) else reply.status
         body = b"" if status == 304 else reply.payload()
-        if reply.gzip and body:
+        if reply.gzip and body and not reply.raw_body:
             body = gzip_module.compress(body)
         self.send_response(status)
         names = {name.lower() for name, _ in reply.headers}
@@ -124,6 +129,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not send_body:
             return
         try:
+            if reply.reset_after is not None:
+                self.wfile.write(body[:reply.reset_after])
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
+            if reply.trickle:
+                for index in range(len(body)):
+                    self.wfile.write(body[index:index + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+                return
             if reply.chunked:
                 for start in range(0, len(body), 1000):
                     piece = body[start:start + 1000]
@@ -131,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             else:
                 self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
 

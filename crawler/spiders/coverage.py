@@ -85,7 +85,7 @@ class CoverageSpider(scrapy.Spider):
             rebuild_state(paths, crawler.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
                           crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
         keep_topic_copy(spider.topic, paths.root / "topic.toml")
-        spider.state = open_state(paths.state)
+        spider.archive_state = open_state(paths.state)  # not `state`: Scrapy keeps JOBDIR data there
         spider.refresh_after = crawler.settings.getfloat("REFRESH_AFTER_DAYS") or None
         spider.error_runs = crawler.settings.getint("ERROR_RETRY_RUNS", 3)
         if spider.lock is not None:
@@ -100,7 +100,7 @@ class CoverageSpider(scrapy.Spider):
                            **extra: Any) -> Request:
         """A feed, sitemap or listing page request, conditional on what an earlier run saw. The home page is
         always fetched in full: it leads to the robots.txt sitemaps and autodiscovered feeds."""
-        etag, last_modified = self.state.validators(url) if kind != "home" else (None, None)
+        etag, last_modified = self.archive_state.validators(url) if kind != "home" else (None, None)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -117,14 +117,14 @@ class CoverageSpider(scrapy.Spider):
         etag = response.headers.get(b"ETag")
         last_modified = response.headers.get(b"Last-Modified")
         if etag or last_modified:
-            self.state.save_validators(response.request.url if response.request else response.url,
+            self.archive_state.save_validators(response.request.url if response.request else response.url,
                                        etag.decode("latin-1") if etag else None,
                                        last_modified.decode("latin-1") if last_modified else None)
         return False
 
     def _already_done(self, url: str) -> bool:
         """Whether an earlier run settled this article (kept, off topic, ...), or gave up on it."""
-        previous = self.state.outcome_of(url)
+        previous = self.archive_state.outcome_of(url)
         if previous is None:
             return False
         outcome, attempts, status, fetched_at = previous
@@ -319,7 +319,7 @@ class CoverageSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"coverage/{slug}/errors")
         response = getattr(failure.value, "response", None)
         warc = request.meta.get("warc") or {}
-        self.state.record_outcome(request.meta.get("redirect_urls", [request.url])[0], kind="article", outlet=slug,
+        self.archive_state.record_outcome(request.meta.get("redirect_urls", [request.url])[0], kind="article", outlet=slug,
                                   outcome="error", status=response.status if response is not None else None,
                                   warc_file=warc.get("file"), record_id=warc.get("record_id"),
                                   fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -1,0 +1,34 @@
+"""``scrapy crawl``, with an exit status schedulers can act on: non-zero when nothing could be fetched at all.
+
+A crawl where some outlets failed still exits 0 (their errors are in the stats and the report); one where not
+a single response arrived (network down, every outlet failing) exits 3, so cron or scrapyd users notice.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+
+NOTHING_FETCHED = 3
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        created = []
+        original = self._create_crawler
+
+        def remember(name):
+            crawler = original(name)
+            created.append(crawler)
+            return crawler
+
+        self._create_crawler = remember
+        super().run(args, opts)
+        if self.exitcode:
+            return
+        for crawler in created:
+            stats = crawler.stats.get_stats() if crawler.stats else {}
+            if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
+                print("error: nothing could be fetched (see the log above); exit status 3")
+                self.exitcode = NOTHING_FETCHED
