@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import zlib
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_reques
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.urls import in_scope, is_private_host
@@ -154,7 +156,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         middleware.crawler = crawler
         return middleware
 
-    def process_response(self, request: Request, response: Response):
+    async def process_response(self, request: Request, response: Response):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         reason = f"{response.status}"
@@ -169,7 +171,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
         retries = new_request.meta.get("retry_times", 1)
         if wait is None:
             wait = min(self.cap, self.base * (2 ** (retries - 1))) * random.uniform(0.75, 1.25)
-        self._delay_slot(request, min(wait, self.cap))
+        wait = min(wait, self.cap)
+        self._delay_slot(request, wait)
+        if wait > 0:  # this retry waits its turn; the outlet's other requests are held by the slot above
+            from twisted.internet import reactor, task
+
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
         return new_request
 
     def _delay_slot(self, request: Request, seconds: float) -> None:
@@ -179,5 +186,47 @@ class BackoffRetryMiddleware(RetryMiddleware):
         downloader = self.crawler.engine.downloader
         key = request.meta.get("download_slot") or downloader.get_slot_key(request)
         slot = downloader.slots.get(key)
-        if slot is not None:
-            slot.lastseen = max(slot.lastseen, time.time() + seconds - slot.download_delay())
+        if slot is not None and slot.delay:  # the downloader measures lastseen on the monotonic clock
+            slot.lastseen = max(slot.lastseen, time.monotonic() + seconds - slot.delay)
+
+
+class TruncatedBodyMiddleware:
+    """Flags a compressed body that ends before its compressed stream does (a connection cut, a broken server):
+    Scrapy's decompression keeps what it could read without a word, and a half article must not pass as whole.
+
+    It sits just before decompression (590), where the body is still as it came over the wire; the flag
+    ``truncated`` stays on the decompressed response for the spider, and the raw bytes are archived as they are.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "TruncatedBodyMiddleware":
+        return cls()
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        encodings = [v.strip().lower() for v in b",".join(response.headers.getlist(b"Content-Encoding"))
+                     .decode("latin-1").split(",") if v.strip()]
+        if encodings in (["gzip"], ["x-gzip"], ["deflate"]) and response.body and not complete_stream(
+                response.body, encodings[0]):
+            response.flags.append("truncated")
+        return response
+
+
+def complete_stream(body: bytes, encoding: str) -> bool:
+    """Whether a gzip or deflate body holds its whole compressed stream (a bomb is stopped early: it is whole)."""
+    wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+    decompressor = zlib.decompressobj(wbits)
+    try:
+        for start in range(0, len(body), 65536):
+            decompressor.decompress(body[start:start + 65536], 1 << 20)
+            if decompressor.unconsumed_tail:
+                return True  # output beyond what we look at: the stream goes on, size limits deal with it
+        return decompressor.eof
+    except zlib.error:
+        if encoding == "deflate":  # some servers send raw deflate without the zlib header
+            raw = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                raw.decompress(body, 1 << 20)
+                return raw.eof or bool(raw.unconsumed_tail)
+            except zlib.error:
+                return False
+        return False

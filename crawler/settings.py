@@ -56,6 +56,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.OutletRobotsMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    # Flags compressed bodies cut short (sees the raw body, just before decompression at 590).
+    "crawler.middlewares.TruncatedBodyMiddleware": 595,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     # Closer to the network than decompression (590) and redirects (600): it sees every hop, raw bytes.
     "crawler.archive.recorder.WarcRecorderMiddleware": 890,

@@ -89,12 +89,31 @@ class Article:
         return data
 
 
+def looks_binary(data: bytes) -> bool:
+    """Bytes that are no text in any charset (an image or archive served as text/html): many control bytes."""
+    sample = data[:4096]
+    controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
+    return bool(sample) and controls > len(sample) // 20
+
+
 def decode_html(html: bytes | str, content_type: str | None = None) -> str:
-    """The page as text, decoded by the HTTP charset, a BOM, ``<meta charset>`` or detection, in that order."""
+    """The page as text, decoded by the HTTP charset, a BOM, ``<meta charset>`` or detection, in that order; a
+    declared charset the bytes do not decode in (a cp1251 page served as UTF-8) gives way to detection."""
     if isinstance(html, str):
         return html
     _, text = html_to_unicode(content_type, html)
+    if text.count("\ufffd") > max(3, len(text) // 200):  # the declared charset is wrong: let the bytes tell
+        detected = _detect_charset(html)
+        if detected:
+            return html.decode(detected, errors="replace")
     return text
+
+
+def _detect_charset(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    return best.encoding if best else None
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement | None:
@@ -201,6 +220,8 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
     import trafilatura
 
     article = Article(url=url)
+    if isinstance(html, bytes) and looks_binary(html):
+        return article
     tree = parse_html(decode_html(html, content_type))
     if tree is None:
         return article

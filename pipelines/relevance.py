@@ -36,8 +36,11 @@ def _parse_day(value: str | None) -> date | None:
 
 
 def judge(item: ArticleItem, topic) -> tuple[str, dict]:
-    """The outcome of one article ('kept', 'off_topic', 'out_of_window', 'off_language') and the match."""
+    """The outcome of one article ('kept', 'no_text', 'off_topic', 'out_of_window', 'off_language') and the
+    match."""
     article = item.article or {}
+    if not (article.get("text") or "").strip():
+        return "no_text", {"matched": False, "terms": {}}  # nothing readable: an error page, a script, binary
     title = article.get("title") or item.hint_title or ""
     match = topic.query.match({"title": title, "body": article.get("text") or ""})
     relevance = {"matched": match.matched, "terms": match.terms}

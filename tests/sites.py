@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 Header = tuple[str, str]
 
@@ -62,9 +62,10 @@ def _as_reply(reply: Reply | str | bytes) -> Reply:
 
 
 def _url_key(url: str) -> str:
+    """Routes match however a client escapes the URL (``%28`` or ``(``, ``%20`` or ``+``)."""
     parts = urlsplit(url)
-    path = parts.path or "/"
-    return f"http://{parts.netloc.lower()}{path}" + (f"?{parts.query}" if parts.query else "")
+    path = unquote(parts.path or "/")
+    return f"http://{parts.netloc.lower()}{path}" + (f"?{unquote_plus(parts.query)}" if parts.query else "")
 
 
 class _Handler(BaseHTTPRequestHandler):

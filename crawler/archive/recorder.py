@@ -135,6 +135,10 @@ class WarcRecorderMiddleware:
             logger.warning("recovered %s: %d records kept, %d bytes of torn tail cut",
                            recovery.path, recovery.records, recovery.cut_bytes)
             self.stats.inc_value("warc/files_recovered")
+            self.stats.inc_value("warc/records_recovered", recovery.records)
+            if recovery.cut_bytes:
+                self.stats.inc_value("warc/torn_records_cut")
+                self.stats.inc_value("warc/torn_bytes_cut", recovery.cut_bytes)
         self.state = open_state(paths.state)
         info = {
             "software": f"presswarc/{__version__} (Scrapy {scrapy.__version__}; warcio {warcio.__version__})"

@@ -290,6 +290,14 @@ class CoverageSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterable[ArticleItem]:
         outlet = self._outlet(response)
         self._stat(outlet, "fetched")
+        if "truncated" in response.flags:
+            self._stat(outlet, "errors")
+            self._stat(outlet, "truncated")
+            logger.warning("article body cut short (incomplete compressed stream), not kept: %s", response.url)
+            self.archive_state.record_outcome(response.meta.get("redirect_urls", [response.url])[0], kind="article",
+                                              outlet=outlet.slug, outcome="error", status=response.status,
+                                              fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            return
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
         if content_type and "html" not in content_type and "xml" not in content_type:
             self._stat(outlet, "not_html")
