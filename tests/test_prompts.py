@@ -1,0 +1,155 @@
+"""Prompt removal, layer by layer and language by language, on realistic snippets."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.prompts import (
+    SiteMemory, clean_paragraphs, is_call_to_action, paragraph_key, paywall_marked, strip_prompt_elements,
+)
+
+STORY = ["Russian Foreign Minister Sergei Lavrov said on Friday that the United States had failed in Afghanistan.",
+         "Lavrov blamed the hasty withdrawal of American and NATO troops for the deterioration of security.",
+         "Taliban insurgents have captured a swath of districts and border crossings in recent weeks."]
+
+
+def tree(body: str) -> lxml.html.HtmlElement:
+    return lxml.html.document_fromstring(f"<html><head><title>t</title></head><body>{body}</body></html>")
+
+
+def article(*inserts: str) -> str:
+    paragraphs = [f"<p>{p}</p>" for p in STORY]
+    return "<article><h1>Lavrov</h1>" + paragraphs[0] + "".join(inserts) + "".join(paragraphs[1:]) + "</article>"
+
+
+def remaining_text(html: str) -> str:
+    document = tree(html)
+    strip_prompt_elements(document)
+    return " ".join(document.text_content().split())
+
+
+# -- layer 1: DOM cues --
+
+@pytest.mark.parametrize("box", [
+    '<div class="contribution-form" data-block="support-us"><p>Support us</p><p>Donate $5 today</p></div>',
+    '<aside class="inline-newsletter"><p>Get our newsletter</p><input type="email"></aside>',
+    '<div id="cookie-consent" class="cookie-banner" role="dialog"><p>We use cookies.</p></div>',
+    '<div class="share-buttons"><a>Share on Facebook</a></div>',
+    '<section class="related-articles"><h3>Read more</h3><a>Another story</a></section>',
+    '<div class="ad-slot" data-ad-unit="top"><p>Advertisement</p></div>',
+    '<div class="PremiumBanner_container"><p>Get Premium</p></div>',
+    '<form action="/subscribe"><p>Your e-mail address</p><button>Go</button></form>',
+    '<dialog open><p>Before you go</p></dialog>',
+])
+def test_dom_cues_remove_the_box_and_keep_the_story(box):
+    text = remaining_text(article(box))
+    assert all(p in text for p in STORY)
+    for word in ("Support us", "newsletter", "cookies", "Share on", "Read more", "Advertisement", "Premium",
+                 "e-mail", "Before you go"):
+        assert word not in text
+
+
+def test_cue_words_inside_other_words_do_not_match():
+    html = article('<div class="download-header shadowed loaded"><p>A caption that stays.</p></div>')
+    assert "A caption that stays." in remaining_text(html)
+
+
+def test_an_element_holding_the_article_is_never_removed():
+    html = '<div class="paywall-wrapper">' + article() + "</div>"
+    assert all(p in remaining_text(html) for p in STORY)
+
+
+# -- paywall markers --
+
+def test_paywall_markers():
+    ld = '<script type="application/ld+json">{"@type": "NewsArticle", "isAccessibleForFree": false}</script>'
+    assert paywall_marked(tree(ld + article()))
+    wall = '<div class="paywall"><p>Subscribe to continue reading.</p></div>'
+    assert paywall_marked(tree(article(wall)))
+    assert not paywall_marked(tree(article()))
+    assert not paywall_marked(tree(article('<div class="paywall-styles"></div>')))
+
+
+# -- layer 2: text cues, per language --
+
+@pytest.mark.parametrize("paragraph", [
+    # English
+    "Read more: Russia Says 'Hasty Withdrawal' Put Afghanistan at Risk",
+    "We have a small favor to ask. Independent journalism costs money; please support us today.",
+    "Support us", "Remind me later.", "Already a subscriber? Log in", "Sign up for our free weekly newsletter.",
+    "Visa, Mastercard, PayPal", "Photo: Reuters", "We use cookies to improve your experience on our site.",
+    "You've read 3 of 5 free articles this month.",
+    # German
+    "Lesen Sie auch: Lawrow kritisiert den Abzug", "Unterstützen Sie unabhängigen Journalismus!", "Jetzt abonnieren",
+    "Foto: dpa",
+    # French
+    "Lire aussi : Lavrov critique le retrait américain", "Soutenez notre rédaction indépendante.", "Abonnez-vous",
+    "Déjà abonné ? Connectez-vous",
+    # Spanish
+    "Lee también: Lavrov critica la retirada", "Apoya el periodismo independiente.", "Suscríbete",
+    "Ya eres suscriptor? Inicia sesión",
+    # Russian
+    "Читайте также: Лавров раскритиковал США", "Поддержите независимую журналистику!", "Подписаться",
+    "Фото: ТАСС", "Подпишитесь на наш телеграм-канал",
+])
+def test_calls_to_action(paragraph):
+    assert is_call_to_action(paragraph)
+
+
+@pytest.mark.parametrize("paragraph", [
+    "Russia said it would support the talks between the Afghan government and the Taliban.",
+    "The minister said subscribers to the service in Kabul had been affected by the outage.",
+    "Lavrov said Moscow would not donate weapons, but would help its allies defend their borders.",
+    "Deutschland werde die Gespräche unterstützen, sagte der Minister am Freitag in Berlin.",
+    "La France soutiendra les pourparlers, a déclaré le ministre vendredi.",
+    "España apoya el diálogo entre las partes, dijo el ministro el viernes en Madrid.",
+    "Россия поддержит переговоры между правительством Афганистана и движением Талибан, заявил Лавров.",
+    "- Sign up for a Hulu account for $11.99 a month",
+    "Read more about the agreement signed in Doha in February 2020 on the State Department's website, he said, "
+    "adding that the text was public and that every party had committed to it in front of witnesses.",
+])
+def test_news_sentences_stay(paragraph):
+    assert not is_call_to_action(paragraph)
+
+
+def test_an_appeal_takes_its_widget_along():
+    widget = ["Support The Moscow Times!", "… we have a small favor to ask. As you may have heard, The Moscow Times "
+              "has been branded a foreign agent. Your support, no matter how small, makes a world of difference.",
+              "Monthly", "One-time", "$2", "$5", "Continue", "paiment methods", "Not ready to support today?",
+              "Remind me later."]
+    assert clean_paragraphs(STORY[:2] + widget + STORY[2:]) == STORY
+
+
+def test_clean_paragraphs_uses_learned_boilerplate():
+    footer = "The Daily is an independent newspaper founded in 1990 in the city of Tashkent."
+    assert clean_paragraphs(STORY + [footer], frozenset({paragraph_key(footer)})) == STORY
+
+
+@given(st.lists(st.text(max_size=200), max_size=12))
+def test_clean_paragraphs_keeps_a_subsequence(paragraphs):
+    kept = clean_paragraphs(paragraphs)
+    iterator = iter(paragraphs)
+    assert all(any(p == q for q in iterator) for p in kept)
+
+
+# -- layer 3: site memory --
+
+def test_site_memory_learns_after_enough_distinct_articles():
+    footer = "Subscribe to The Daily's channel for the news of the region, every morning."
+    memory = SiteMemory(min_articles=3)
+    memory.observe("daily", "http://d/1", STORY[:1] + [footer])
+    memory.observe("daily", "http://d/1", STORY[:1] + [footer])  # the same article again does not count
+    memory.observe("daily", "http://d/2", STORY[1:2] + [footer])
+    assert paragraph_key(footer) not in memory.boilerplate("daily")
+    memory.observe("daily", "http://d/3", STORY[2:] + [footer])
+    assert paragraph_key(footer) in memory.boilerplate("daily")
+    assert memory.boilerplate("other") == frozenset()
+    assert SiteMemory(3, memory.learned()).boilerplate("daily") == memory.boilerplate("daily")
+
+
+def test_paragraph_key_normalizes():
+    assert paragraph_key("  Support  the DAILY! ") == paragraph_key("support the daily") == "support the daily"
+    assert paragraph_key("Cafe\u0301.") == paragraph_key("Café")
