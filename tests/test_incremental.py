@@ -99,3 +99,54 @@ def test_errors_are_retried_on_later_runs_with_a_cap(site, tmp_path):
         run(site, tmp_path)
     assert site.count(article_url(1)) == 2  # a 404 twice is given up
     assert site.count(article_url(2)) == 3  # a 503 is tried again, up to ERROR_RETRY_RUNS runs
+
+
+WIRE = [
+    "Russian Foreign Minister Sergei Lavrov said on Friday that the United States had failed in its mission in "
+    "Afghanistan and blamed the withdrawal of foreign forces for the rapidly deteriorating stability.",
+    "Taliban insurgents in Afghanistan have capitalised on the last stages of the withdrawal of foreign troops to "
+    "launch offensives, capturing a swath of districts and border crossings.",
+    "Lavrov said the crisis had increased the threat of terrorism and worsened problems surrounding drug "
+    "trafficking, which he said had reached an unprecedented level.",
+    "Earlier this week, ex-Soviet Tajikistan said nearly 350 Afghan refugees had crossed its border fleeing the "
+    "Taliban advances, and called up reservists to bolster its defences.",
+]
+OTHER = "http://www.echo.test"
+
+
+def test_second_run_adds_a_new_story_and_points_a_wire_copy_at_the_first(tmp_path):
+    topic = TOPIC + f'\n[[outlet]]\nname = "Echo"\nurl = "{OTHER}/"\nfeeds = ["{OTHER}/feed.xml"]\n'
+    (tmp_path / "topic.toml").write_text(topic)
+    topic_dir = tmp_path / "archive" / "incremental"
+    with SiteServer() as site:
+        for host in (HOST, OTHER):
+            site.route(f"{host}/robots.txt", robots_txt())
+            site.route(f"{host}/", "<html><body><p>home</p></body></html>")
+        site.route(f"{HOST}/feed.xml", feed([1], "a1"))
+        site.route(article_url(1), article_page("Lavrov: the US failed in Afghanistan", WIRE, published="2021-07-16"))
+        site.route(f"{OTHER}/feed.xml", Reply(body=rss_feed("Echo", []), headers=[("ETag", '"e1"')]))
+        first = run(site, tmp_path)
+        assert [p for p in paths_of(first) if p.startswith("/news/")] == ["/news/lavrov-afghanistan-1"]
+        files = {p.name: p.read_bytes() for p in (topic_dir / "text").iterdir()}
+
+        copy = f"{OTHER}/world/russia-says-us-failed-in-afghanistan"
+        edited = [WIRE[0].replace("capitalised", "capitalized")] + WIRE[1:3] + [WIRE[3] + " Officials confirmed it."]
+        site.route(copy, article_page("Russia says US failed in Afghanistan", edited, published="2021-07-16"))
+        site.route(f"{OTHER}/feed.xml", Reply(body=rss_feed("Echo", [{"url": copy, "title": "Russia says US failed",
+                                                                      "published": "2021-07-16"}]),
+                                              headers=[("ETag", '"e2"')]))
+        site.route(f"{HOST}/feed.xml", feed([1, 2], "a2"))
+        serve_articles(site, [2])
+        second = run(site, tmp_path)
+    requested = [r.url for r in second["_requests"]]
+    assert article_url(1) not in requested  # nothing from run 1 is fetched again
+    feed_requests = [r for r in second["_requests"] if r.path == "/feed.xml"]
+    assert {r.headers.get("If-None-Match") for r in feed_requests} == {'"a1"', '"e1"'}
+    entries = list(read_manifest(topic_dir / "manifest.jsonl"))
+    new = entries[1:]
+    assert sorted(e["url"] for e in new) == sorted([article_url(2), copy])
+    assert sorted(e["file"][:3] for e in new) == ["001", "002"]
+    near = next(e for e in new if e["url"] == copy)
+    assert near["duplicate_of"] == entries[0]["file"] and near["similarity"] >= 0.8
+    for name, content in files.items():
+        assert (topic_dir / "text" / name).read_bytes() == content

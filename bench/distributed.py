@@ -1,0 +1,114 @@
+"""Distributed crawl speed-up: 1, 2 and 4 workers on one topic through a local redis-server.
+
+    python bench/distributed.py [--outlets 24] [--articles 10] [--latency 0.3] [--workers 1,2,4]
+
+A local site of many outlets answers every request after a fixed latency. Each worker is limited to
+``CONCURRENT_REQUESTS`` (default 4) requests in flight, so one worker is bound by its own concurrency and more
+workers add throughput until the per-outlet politeness bound (each outlet: one request at a time, DOWNLOAD_DELAY
+between them, for the whole cluster) is reached. Prints wall time, pages/s and speed-up over one worker (the
+baseline, measured in the same run), with the ideal (linear, capped by the politeness bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import redis as redis_client  # noqa: E402
+
+from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed  # noqa: E402
+
+BASELINE_REDIS_BYTES = 1_000_000  # an empty redis-server's own use, roughly; subtracted from used_memory
+BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
+        "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def build(site: SiteServer, outlets: int, articles: int, latency: float, topic: Path) -> int:
+    lines = ['name = "bench-cluster"', "query = 'Lavrov'"]
+    for k in range(outlets):
+        host = f"http://www.outlet{k}.test"
+        lines += ["[[outlet]]", f'name = "Outlet {k}"', f'url = "{host}/"', f'feeds = ["{host}/feed.xml"]']
+        site.route(f"{host}/robots.txt", Reply(body=robots_txt(), delay=latency))
+        site.route(f"{host}/", Reply(body="<html><body><p>home</p></body></html>", delay=latency))
+        urls = [f"{host}/news/story-{n}" for n in range(articles)]
+        site.route(f"{host}/feed.xml", Reply(body=rss_feed(f"Outlet {k}", [{"url": u, "title": f"Lavrov {n}"}
+                                                                         for n, u in enumerate(urls)]), delay=latency))
+        for n, url in enumerate(urls):
+            site.route(url, Reply(body=article_page(f"Lavrov story {k}-{n}", [f"Story {k}-{n}."] + BODY,
+                                                    published="2021-07-16"), delay=latency))
+    topic.write_text("\n".join(lines) + "\n")
+    return outlets * (articles + 3)
+
+
+def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: float,
+                concurrency: int) -> tuple[float, int]:
+    """Wall time of a crawl by ``workers`` workers, and the Redis memory the finished crawl holds."""
+    port = free_port()
+    redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                              "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+    env.update(http_proxy=site.proxy_url, PYTHONPATH=str(REPO), SCRAPY_SETTINGS_MODULE="crawler.settings")
+    archive = tmp / f"archive-{workers}"
+    started = time.time()
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={topic}", "-s", f"ARCHIVE_DIR={archive}",
+         "-s", f"DISTRIBUTED=redis://127.0.0.1:{port}/0", "-s", f"DOWNLOAD_DELAY={delay}",
+         "-s", f"CONCURRENT_REQUESTS={concurrency}", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_WORKERS=0",
+         "-s", "LOG_LEVEL=WARNING", "-s", "PROGRESS_INTERVAL=0"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    for process in processes:
+        process.wait()
+    elapsed = time.time() - started
+    memory = redis_client.Redis(port=port).info("memory")["used_memory"] - BASELINE_REDIS_BYTES
+    redis.terminate()
+    redis.wait()
+    return elapsed, memory
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--outlets", type=int, default=24)
+    parser.add_argument("--articles", type=int, default=10)
+    parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    with tempfile.TemporaryDirectory() as tmp, SiteServer() as site:
+        topic = Path(tmp) / "topic.toml"
+        build(site, args.outlets, args.articles, args.latency, topic)
+        bound = (args.articles + 2) * (args.delay + args.latency)  # one outlet's requests, one at a time
+        print(f"{args.outlets} outlets x {args.articles} articles, latency {args.latency} s, delay {args.delay} s, "
+              f"{args.concurrency} requests in flight per worker; politeness bound {bound:.1f} s")
+        print(f"{'workers':>7} {'wall s':>7} {'pages/s':>8} {'speed-up':>9} {'ideal':>6} {'redis B/URL':>12}")
+        baseline = None
+        for workers in counts:
+            before = len(site.requests())
+            elapsed, memory = run_cluster(workers, site, topic, Path(tmp), args.delay, args.concurrency)
+            fetched = len(site.requests()) - before
+            baseline = baseline or elapsed
+            ideal = min(workers, baseline / bound) if bound else workers
+            print(f"{workers:>7} {elapsed:>7.1f} {fetched / elapsed:>8.1f} {baseline / elapsed:>9.2f} {ideal:>6.2f} "
+                  f"{memory / max(fetched, 1):>12.0f}")
+
+
+if __name__ == "__main__":
+    main()
