@@ -7,7 +7,8 @@ Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
      paywall markers;
   3. prompt elements removed from the DOM (``pipelines.prompts``), then trafilatura's main-text extraction;
   4. the paragraphs cleaned of calls to action and of the outlet's learned boilerplate;
-  5. language from the text (py3langid), falling back to the page's declared language.
+  5. language from the text (py3langid), falling back to the page's declared language; with worker processes
+     this runs in the crawling process, which holds the detector's model once.
 
 ``ExtractPipeline`` runs this in worker processes so the reactor keeps downloading while pages are parsed.
 ``python -m pipelines.extract PAGE.html`` runs it on one page (see ``main``).
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+LANGUAGE_SAMPLE = 3000  # characters: enough to tell the language, cheap to score
 MIN_LANGUAGE_WORDS = 20  # below this, the text is too short for detection and the page's lang attribute wins
 BYLINE = re.compile(r"^(by|von|par|por|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
 # A dateline or time stamp line: a few words with a date or time in them ("Vladivostok, 2021-07-18",
@@ -76,6 +78,7 @@ class Article:
     paywalled: bool = False
     paragraphs: list[str] = field(default_factory=list)
     memory_candidates: list[str] = field(default_factory=list)  # paragraphs site memory may learn from
+    declared_language: str | None = None  # the page's lang attribute
     prompts_removed: int = 0
 
     @property
@@ -164,7 +167,7 @@ def detect_language(text: str, declared: str | None) -> str | None:
     if len(text.split()) >= MIN_LANGUAGE_WORDS:
         import py3langid
 
-        return py3langid.classify(text)[0]
+        return py3langid.classify(text[:LANGUAGE_SAMPLE])[0]
     if declared:
         return declared.split("-")[0].split("_")[0].lower() or None
     return None
@@ -215,7 +218,7 @@ def _without_boilerplate(paragraphs: list[str], boilerplate: frozenset[str]) -> 
 
 
 def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = frozenset(),
-                    content_type: str | None = None) -> Article:
+                    content_type: str | None = None, detect: bool = True) -> Article:
     """Run every extraction stage on one page. Never raises on bad HTML: an unreadable page yields no text."""
     import trafilatura
 
@@ -232,20 +235,25 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
     article.published = publication_date(tree, url)
     article.canonical_url = canonical_url(tree, url)
     article.paywalled = paywall_marked(tree)
-    declared_language = tree.get("lang") or _meta_content(tree, '//meta[@http-equiv="content-language"]/@content')
+    article.declared_language = tree.get("lang") or _meta_content(
+        tree, '//meta[@http-equiv="content-language"]/@content')
     article.prompts_removed = strip_prompt_elements(tree)
     paragraphs = _drop_title_and_byline(main_paragraphs(tree, url), article.title)
     cleaned = clean_paragraphs(paragraphs)
     article.prompts_removed += len(paragraphs) - len(cleaned)
     article.memory_candidates = cleaned
     article.paragraphs = _without_boilerplate(cleaned, boilerplate)
-    article.language = detect_language(article.text, declared_language)
+    if detect:
+        article.language = detect_language(article.text, article.declared_language)
     return article
 
 
 def extract_to_dict(html: bytes, url: str, boilerplate: frozenset[str], content_type: str | None = None) -> dict:
-    """Worker-process entry point: the extraction result as plain data (cheap to send between processes)."""
-    return extract_article(html, url, boilerplate, content_type).to_dict()
+    """Worker-process entry point: the extraction result as plain data (cheap to send between processes).
+
+    The language is left to the crawling process: the detector's model takes about 100 MB, better held once
+    than in every worker."""
+    return extract_article(html, url, boilerplate, content_type, detect=False).to_dict()
 
 
 class ExtractPipeline:
@@ -343,6 +351,8 @@ class ExtractPipeline:
             article["paragraphs"] = _without_boilerplate(article["paragraphs"], learned)
             article["text"] = "\n\n".join(article["paragraphs"])
             article["words"] = len(article["text"].split())
+        if article.get("language") is None:
+            article["language"] = detect_language(article.get("text") or "", article.get("declared_language"))
         item.article = article
         item.html = b""  # the page stays in the WARC; the item need not carry it further
         self.stats.inc_value("extract/pages")
