@@ -41,5 +41,10 @@ example: install
 test: install-test system-deps pywb
 	PYWB_VENV=$(abspath $(PYWB_VENV)) $(VENV)/bin/python -m pytest -q
 
-bench: install-test
+# Figures for bench/RESULTS.md (several minutes; run on an otherwise idle machine).
+bench: install-test system-deps
 	$(VENV)/bin/python bench/extraction.py
+	$(VENV)/bin/python bench/replay.py --pages 3000 --memory 1000,5000
+	$(VENV)/bin/python bench/live.py
+	$(VENV)/bin/python bench/distributed.py
+	$(VENV)/bin/python bench/faults.py --runs 20

@@ -69,9 +69,11 @@ def build(n: int) -> tuple[Path, Path]:
 
 
 def _extract(args: tuple[str, bytes]) -> int:
-    from pipelines.extract import extract_to_dict
+    """The extraction work the crawl does per page: every stage, the language included (which the crawl runs
+    in its own process, next to its workers)."""
+    from pipelines.extract import extract_article
 
-    return len(extract_to_dict(args[1], args[0], frozenset())["text"])
+    return len(extract_article(args[1], args[0], frozenset(), detect=True).text)
 
 
 def ceiling(pages: list[tuple[str, bytes]], workers: int) -> float:
