@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LANGUAGE_SAMPLE = 3000  # characters: enough to tell the language, cheap to score
+LANGUAGE_SAMPLE = 1000  # characters: plenty to tell the language (about 150 words), cheap to score
 MIN_LANGUAGE_WORDS = 20  # below this, the text is too short for detection and the page's lang attribute wins
 BYLINE = re.compile(r"^(by|von|par|por|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
 # A dateline or time stamp line: a few words with a date or time in them ("Vladivostok, 2021-07-18",
