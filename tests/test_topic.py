@@ -397,3 +397,19 @@ def test_check_topic_needs_exactly_one_file():
         run_command([])
     assert Command.requires_project and Command().syntax() == "FILE"
     assert Command().short_desc() and Command().long_desc()
+
+
+def test_check_topic_online_lists_sitemaps_and_feeds(tmp_path):
+    from tests.crawl import run_scrapy
+    from tests.sites import SiteServer, robots_txt
+
+    host = "http://www.online.test"
+    with SiteServer() as site:
+        site.route(f"{host}/robots.txt", robots_txt(sitemaps=[f"{host}/news-sitemap.xml"]))
+        site.route(f"{host}/", f'<html><head><link rel="alternate" type="application/rss+xml" href="{host}/rss">'
+                               "</head><body></body></html>")
+        path = tmp_path / "online.toml"
+        path.write_text(f'name = "online"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Online"\nurl = "{host}/"\n')
+        result = run_scrapy(["check-topic", str(path), "--online"], env={"http_proxy": site.proxy_url})
+    assert f"sitemap   {host}/news-sitemap.xml" in result.stdout
+    assert f"feed      {host}/rss" in result.stdout

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import urllib.request
+from urllib.parse import urljoin
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from crawler.discovery.feeds import autodiscover_feeds
+from crawler.discovery.robots import sitemaps_from_robots
 from crawler.topic import TopicError, load_topic
+from crawler.urls import in_scope
 
 
 class Command(ScrapyCommand):
@@ -30,6 +35,12 @@ class Command(ScrapyCommand):
                 "An invalid file prints one line naming the file, the key and what was expected, and exits "
                 "with status 2. The topic file format is described in docs/topic-file.md.")
 
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--online", action="store_true",
+                            help="also read each outlet's robots.txt and home page and list the sitemaps and feeds "
+                                 "a crawl would start from")
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give one topic file")
@@ -41,3 +52,33 @@ class Command(ScrapyCommand):
             self.exitcode = 2
             return
         print(topic.describe())
+        if opts.online:
+            print()
+            for outlet in topic.outlets:
+                print(f"{outlet.name}:")
+                for line in discover_online(outlet, self.settings.get("USER_AGENT") or "presswarc"):
+                    print(f"  {line}")
+
+
+def _fetch(url: str, user_agent: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
+    with urllib.request.urlopen(request, timeout=15) as response:  # honours http_proxy like Scrapy does
+        return response.read(5_000_000)
+
+
+def discover_online(outlet, user_agent: str) -> list[str]:
+    """What the start of a crawl would find for one outlet: sitemaps from robots.txt, feeds from the home page."""
+    lines = []
+    robots_url = urljoin(outlet.url, "/robots.txt")
+    try:
+        sitemaps = outlet.sitemaps or tuple(sitemaps_from_robots(_fetch(robots_url, user_agent), robots_url))
+        lines += [f"sitemap   {url}" for url in sitemaps] or ["sitemap   (none)"]
+    except (OSError, ValueError) as exc:
+        lines.append(f"robots.txt unreadable: {exc}")
+    try:
+        feeds = outlet.feeds or tuple(u for u in autodiscover_feeds(_fetch(outlet.url, user_agent), outlet.url)
+                                      if in_scope(u, outlet.hosts))
+        lines += [f"feed      {url}" for url in feeds] or ["feed      (none)"]
+    except (OSError, ValueError) as exc:
+        lines.append(f"home page unreadable: {exc}")
+    return lines
