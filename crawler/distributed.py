@@ -29,6 +29,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import redis
@@ -53,6 +54,7 @@ HEARTBEAT_SECONDS = 2.0
 WORKER_TTL_SECONDS = 8  # a worker silent this long is dead; its leases go back to the queue
 LEASE_META = "lease"
 SLOT_META = "_cluster_slot"
+IN_FLIGHT_META = "_outlet_in_flight"
 POLL_MS = 50  # how often a request waiting for its outlet's slot looks again
 
 _POP_AND_LEASE = """
@@ -231,6 +233,10 @@ class TopicScheduler(Scheduler):
         scheduler.stats = crawler.stats
         scheduler.crawler = crawler
         scheduler.worker = worker_id()
+        scheduler.set_aside = []
+        scheduler.max_set_aside = max(1, settings.getint("CONCURRENT_REQUESTS", 16))
+        scheduler.in_flight = Counter()
+        crawler.signals.connect(scheduler.request_left, signal=signals.request_left_downloader)
         return scheduler
 
     def open(self, spider) -> None:
@@ -251,14 +257,46 @@ class TopicScheduler(Scheduler):
         return added
 
     def next_request(self) -> Request | None:
-        lease = uuid.uuid4().hex
-        data = self._pop_and_lease(keys=[self.queue_key, self.lease_key], args=[lease])
-        if not data:
-            return None
-        request = self.queue._decode_request(data)
-        request.meta[LEASE_META] = lease
-        self.stats.inc_value("scheduler/dequeued/redis")
+        """The next request whose outlet has no download of this worker in flight.
+
+        The queue is ordered by priority, so one outlet's requests come in runs; sent straight to the downloader
+        they would all wait for that outlet's cluster slot and hold every place this worker has in flight. A
+        request of a busy outlet is set aside (it stays leased, so it is not lost) for when the outlet is free.
+        """
+        for index, request in enumerate(self.set_aside):
+            if not self.in_flight[request.meta.get("outlet")]:
+                return self._hand_out(self.set_aside.pop(index))
+        while len(self.set_aside) < self.max_set_aside:  # hoarding more would starve the other workers
+            lease = uuid.uuid4().hex
+            data = self._pop_and_lease(keys=[self.queue_key, self.lease_key], args=[lease])
+            if not data:
+                return None
+            request = self.queue._decode_request(data)
+            request.meta[LEASE_META] = lease
+            self.stats.inc_value("scheduler/dequeued/redis")
+            if request.meta.get("outlet") and self.in_flight[request.meta["outlet"]]:
+                self.set_aside.append(request)
+                continue
+            return self._hand_out(request)
+        return None
+
+    def _hand_out(self, request: Request) -> Request:
+        outlet = request.meta.get("outlet")
+        if outlet:
+            self.in_flight[outlet] += 1
+            request.meta[IN_FLIGHT_META] = outlet
         return request
+
+    def request_left(self, request: Request, spider=None) -> None:
+        outlet = request.meta.pop(IN_FLIGHT_META, None)
+        if outlet:
+            self.in_flight[outlet] -= 1
+
+    def has_pending_requests(self) -> bool:
+        return bool(self.set_aside) or super().has_pending_requests()
+
+    def __len__(self) -> int:
+        return len(self.set_aside) + super().__len__()
 
     def release(self, lease: str | None) -> None:
         if lease:

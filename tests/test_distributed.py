@@ -91,7 +91,7 @@ def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int) 
     return subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={tmp_path / 'topic.toml'}",
          "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", f"DISTRIBUTED={redis_url}",
-         "-s", f"DOWNLOAD_DELAY={DELAY}", "-s", "CONCURRENT_REQUESTS=3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+         "-s", f"DOWNLOAD_DELAY={DELAY}", "-s", "CONCURRENT_REQUESTS=3", "-s", "AUTOTHROTTLE_ENABLED=False",
          "-s", "EXTRACT_WORKERS=0", "-s", f"STATS_FILE={tmp_path / f'stats-{number}.json'}"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
