@@ -25,7 +25,7 @@ from tests.crawl import REPO
 from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 OUTLETS = [f"http://www.outlet{n}.test" for n in range(3)]
-ARTICLES_PER_OUTLET = 8
+ARTICLES_PER_OUTLET = 12
 DELAY = 0.3
 BODY = [
     "Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
