@@ -150,3 +150,46 @@ def test_second_run_adds_a_new_story_and_points_a_wire_copy_at_the_first(tmp_pat
     assert near["duplicate_of"] == entries[0]["file"] and near["similarity"] >= 0.8
     for name, content in files.items():
         assert (topic_dir / "text" / name).read_bytes() == content
+
+
+def test_deleted_state_is_rebuilt_and_nothing_is_fetched_again(site, tmp_path):
+    topic_dir = tmp_path / "archive" / "incremental"
+    site.route(f"{HOST}/feed.xml", feed([1, 2], "v1"))
+    serve_articles(site, [1, 2])
+    run(site, tmp_path)
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm"):
+        (topic_dir / name).unlink(missing_ok=True)
+    site.route(f"{HOST}/feed.xml", feed([1, 2], "v2"))
+    again = run(site, tmp_path)
+    assert not [p for p in paths_of(again) if p.startswith("/news/")]
+    assert len(list(read_manifest(topic_dir / "manifest.jsonl"))) == 2
+    (topic_dir / "state.sqlite").unlink()
+    from tests.crawl import run_scrapy
+    result = run_scrapy(["rebuild-state", str(topic_dir)])
+    assert (topic_dir / "state.sqlite").exists() and result.returncode == 0
+
+
+def test_a_second_run_of_the_same_topic_exits_at_once(site, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.crawl import REPO
+
+    site.route(f"{HOST}/feed.xml", feed([1], "v1"))
+    site.route(article_url(1), Reply(body=article_page("Lavrov", BODY, published="2021-07-16"), delay=6))
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+    env.update(http_proxy=site.proxy_url, PYTHONPATH=str(REPO), SCRAPY_SETTINGS_MODULE="crawler.settings")
+    args = [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={tmp_path / 'topic.toml'}",
+            "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", "DOWNLOAD_DELAY=0", "-s", "EXTRACT_WORKERS=0"]
+    first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while site.count(article_url(1)) == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    started = time.time()
+    second = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert time.time() - started < 15 and first.poll() is None
+    assert second.returncode != 0 and "another crawl of this topic is running" in second.stderr
+    first.wait(timeout=60)
+    assert first.returncode == 0
