@@ -52,7 +52,7 @@ class Command(ScrapyCommand):
             self.exitcode = 2
             return
         print(topic.describe())
-        if opts.online:
+        if getattr(opts, "online", False):
             print()
             for outlet in topic.outlets:
                 print(f"{outlet.name}:")
