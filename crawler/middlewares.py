@@ -21,6 +21,7 @@ from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.extensions.oversize import TRUNCATED_META
 from crawler.urls import in_scope, is_private_host
 
 if TYPE_CHECKING:
@@ -203,6 +204,9 @@ class TruncatedBodyMiddleware:
         return cls()
 
     def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get(TRUNCATED_META) and "truncated" not in response.flags:
+            response.flags.append("truncated")  # stopped at DOWNLOAD_MAXSIZE (crawler.extensions.oversize)
+            return response
         encodings = [v.strip().lower() for v in b",".join(response.headers.getlist(b"Content-Encoding"))
                      .decode("latin-1").split(",") if v.strip()]
         if encodings in (["gzip"], ["x-gzip"], ["deflate"]) and response.body and not complete_stream(

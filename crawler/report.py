@@ -43,7 +43,8 @@ def _state_outcomes(paths: TopicPaths) -> dict[str, Counter]:
         with sqlite3.connect(f"file:{paths.state}?mode=ro", uri=True) as db:
             for outlet, outcome, number in db.execute(
                     "SELECT outlet, outcome, COUNT(*) FROM fetched WHERE kind='article' GROUP BY outlet, outcome"):
-                counts[outlet or "unknown"][outcome] += number
+                # a page over DOWNLOAD_MAXSIZE is an error the report counts, though the crawl does not retry it
+                counts[outlet or "unknown"]["error" if outcome == "too_large" else outcome] += number
     except sqlite3.Error as exc:
         logger.warning("report: cannot read %s (%s); outcomes come from the stats only", paths.state, exc)
     return counts

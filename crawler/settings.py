@@ -34,6 +34,8 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # a news page larger than 16 MB is not an article
+# Cut a response at DOWNLOAD_MAXSIZE and archive it with WARC-Truncated: length (False: Scrapy drops it unseen).
+TRUNCATE_OVERSIZE = True
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3
@@ -83,6 +85,8 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     # A progress line (or live table) per outlet while crawling: PROGRESS_INTERVAL.
     "crawler.extensions.progress.Progress": 500,
+    # A response over DOWNLOAD_MAXSIZE is cut there and archived with WARC-Truncated: length: TRUNCATE_OVERSIZE.
+    "crawler.extensions.oversize.OversizeTruncation": 100,
     # report.json / report.md / report.html in the topic directory when the crawl ends: REPORT_ENABLED.
     "crawler.report.ReportExtension": 800,
     "crawler.extensions.statsfile.StatsFile": 900,

@@ -21,6 +21,9 @@ from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 GOOD, BAD, STORM = "http://www.good.test", "http://www.hostile.test", "http://www.storm.test"
 NOWHERE = "http://www.nowhere.invalid"
+IDN = "http://новости.test"  # an internationalised host name: on the wire as xn--b1amarcd.test
+IDN_WIRE = "http://" + "новости.test".encode("idna").decode("ascii")
+MAXSIZE = 1024 * 1024
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
 RUSSIAN = ["Министр иностранных дел России Сергей Лавров (Lavrov) заявил, что миссия США в Афганистане провалилась.",
@@ -47,6 +50,11 @@ feeds = ["{STORM}/feed.xml"]
 [[outlet]]
 name = "Nowhere"
 url = "{NOWHERE}/"
+
+[[outlet]]
+name = "Novosti"
+url = "{IDN}/"
+feeds = ["{IDN}/feed.xml"]
 """
 
 
@@ -57,7 +65,7 @@ def page(title: str, body: list[str] = BODY) -> str:
 def hostile_pages(site: SiteServer) -> dict[str, str]:
     """Route the hostile outlet's pages; returns name -> URL."""
     urls = {name: f"{BAD}/news/{name}" for name in (
-        "empty", "garbage", "cp1251-declared-utf8", "huge", "gzip-bomb", "truncated-gzip", "wrong-encoding",
+        "empty", "garbage", "cp1251-declared-utf8", "huge", "huge-chunked", "gzip-bomb", "truncated-gzip", "wrong-encoding",
         "deep", "script-only", "reset", "slow", "too-many-requests", "loop-a", "chain-0", "to-file", "to-private",
         "to-elsewhere", "injection")}
     urls["injection"] += "?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%27%3B%20DROP%20TABLE%20articles%3B--"
@@ -68,6 +76,8 @@ def hostile_pages(site: SiteServer) -> dict[str, str]:
                                                    .encode("cp1251", errors="replace"),
                                                    headers=[("Content-Type", "text/html; charset=utf-8")]))
     site.route(urls["huge"], Reply(body=page("Lavrov huge") + "<p>" + "x" * 3_000_000 + "</p>"))
+    site.route(urls["huge-chunked"], Reply(body=page("Lavrov huge, no length") + "<p>" + "y" * 3_000_000 + "</p>",
+                                           chunked=True))
     site.route(urls["gzip-bomb"], Reply(body=gzip.compress(b"\0" * 200_000_000, compresslevel=9), raw_body=True,
                                         gzip=True))
     site.route(urls["truncated-gzip"], Reply(body=gzip.compress(page("Lavrov truncated").encode())[:300],
@@ -108,11 +118,15 @@ def run(tmp_path_factory):
         for n, url in enumerate(good):
             site.route(url, page(f"Lavrov good story {n}", [f"Good story number {n}."] + BODY))
         urls = hostile_pages(site)
+        site.route(f"{IDN_WIRE}/robots.txt", robots_txt())
+        site.route(f"{IDN_WIRE}/", "<html><body><p>home</p></body></html>")
+        site.route(f"{IDN_WIRE}/feed.xml", rss_feed("Novosti", [{"url": f"{IDN}/news/lavrov-idn", "title": "Lavrov"}]))
+        site.route(f"{IDN_WIRE}/news/lavrov-idn", page("Lavrov on an internationalised host"))
         site.route(f"{STORM}/feed.xml", Reply(body="storm", status=500))
         site.route(f"{STORM}/", Reply(body="storm", status=500))
         site.route(f"{STORM}/robots.txt", Reply(body="storm", status=500))
         stats, result = crawl("coverage", tmp / "archive", spider_args={"topic": str(tmp / "topic.toml")},
-                              settings={"DOWNLOAD_DELAY": "0", "DOWNLOAD_MAXSIZE": str(1024 * 1024),
+                              settings={"DOWNLOAD_DELAY": "0", "DOWNLOAD_MAXSIZE": str(MAXSIZE),
                                         "DOWNLOAD_TIMEOUT": "3", "RETRY_TIMES": "2", "RETRY_BACKOFF_BASE": "0.2",
                                         "EXTRACT_WORKERS": "0", "REDIRECT_MAX_TIMES": "20"},
                               env={"http_proxy": site.proxy_url, "no_proxy": "nowhere.invalid"}, timeout=240)
@@ -133,7 +147,7 @@ def test_the_crawl_finishes_and_keeps_the_good_articles(run):
 
 def test_broken_pages_are_survived(run):
     entries, urls = kept(run), run["urls"]
-    for name in ("empty", "garbage", "script-only", "huge", "gzip-bomb", "truncated-gzip", "reset", "slow"):
+    for name in ("empty", "garbage", "script-only", "huge", "huge-chunked", "gzip-bomb", "truncated-gzip", "reset", "slow"):
         assert urls[name] not in entries, name
     assert run["stats"]["coverage/hostile/no_text"] >= 3  # empty, garbage, script only: fetched, nothing to read
     russian = entries[urls["cp1251-declared-utf8"]]
@@ -178,3 +192,51 @@ def test_every_warc_file_is_valid(run):
     for path in files:
         check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def response_records(run) -> dict[str, list]:
+    """URL -> [(WARC headers, payload bytes)] of every response record of the crawl."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    found: dict[str, list] = {}
+    for path in sorted((run["dir"] / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "response":
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    found.setdefault(url, []).append((record.rec_headers, record.content_stream().read()))
+    return found
+
+
+def test_oversize_pages_are_archived_as_truncated(run):
+    records, urls = response_records(run), run["urls"]
+    announced = records[urls["huge"]]  # Content-Length over the limit: stopped at the headers
+    assert [h.get_header("WARC-Truncated") for h, _ in announced] == ["length"]
+    assert announced[0][1] == b""
+    unannounced = records[urls["huge-chunked"]]  # no length given: cut once the limit is passed
+    assert [h.get_header("WARC-Truncated") for h, _ in unannounced] == ["length"]
+    assert MAXSIZE // 2 < len(unannounced[0][1]) <= MAXSIZE + 256 * 1024
+    assert b"Lavrov huge, no length" in unannounced[0][1]  # the start of what the server sent
+    assert not any(h.get_header("WARC-Truncated") for url, recs in records.items() for h, _ in recs
+                   if url not in (urls["huge"], urls["huge-chunked"]))
+    stats = run["stats"]
+    assert stats["download/truncated_oversize"] == 2
+    assert stats["warc/truncated_written"] == 2
+    assert stats["coverage/hostile/truncated"] >= 2
+
+
+def test_replayed_truncated_records_are_not_read_as_whole(run, tmp_path):
+    (tmp_path / "topic.toml").write_text(TOPIC)
+    stats, _ = crawl("coverage", tmp_path / "again", spider_args={"topic": str(tmp_path / "topic.toml")},
+                     settings={"REPLAY_FROM": str(run["dir"] / "warc"), "EXTRACT_WORKERS": "0",
+                               "RETRY_TIMES": "0", "REDIRECT_MAX_TIMES": "20"}, timeout=120)
+    entries = {e["url"] for e in read_manifest(tmp_path / "again" / "faults" / "manifest.jsonl")}
+    assert run["urls"]["huge"] not in entries and run["urls"]["huge-chunked"] not in entries
+    assert set(run["good"]) <= entries
+    assert stats["coverage/hostile/truncated"] >= 2
+
+
+def test_an_internationalised_host_is_crawled_by_its_ascii_name(run):
+    assert any(r.host == IDN_WIRE.split("//")[1] and r.path == "/news/lavrov-idn" for r in run["log"])
+    entries = [e for e in kept(run).values() if e.get("outlet") == "Novosti"]
+    assert len(entries) == 1 and entries[0]["url"].endswith("/news/lavrov-idn")

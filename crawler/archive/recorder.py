@@ -6,6 +6,9 @@ repeated ones included. Scrapy hands bodies over without their transfer framing;
 ``Transfer-Encoding: chunked`` the body is written back as a single chunk so the stored HTTP message keeps the
 original headers and stays a valid chunked message (the content is byte-identical, only chunk boundaries differ).
 
+A response cut at ``DOWNLOAD_MAXSIZE`` (see ``crawler.extensions.oversize``) is written with
+``WARC-Truncated: length`` and never serves as the original of a later revisit.
+
 A payload already archived for the same URL (this run or an earlier one of the topic) becomes a ``revisit``
 record (identical-payload-digest profile) instead of a second copy.
 """
@@ -36,6 +39,7 @@ from crawler import __version__
 from crawler.archive.index import add_to_index
 from crawler.archive.wire import install as install_connection_headers
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
+from crawler.extensions.oversize import TRUNCATED_META
 from crawler.paths import paths_for, topic_name_of
 from crawler.state import PayloadRef, open_state
 
@@ -195,8 +199,12 @@ class WarcRecorderMiddleware:
         warc_headers = {"WARC-Date": response_date}
         if response.ip_address is not None:
             warc_headers["WARC-IP-Address"] = str(response.ip_address)
+        truncated = request.meta.get(TRUNCATED_META)
+        if truncated:
+            warc_headers["WARC-Truncated"] = truncated
 
-        earlier = self.state.find_payload(url, digest) if (self.dedup and payload and self.state) else None
+        earlier = (self.state.find_payload(url, digest)
+                   if (self.dedup and payload and self.state and not truncated) else None)
         if earlier is not None:
             record = builder.create_revisit_record(
                 url, digest=digest, refers_to_uri=earlier.url, refers_to_date=earlier.warc_date,
@@ -224,7 +232,9 @@ class WarcRecorderMiddleware:
             logger.error("cannot write WARC records to %s: %s; stopping the crawl", self.writer.directory, exc)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_write_error"))
             raise
-        if earlier is None and self.state is not None and payload:
+        if truncated:
+            self.stats.inc_value("warc/truncated_written")
+        if earlier is None and self.state is not None and payload and not truncated:
             self.state.add_payload(PayloadRef(url, digest, response_id, response_date, response_at.warc_file))
             self.stats.inc_value("warc/responses_written")
         elif earlier is not None:

@@ -30,6 +30,7 @@ from warcio.bufferedreaders import ChunkedDataReader
 
 from crawler.archive.recorder import WARC_META
 from crawler.archive.writer import warc_files
+from crawler.extensions.oversize import TRUNCATED_META
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -69,6 +70,7 @@ class RecordPointer:
     refers_to_uri: str | None = None
     refers_to_date: str | None = None
     date: str | None = None
+    truncated: str | None = None  # WARC-Truncated: the payload is only the start of what the server sent
 
 
 class ReplayIndex:
@@ -113,6 +115,7 @@ class ReplayIndex:
                             headers.get_header("WARC-Record-ID") or "", headers.get_header("WARC-Payload-Digest"),
                             headers.get_header("WARC-Refers-To-Target-URI"),
                             headers.get_header("WARC-Refers-To-Date"), headers.get_header("WARC-Date"),
+                            headers.get_header("WARC-Truncated"),
                         ))
                     record.raw_stream.read()
                     end = offset + iterator.get_record_length()
@@ -215,6 +218,8 @@ class ReplayDownloadHandler:
             logger.error("replay: %s", exc)
             raise IgnoreRequest(str(exc)) from exc
         self.stats.inc_value("replay/hit")
+        if pointer.truncated:
+            request.meta[TRUNCATED_META] = pointer.truncated
         request.meta[WARC_META] = {"file": pointer.path.name, "record_id": pointer.record_id,
                                    "offset": pointer.offset}
         scrapy_headers = Headers()

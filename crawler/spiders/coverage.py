@@ -26,6 +26,7 @@ from crawler.discovery.feeds import autodiscover_feeds, parse_feed
 from crawler.discovery.search import parse_search, search_url
 from crawler.discovery.sections import parse_section
 from crawler.discovery.sitemaps import child_may_hold_window, parse_sitemap
+from crawler.extensions.oversize import TRUNCATED_META
 from crawler.items import ArticleItem
 from crawler.middlewares import OutletRobotsMiddleware
 from crawler.paths import paths_for
@@ -291,11 +292,15 @@ class CoverageSpider(scrapy.Spider):
         outlet = self._outlet(response)
         self._stat(outlet, "fetched")
         if "truncated" in response.flags:
+            # Over DOWNLOAD_MAXSIZE it will be again next run (not retried); a cut stream may come whole next time.
+            oversize = response.meta.get(TRUNCATED_META) == "length"
             self._stat(outlet, "errors")
             self._stat(outlet, "truncated")
-            logger.warning("article body cut short (incomplete compressed stream), not kept: %s", response.url)
+            logger.warning("article body cut short (%s), not kept: %s",
+                           "over DOWNLOAD_MAXSIZE" if oversize else "incomplete compressed stream", response.url)
             self.archive_state.record_outcome(response.meta.get("redirect_urls", [response.url])[0], kind="article",
-                                              outlet=outlet.slug, outcome="error", status=response.status,
+                                              outlet=outlet.slug, outcome="too_large" if oversize else "error",
+                                              status=response.status,
                                               fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             return
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
