@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -234,3 +235,18 @@ def complete_stream(body: bytes, encoding: str) -> bool:
             except zlib.error:
                 return False
         return False
+
+
+class QuickMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's ``<meta http-equiv="refresh">`` redirects, without decoding every page to look for one.
+
+    Scrapy decodes the whole body to read its first 4096 characters. Those fit in the first 16 KB of any
+    ASCII-compatible encoding, so a page whose first 16 KB do not hold the word ``refresh`` has no such tag and
+    is passed on as it is; one with NUL bytes there (UTF-16, UTF-32) gets Scrapy's full check.
+    """
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        head = response.body[:16384]
+        if b"\x00" not in head and b"refresh" not in head.lower():
+            return response
+        return super().process_response(request, response)

@@ -84,8 +84,13 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     Absolute (resolved against ``base``); scheme and host lowercased, IDN host in punycode, default port,
     fragment and tracking parameters dropped, remaining query sorted, dot segments resolved.
     """
-    if not isinstance(url, str):
+    if not isinstance(url, str) or not (base is None or isinstance(base, str)):
         return None
+    return _normalize(url, base)
+
+
+@lru_cache(maxsize=8192)  # one article URL is normalized about ten times on its way through the crawl
+def _normalize(url: str, base: str | None) -> str | None:
     url = _strip(url)
     if not url or len(url) > MAX_URL_LENGTH:
         return None

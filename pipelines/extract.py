@@ -256,6 +256,11 @@ def extract_to_dict(html: bytes, url: str, boilerplate: frozenset[str], content_
     return extract_article(html, url, boilerplate, content_type, detect=False).to_dict()
 
 
+def warm_up() -> None:
+    """Import the extraction libraries in a fresh worker (a second or so) before the first page reaches it."""
+    import trafilatura  # noqa: F401
+
+
 class ExtractPipeline:
     """Runs :func:`extract_article` for each fetched page in a pool of worker processes.
 
@@ -291,6 +296,8 @@ class ExtractPipeline:
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
         if self.workers > 0:
             self.executor = self._new_executor(self.workers)
+            for _ in range(self.workers):  # start the workers and their imports now, while discovery runs
+                self.executor.submit(warm_up)
         self._alone_lock = asyncio.Lock()
 
     def close_spider(self) -> None:
