@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 import logging
 import sqlite3
 from collections import Counter, defaultdict
@@ -232,7 +233,7 @@ def render_html(report: dict[str, Any]) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may finish together
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
 

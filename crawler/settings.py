@@ -81,6 +81,11 @@ ADDONS = {
     "crawler.distributed.DistributedAddon": 1,
 }
 
+SPIDER_MIDDLEWARES = {
+    # The coverage spider budgets pages per outlet, not by link depth; tracking depth costs CPU per request.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
+
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,
     "pipelines.relevance.RelevancePipeline": 200,

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import re
 import sys
+import threading
 import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -162,6 +163,13 @@ def publication_date(tree: lxml.html.HtmlElement, url: str) -> str | None:
         return None
 
 
+def load_language_detector() -> None:
+    """Load the detector's model now rather than on the first page."""
+    import py3langid
+
+    py3langid.classify("")
+
+
 def detect_language(text: str, declared: str | None) -> str | None:
     """ISO 639-1 code of the text; the page's declared ``lang`` when the text is too short to judge."""
     if len(text.split()) >= MIN_LANGUAGE_WORDS:
@@ -286,6 +294,7 @@ class ExtractPipeline:
         self.executor: ProcessPoolExecutor | None = None
         self.alone: ProcessPoolExecutor | None = None  # runs pages suspected of killing a worker, one at a time
         self.state = None
+        self._detector_loading: threading.Thread | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
@@ -298,6 +307,9 @@ class ExtractPipeline:
             self.executor = self._new_executor(self.workers)
             for _ in range(self.workers):  # start the workers and their imports now, while discovery runs
                 self.executor.submit(warm_up)
+        # The language detector's model takes most of a second to load: load it while discovery runs.
+        self._detector_loading = threading.Thread(target=load_language_detector, daemon=True)
+        self._detector_loading.start()
         self._alone_lock = asyncio.Lock()
 
     def close_spider(self) -> None:
@@ -359,6 +371,9 @@ class ExtractPipeline:
             article["text"] = "\n\n".join(article["paragraphs"])
             article["words"] = len(article["text"].split())
         if article.get("language") is None:
+            if self._detector_loading is not None:
+                self._detector_loading.join()
+                self._detector_loading = None
             article["language"] = detect_language(article.get("text") or "", article.get("declared_language"))
         item.article = article
         item.html = b""  # the page stays in the WARC; the item need not carry it further

@@ -24,8 +24,10 @@ from pipelines.manifest import read_manifest
 from tests.crawl import REPO
 from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
-OUTLETS = [f"http://www.outlet{n}.test" for n in range(3)]
-ARTICLES_PER_OUTLET = 12
+# More outlets than one worker's CONCURRENT_REQUESTS (3): a worker that starts first cannot hold every outlet's
+# cluster-wide slot, so the others get work however late they join.
+OUTLETS = [f"http://www.outlet{n}.test" for n in range(6)]
+ARTICLES_PER_OUTLET = 6
 DELAY = 0.3
 BODY = [
     "Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",

@@ -49,7 +49,7 @@ def keep_topic_copy(topic: Topic, target: Path) -> None:
     text = Path(topic.path).read_bytes()
     if target.exists() and target.read_bytes() == text:
         return
-    temporary = target.with_name(target.name + ".tmp")
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # workers of one topic start together
     temporary.write_bytes(text)
     os.replace(temporary, target)
 
