@@ -1,9 +1,10 @@
 """Archive-to-text throughput and memory: the full replayed crawl against a bare process pool.
 
-    python bench/replay.py --pages 3000 [--workers 2] [--memory 1000,5000]
+    python bench/replay.py --pages 3000 [--workers 2] [--memory 1000,5000] [--scan]
 
 Builds (once, cached in bench/.cache/) a WARC of N article pages — the real pages of the dev set repeated
-under distinct URLs of five outlets, each outlet with robots.txt, a home page and a sitemap — and times
+under distinct URLs of five outlets, each outlet with robots.txt, a home page and a sitemap — with its
+``index.cdxj`` beside it, as a crawl leaves its archive, and times
 ``scrapy crawl coverage -s REPLAY_FROM=...`` to text files. The baseline ("ceiling") is the same extraction
 function over the same HTML in a plain ``multiprocessing.Pool`` with the same worker count: no Scrapy, no WARC.
 Prints pages/s for both and their ratio; with ``--memory`` also the peak RSS (all processes) of crawls of
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import CACHE, ExchangeWriter, dev_pages, run_measured  # noqa: E402
+from crawler.archive.index import add_to_index  # noqa: E402
 
 OUTLETS = 5
 
@@ -38,11 +40,13 @@ def corpus(n: int) -> list[tuple[str, bytes]]:
 
 
 def build(n: int) -> tuple[Path, Path]:
-    """The cached WARC and topic file for N pages."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    warc, topic = CACHE / f"replay-{n}.warc.gz", CACHE / f"replay-{n}.toml"
-    if warc.exists() and topic.exists():
+    """The cached archive for N pages, laid out as a crawl leaves it (``warc/`` and ``index.cdxj``), and its
+    topic file."""
+    root = CACHE / f"replay-{n}"
+    warc, topic, index = root / "warc" / "replay.warc.gz", root / "topic.toml", root / "index.cdxj"
+    if warc.exists() and topic.exists() and index.exists():
         return warc, topic
+    warc.parent.mkdir(parents=True, exist_ok=True)
     pages = corpus(n)
     tmp = warc.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
@@ -60,6 +64,7 @@ def build(n: int) -> tuple[Path, Path]:
         for url, html in pages:
             writer.exchange(url, html)
     os.replace(tmp, warc)
+    add_to_index(index, [warc])
     outlets = "\n".join(
         f'[[outlet]]\nname = "Outlet {k}"\nurl = "http://www.outlet-{k}.test/"\n'
         f'sitemaps = ["http://www.outlet-{k}.test/sitemap.xml"]\n' for k in range(OUTLETS))
@@ -86,13 +91,14 @@ def ceiling(pages: list[tuple[str, bytes]], workers: int) -> float:
         return len(pages) / (time.perf_counter() - started)
 
 
-def crawl(n: int, workers: int) -> tuple[float, int, int]:
+def crawl(n: int, workers: int, use_index: bool = True) -> tuple[float, int, int]:
     """(seconds, peak RSS bytes, text files written) of the replayed crawl of N pages."""
     warc, topic = build(n)
     with tempfile.TemporaryDirectory() as out:
         elapsed, peak, _ = run_measured(
             [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={topic}",
-             "-s", f"REPLAY_FROM={warc}", "-s", f"ARCHIVE_DIR={out}", "-s", f"EXTRACT_WORKERS={workers}",
+             "-s", f"REPLAY_FROM={warc.parent}", "-s", f"ARCHIVE_DIR={out}", "-s", f"EXTRACT_WORKERS={workers}",
+             "-s", f"REPLAY_USE_INDEX={use_index}",
              "-s", "LOG_LEVEL=WARNING", "-s", "PROGRESS_INTERVAL=0", "-s", "REPORT_ENABLED=False"])
         written = len(list((Path(out) / "bench-replay" / "text").glob("*.txt")))
     return elapsed, peak, written
@@ -103,6 +109,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--memory", default="", help="comma-separated page counts for the memory runs")
+    parser.add_argument("--scan", action="store_true",
+                        help="also time the crawl with the archive scanned at start instead of read from index.cdxj")
     args = parser.parse_args()
 
     build(args.pages)
@@ -115,6 +123,10 @@ def main() -> None:
     print(f"scrapy crawl coverage (REPLAY_FROM, full pipeline): {rate:8.1f} pages/s "
           f"({seconds:.1f} s, {written} text files, peak RSS {peak / 2**20:.0f} MB)")
     print(f"ratio crawl/ceiling: {rate / base:.3f}")
+    if args.scan:
+        seconds, peak, written = crawl(args.pages, args.workers, use_index=False)
+        print(f"same crawl, WARC scanned at start (REPLAY_USE_INDEX=False): {args.pages / seconds:8.1f} pages/s "
+              f"({seconds:.1f} s), ratio {args.pages / seconds / base:.3f}")
     if args.memory:
         sizes = [int(s) for s in args.memory.split(",")]
         peaks = []

@@ -123,6 +123,8 @@ WARC_INDEX = True
 REPLAY_FROM = None
 # Records whose digest does not match their content are refused (logged as errors) rather than served.
 REPLAY_VERIFY_DIGESTS = True
+# Locate records through the archive's index.cdxj when it covers a file (no scan of that file at start).
+REPLAY_USE_INDEX = True
 
 # --- Extraction (pipelines/extract.py) --------------------------------------------------------------------
 # Worker processes for extraction; 0 runs it in the crawling process. None = one per CPU.

@@ -105,12 +105,30 @@ def decode_html(html: bytes | str, content_type: str | None = None) -> str:
     declared charset the bytes do not decode in (a cp1251 page served as UTF-8) gives way to detection."""
     if isinstance(html, str):
         return html
-    _, text = html_to_unicode(content_type, html)
+    encoding, text = html_to_unicode(content_type, html)
+    if _utf8_declared_otherwise(html, encoding):  # a UTF-8 page declared cp1251 (or latin-1...) reads as mojibake
+        return html.decode("utf-8")
     if text.count("\ufffd") > max(3, len(text) // 200):  # the declared charset is wrong: let the bytes tell
         detected = _detect_charset(html)
         if detected:
             return html.decode(detected, errors="replace")
     return text
+
+
+def _utf8_declared_otherwise(data: bytes, encoding: str) -> bool:
+    """Whether non-ASCII bytes decoded in a single-byte charset are in fact valid UTF-8.
+
+    A single-byte charset decodes any bytes without an error, so a wrong declaration shows no replacement
+    characters; but text in such a charset is almost never valid UTF-8 (its accented or Cyrillic letters do
+    not come in UTF-8's lead-and-continuation patterns), so valid UTF-8 is the stronger evidence."""
+    name = encoding.lower().replace("_", "-")
+    if name.startswith(("utf-8", "utf8", "utf-16", "utf-32", "utf16", "utf32")) or data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _detect_charset(data: bytes) -> str | None:

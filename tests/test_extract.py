@@ -60,6 +60,19 @@ def test_charset_from_the_http_header_wins_over_a_wrong_meta():
     assert russian in article.text
 
 
+def test_a_utf8_page_declared_cp1251_is_read_as_utf8():
+    russian = "Министр иностранных дел России Сергей Лавров заявил, что миссия США в Афганистане провалилась."
+    html = (f'<html><head><meta charset="windows-1251"><title>Лавров</title></head><body><article>'
+            f"<p>{russian}</p><p>{russian} Это заявление прозвучало в Ташкенте.</p></article></body></html>")
+    for content_type in ("text/html; charset=windows-1251", None):
+        article = extract_article(html.encode("utf-8"), URL, content_type=content_type)
+        assert russian in article.text, content_type
+    latin = html.replace(russian, "Le ministre a déclaré que la mission américaine avait échoué à Kaboul.").replace(
+        "Лавров", "Lavrov").replace(" Это заявление прозвучало в Ташкенте.", " Il parlait à Tachkent.")
+    article = extract_article(latin.encode("cp1252"), URL, content_type="text/html; charset=windows-1252")
+    assert "déclaré" in article.text  # a real single-byte page stays as declared
+
+
 def test_byte_order_mark_and_missing_charset():
     html = "<html><head><title>Café</title></head><body><article><p>" + " ".join(BODY) + " Café.</p></article></body></html>"
     article = extract_article(b"\xef\xbb\xbf" + html.encode("utf-8"), URL)

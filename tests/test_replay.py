@@ -112,3 +112,61 @@ def test_wrong_digest_is_refused(tmp_path):
     pointer = ReplayIndex(tmp_path).lookup("GET", "http://e.test/d")
     with pytest.raises(ReplayError, match=r"d\.warc offset \d+: digest mismatch"):
         _read_record(pointer, verify=True)
+
+
+def _pointers(index: ReplayIndex) -> dict:
+    return {key: [(p.path, p.offset, p.record_type, p.digest) for p in pointers]
+            for key, pointers in index.exact.items()}
+
+
+def test_the_cdxj_index_locates_the_same_records_as_a_scan(recorded, caplog):
+    from crawler.archive.replay import _read_record, find_cdxj
+
+    warc_dir, _ = recorded
+    assert find_cdxj(warc_dir) == warc_dir.parent / "index.cdxj"
+    with caplog.at_level("INFO", logger="crawler.archive.replay"):
+        indexed = ReplayIndex(warc_dir)
+    assert "located through" in caplog.text
+    scanned = ReplayIndex(warc_dir, use_cdxj=False)
+    assert _pointers(indexed) == _pointers(scanned) and len(indexed) >= 7
+    revisits = [p for pointers in indexed.exact.values() for p in pointers if p.record_type == "revisit"]
+    assert revisits  # a.html fetched twice: the second copy is a revisit, found through its own headers
+    for revisit in revisits:
+        served = _read_record(revisit, verify=True)
+        original = indexed.original_of(revisit, served.refers_to_uri, served.refers_to_date)
+        assert original is not None and original.url == revisit.url
+    for key, pointers in scanned.exact.items():
+        for scan_pointer, index_pointer in zip(pointers, indexed.exact[key]):
+            by_scan, by_index = _read_record(scan_pointer, True), _read_record(index_pointer, True)
+            assert by_scan == by_index and by_index.record_id == scan_pointer.record_id
+
+
+def test_a_file_the_index_does_not_cover_is_scanned(recorded, tmp_path):
+    import shutil
+
+    warc_dir, _ = recorded
+    shutil.copytree(warc_dir.parent, tmp_path / "rep")
+    later = tmp_path / "rep" / "warc" / "later.warc.gz"
+    _write_warc(later, {"http://e.test/later": b"<p>written after the index</p>"})
+    os.utime(later, (later.stat().st_mtime + 60,) * 2)
+    index = ReplayIndex(tmp_path / "rep" / "warc")
+    assert index.lookup("GET", "http://e.test/later") is not None
+    assert len(index) == len(ReplayIndex(warc_dir)) + 1
+
+
+def test_a_stale_index_entry_is_a_clear_error(tmp_path):
+    from crawler.archive.replay import ReplayError, _read_record
+
+    warc = tmp_path / "warc"
+    warc.mkdir()
+    path = warc / "s.warc.gz"
+    _write_warc(path, {"http://e.test/s": b"<p>page</p>", "http://e.test/t": b"<p>other</p>"})
+    (tmp_path / "index.cdxj").write_text(
+        'test,e)/s 20210716000000 {"url": "http://e.test/s", "mime": "text/html", "status": "200", '
+        '"length": "300", "offset": "7", "filename": "s.warc.gz"}\n'
+        "a torn line without fields\n")
+    os.utime(tmp_path / "index.cdxj", (path.stat().st_mtime + 60,) * 2)
+    index = ReplayIndex(warc)
+    assert index.lookup("GET", "http://e.test/t") is None  # the index covers the file: no scan
+    with pytest.raises(ReplayError, match=r"s\.warc\.gz offset 7: unreadable record"):
+        _read_record(index.lookup("GET", "http://e.test/s"), verify=True)

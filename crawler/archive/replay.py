@@ -2,8 +2,10 @@
 
 Replay is a download handler for http and https, so the rest of Scrapy (robots.txt, redirects, retries,
 decompression, cookies) works exactly as in a live crawl, and no network connection can be opened: there is no
-network handler to open one. The WARC files are scanned once for record headers and offsets; bodies are read
-lazily from disk when a request asks for them, so memory does not grow with the archive.
+network handler to open one. Record offsets come from the archive's ``index.cdxj`` (next to the WARC files or
+one level up, as a topic directory keeps it) for the files it covers, and from one scan of the record headers
+for the others; bodies are read lazily from disk when a request asks for them, so memory does not grow with the
+archive. A record's own headers (its ID, a revisit's original, ``WARC-Truncated``) are read when it is served.
 
 Matching is by method and URL, exact first, then canonicalized (scheme and host case, default port, fragment,
 sorted query). When a URL has several records (a 503 that was retried, then a 200), successive requests get
@@ -12,6 +14,7 @@ them in recorded order, the last one repeating.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -76,7 +79,7 @@ class RecordPointer:
 class ReplayIndex:
     """Offsets of the response records of some WARC files, by (method, URL)."""
 
-    def __init__(self, source: str | Path) -> None:
+    def __init__(self, source: str | Path, use_cdxj: bool = True) -> None:
         self.source = Path(source)
         if not self.source.exists():
             raise NotConfigured(f"REPLAY_FROM: {self.source} does not exist")
@@ -89,8 +92,59 @@ class ReplayIndex:
         files = warc_files(self.source)
         if not files:
             raise NotConfigured(f"REPLAY_FROM: no WARC files in {self.source}")
+        indexed = self._from_cdxj(files) if use_cdxj else set()
         for path in files:
-            self._scan(path)
+            if path not in indexed:
+                self._scan(path)
+
+    def _from_cdxj(self, files: list[Path]) -> set[Path]:
+        """Register the records of the files a CDXJ index covers; returns those files.
+
+        A file newer than the index (or absent from it) is left to the scan: its lines may be missing.
+        """
+        index = find_cdxj(self.source)
+        if index is None:
+            return set()
+        index_time = index.stat().st_mtime
+        by_name = {path.name: path for path in files if path.stat().st_mtime <= index_time}
+        order = {path: number for number, path in enumerate(files)}
+        pointers: list[tuple[str, RecordPointer]] = []
+        try:
+            with open(index, encoding="utf-8") as fh:
+                for line in fh:
+                    entry = _cdxj_entry(line)
+                    if entry is None or entry.get("filename") not in by_name:
+                        continue
+                    mime = entry.get("mime", "")
+                    if mime == "warc/revisit":
+                        kind = "revisit"
+                    elif entry.get("status") and mime != "application/warc-fields":
+                        kind = "response"
+                    else:
+                        continue  # metadata and resource records are not answers to requests
+                    digest = entry.get("digest") or None
+                    if digest and ":" not in digest:
+                        digest = "sha1:" + digest
+                    pointers.append((str(entry.get("method") or "GET").upper(), RecordPointer(
+                        by_name[entry["filename"]], int(entry["offset"]), kind, entry.get("url", ""), "", digest,
+                        date=line.split(" ", 2)[1])))
+        except (OSError, UnicodeDecodeError, KeyError, ValueError) as exc:
+            logger.warning("replay: cannot use %s (%s); scanning the WARC files instead", index, exc)
+            return set()
+        pointers.sort(key=lambda found: (order[found[1].path], found[1].offset))  # recorded order
+        for method, pointer in pointers:
+            self._register(method, pointer)
+        logger.info("replay: %d records located through %s", len(pointers), index)
+        return set(by_name.values())
+
+    def _register(self, method: str, pointer: RecordPointer) -> None:
+        self.exact[(method, pointer.url)].append(pointer)
+        self.canonical[(method, replay_key(pointer.url))].append(pointer)
+        if pointer.record_type == "response":
+            if pointer.digest:
+                self.by_digest.setdefault(pointer.digest, pointer)
+            if pointer.date:
+                self.by_uri_date[(pointer.url, _second(pointer.date))] = pointer
 
     def _scan(self, path: Path) -> None:
         methods: dict[str, str] = {}
@@ -128,14 +182,7 @@ class ReplayIndex:
             logger.error("%s; the %d records before it are still served", message, len(pending))
             self.errors.append(message)
         for pointer in pending:
-            method = methods.get(pointer.record_id, "GET")
-            self.exact[(method, pointer.url)].append(pointer)
-            self.canonical[(method, replay_key(pointer.url))].append(pointer)
-            if pointer.record_type == "response":
-                if pointer.digest:
-                    self.by_digest.setdefault(pointer.digest, pointer)
-                if pointer.date:
-                    self.by_uri_date[(pointer.url, pointer.date)] = pointer
+            self._register(methods.get(pointer.record_id, "GET"), pointer)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.exact.values())
@@ -153,20 +200,61 @@ class ReplayIndex:
                 return pointers[min(served, len(pointers) - 1)]
         return None
 
-    def original_of(self, revisit: RecordPointer) -> RecordPointer | None:
-        if revisit.refers_to_uri and revisit.refers_to_date:
-            found = self.by_uri_date.get((revisit.refers_to_uri, revisit.refers_to_date))
+    def original_of(self, revisit: RecordPointer, refers_to_uri: str | None = None,
+                    refers_to_date: str | None = None) -> RecordPointer | None:
+        uri, date = refers_to_uri or revisit.refers_to_uri, refers_to_date or revisit.refers_to_date
+        if uri and date:
+            found = self.by_uri_date.get((uri, _second(date)))
             if found:
                 return found
         return self.by_digest.get(revisit.digest or "")
 
 
-def _read_record(pointer: RecordPointer, verify: bool) -> tuple[int, list[tuple[str, str]], bytes, str]:
+def _second(date: str) -> str:
+    """A WARC-Date or CDXJ timestamp cut to the second (``YYYYMMDDhhmmss``), the precision CDXJ keeps."""
+    return "".join(c for c in date if c.isdigit())[:14]
+
+
+def _cdxj_entry(line: str) -> dict | None:
+    try:
+        fields = json.loads(line.split(" ", 2)[2])
+    except (IndexError, ValueError):
+        return None  # a torn line is skipped; its file is scanned only if it is missing from the index
+    return fields if isinstance(fields, dict) and "offset" in fields else None
+
+
+def find_cdxj(source: Path) -> Path | None:
+    """The ``index.cdxj`` beside the WARC file(s), or one level up (a topic directory's layout)."""
+    base = source if source.is_dir() else source.parent
+    for candidate in (base / "index.cdxj", base.parent / "index.cdxj"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class ServedRecord:
+    """What a record holds for a response: HTTP status, headers, payload, and its WARC headers of note."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    protocol: str
+    record_id: str
+    truncated: str | None
+    refers_to_uri: str | None
+    refers_to_date: str | None
+
+
+def _read_record(pointer: RecordPointer, verify: bool) -> ServedRecord:
     """Status, headers and payload bytes (transfer framing removed, content encoding kept) of one record."""
     try:
         with open(pointer.path, "rb") as fh:
             fh.seek(pointer.offset)
             record = next(iter(ArchiveIterator(fh, check_digests=verify)))
+            if record.rec_type not in ("response", "revisit"):
+                raise ValueError(f"a {record.rec_type} record where a response was expected (stale index?)")
+            rec = record.rec_headers
             http = record.http_headers
             raw = record.raw_stream.read()
             if verify and record.digest_checker.passed is False:
@@ -181,7 +269,9 @@ def _read_record(pointer: RecordPointer, verify: bool) -> tuple[int, list[tuple[
         raw = ChunkedDataReader(BytesIO(raw), raise_exceptions=False).read()
     status = int(http.get_statuscode() or 200) if http else 200
     protocol = http.protocol if http else "HTTP/1.1"
-    return status, headers, raw, protocol
+    return ServedRecord(status, headers, raw, protocol, rec.get_header("WARC-Record-ID") or "",
+                        rec.get_header("WARC-Truncated"), rec.get_header("WARC-Refers-To-Target-URI"),
+                        rec.get_header("WARC-Refers-To-Date"))
 
 
 class ReplayDownloadHandler:
@@ -193,7 +283,8 @@ class ReplayDownloadHandler:
         self.crawler = crawler
         self.stats = crawler.stats
         self.verify = crawler.settings.getbool("REPLAY_VERIFY_DIGESTS", True)
-        self.index = shared_index(crawler.settings.get("REPLAY_FROM"))
+        self.index = shared_index(crawler.settings.get("REPLAY_FROM"),
+                                  crawler.settings.getbool("REPLAY_USE_INDEX", True))
         logger.info("replaying %d records from %s", len(self.index), self.index.source)
 
     @classmethod
@@ -207,28 +298,29 @@ class ReplayDownloadHandler:
             logger.debug("replay miss: %s %s", request.method, request.url)
             raise IgnoreRequest(f"not in the replay archive: {request.url}")
         try:
-            status, headers, body, protocol = _read_record(pointer, self.verify)
+            served = _read_record(pointer, self.verify)
+            body = served.body
             if pointer.record_type == "revisit":
-                original = self.index.original_of(pointer)
+                original = self.index.original_of(pointer, served.refers_to_uri, served.refers_to_date)
                 if original is None:
                     raise ReplayError(f"{pointer.path} offset {pointer.offset}: revisit of an unknown record")
-                _, _, body, _ = _read_record(original, self.verify)
+                body = _read_record(original, self.verify).body
         except ReplayError as exc:
             self.stats.inc_value("replay/error")
             logger.error("replay: %s", exc)
             raise IgnoreRequest(str(exc)) from exc
         self.stats.inc_value("replay/hit")
-        if pointer.truncated:
-            request.meta[TRUNCATED_META] = pointer.truncated
-        request.meta[WARC_META] = {"file": pointer.path.name, "record_id": pointer.record_id,
+        if served.truncated:
+            request.meta[TRUNCATED_META] = served.truncated
+        request.meta[WARC_META] = {"file": pointer.path.name, "record_id": served.record_id,
                                    "offset": pointer.offset}
         scrapy_headers = Headers()
-        for name, value in headers:
+        for name, value in served.headers:
             if name.lower() != "transfer-encoding":
                 scrapy_headers.appendlist(name, value)
         cls = responsetypes.from_args(headers=scrapy_headers, url=request.url, body=body)
-        return cls(url=request.url, status=status, headers=scrapy_headers, body=body, request=request,
-                   flags=["replay"], protocol=protocol)
+        return cls(url=request.url, status=served.status, headers=scrapy_headers, body=body, request=request,
+                   flags=["replay"], protocol=served.protocol)
 
     async def close(self) -> None:
         return None
@@ -237,11 +329,11 @@ class ReplayDownloadHandler:
 _INDEXES: dict[str, ReplayIndex] = {}
 
 
-def shared_index(source: str) -> ReplayIndex:
+def shared_index(source: str, use_cdxj: bool = True) -> ReplayIndex:
     """One index per source per process (the http and https handlers share it, and its serving order)."""
     key = str(Path(source).resolve())
     if key not in _INDEXES:
-        _INDEXES[key] = ReplayIndex(source)
+        _INDEXES[key] = ReplayIndex(source, use_cdxj)
     return _INDEXES[key]
 
 
