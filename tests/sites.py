@@ -11,6 +11,7 @@ import gzip as gzip_module
 import socket
 import struct
 import threading
+import sys
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -159,6 +160,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     site: "SiteServer"
     host_port: str
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (a killed crawl, a cancelled download) is not the server's error."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class SiteServer:

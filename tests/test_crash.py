@@ -6,6 +6,7 @@ pause and resume works with the spider.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -31,7 +32,9 @@ def article_urls() -> list[str]:
     return [f"{outlet}/news/lavrov-afghanistan-{n}" for outlet in OUTLETS for n in range(ARTICLES)]
 
 
-def build_site(site: SiteServer, topic_file: Path, delay: float = 0.05) -> None:
+def build_site(site: SiteServer, topic_file: Path, delay: float = 0.05, padding: int = 0) -> None:
+    """``padding`` bytes of incompressible data in an HTML comment make each page's records slow to write, so
+    a kill can land in the middle of one."""
     lines = ['name = "crash"', "query = 'Lavrov'"]
     for number, outlet in enumerate(OUTLETS):
         lines += ["[[outlet]]", f'name = "Outlet {number}"', f'url = "{outlet}/"', f'feeds = ["{outlet}/feed.xml"]']
@@ -42,8 +45,11 @@ def build_site(site: SiteServer, topic_file: Path, delay: float = 0.05) -> None:
             {"url": u, "title": f"Lavrov story {n}", "published": "2021-07-16"} for n, u in enumerate(urls)]))
         for n, url in enumerate(urls):
             words = [f"Story {number}-{n} begins with its own words, unlike any other story here ({url})."]
-            site.route(url, Reply(body=article_page(f"Lavrov story {number}-{n}", words + BODY, published="2021-07-16"),
-                                  delay=delay))
+            html = article_page(f"Lavrov story {number}-{n}", words + BODY, published="2021-07-16")
+            if padding:
+                html = html.replace("</body>", f"<!-- {base64.b64encode(os.urandom(padding * 3 // 4)).decode()} -->"
+                                    "</body>")
+            site.route(url, Reply(body=html, delay=delay))
     topic_file.write_text("\n".join(lines) + "\n")
 
 
@@ -62,15 +68,17 @@ def article_responses(site: SiteServer) -> int:
     return sum(1 for r in site.requests() if "/news/" in r.path)
 
 
-def kill_and_resume(tmp: Path, kill_after: int) -> dict:
-    """Kill a crawl after ``kill_after`` article requests, run it again to the end; return what the archive says."""
+def kill_and_resume(tmp: Path, kill_after: int, padding: int = 0, kill_delay: float = 0.0) -> dict:
+    """Kill a crawl ``kill_delay`` seconds after its ``kill_after``-th article request, run it again to the end;
+    return what the archive says."""
     topic_file, archive = tmp / "topic.toml", tmp / "archive"
     with SiteServer() as site:
-        build_site(site, topic_file)
+        build_site(site, topic_file, padding=padding)
         process = popen_crawl(topic_file, archive, site.proxy_url)
         deadline = time.time() + 60
         while article_responses(site) < kill_after and time.time() < deadline and process.poll() is None:
             time.sleep(0.01)
+        time.sleep(kill_delay)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         topic_dir = archive / "crash"

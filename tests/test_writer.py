@@ -48,6 +48,30 @@ def test_torn_tail_is_cut_and_file_renamed(tmp_path):
     writer._fh = None  # the torn writer is gone, as after a crash
 
 
+def test_a_record_cut_inside_its_payload_is_cut_whole(tmp_path):
+    """warcio reads a gzip member that ends early as if it were whole: recovery must not keep such a record."""
+    import subprocess
+    import sys
+
+    writer = RotatingWarcWriter(tmp_path, prefix="t")
+    writer.write([response_record(writer, 0)])
+    body = os.urandom(300_000)  # incompressible: the member is large, the cut lands in the payload
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    writer.write([writer.builder.create_warc_record("http://example.test/big", "response", payload=BytesIO(body),
+                                                    length=len(body), http_headers=headers)])
+    open_path = tmp_path / (writer.current_file + ".open")
+    whole = open_path.stat().st_size
+    with open(open_path, "r+b") as fh:
+        fh.truncate(whole - 100_000)
+    writer._fh = None
+    recovery = recover_warc(open_path)
+    assert recovery.records == 2 and recovery.cut_bytes > 100_000  # warcinfo + page 0; the big one is gone
+    assert count_records(recovery.path) == 2
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(recovery.path)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_only_files_of_dead_writers_are_recovered(tmp_path):
     live = RotatingWarcWriter(tmp_path, prefix="live")
     live.write([response_record(live, 1)])

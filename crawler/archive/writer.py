@@ -14,10 +14,11 @@ import os
 import re
 import socket
 import weakref
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -147,6 +148,16 @@ def recover_warc(path: str | Path) -> Recovery:
     records = 0
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
+        if fh.read(2) == b"\x1f\x8b":
+            # warcio reads a gzip member cut short without a word (it returns the part it has), so members are
+            # checked for their end first, and the file is cut after the last whole one before records are read.
+            whole_end = max(complete_gzip_members(fh), default=0)
+            if whole_end < size:
+                logger.warning("%s: torn gzip member at offset %d cut (%d bytes)", path, whole_end, size - whole_end)
+                with open(path, "r+b") as out:
+                    out.truncate(whole_end)
+                    os.fsync(out.fileno())
+        fh.seek(0)
         iterator = ArchiveIterator(fh, no_record_parse=False, check_digests=False)
         try:
             for record in iterator:
@@ -165,6 +176,33 @@ def recover_warc(path: str | Path) -> Recovery:
         return Recovery(final, 0, size)
     os.replace(path, final)
     return Recovery(final, records, size - good_end)
+
+
+def complete_gzip_members(fh: BinaryIO) -> Iterator[int]:
+    """File offsets at which the complete gzip members of a file end, in order, up to the first member that is
+    cut short or corrupt. Streams in small pieces, so memory stays flat whatever the file holds."""
+    fh.seek(0)
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    member_start, member_fed = 0, 0
+    data = b""
+    while True:
+        if not data:
+            data = fh.read(16384)
+            if not data:
+                return
+        try:
+            decompressor.decompress(data)
+        except zlib.error:
+            return
+        if decompressor.eof:
+            end = member_start + member_fed + len(data) - len(decompressor.unused_data)
+            yield end
+            member_start, member_fed = end, 0
+            data = decompressor.unused_data
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        else:
+            member_fed += len(data)
+            data = b""
 
 
 def abandoned_open_files(directory: str | Path, all_hosts: bool = False) -> list[Path]:
