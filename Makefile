@@ -36,7 +36,7 @@ pywb:
 example: install
 	$(VENV)/bin/scrapy crawl coverage -a topic=$(EXAMPLE)/topic.toml \
 	  -s REPLAY_FROM=$(EXAMPLE)/example.warc.gz -s ARCHIVE_DIR=archive
-	@echo; echo "Output: archive/lavrov-afghanistan/ (text/, manifest.jsonl, report.md, warc/, index.cdxj)"
+	@echo; echo "Output: archive/lavrov-afghanistan/ (text/, manifest.jsonl, report.html, report.md), replayed from examples/lavrov-afghanistan/example.warc.gz"
 
 test: install-test system-deps pywb
 	PYWB_VENV=$(abspath $(PYWB_VENV)) $(VENV)/bin/python -m pytest -q
