@@ -282,9 +282,16 @@ def extract_to_dict(html: bytes, url: str, boilerplate: frozenset[str], content_
     return extract_article(html, url, boilerplate, content_type, detect=False).to_dict()
 
 
+_WARM_UP_PAGE = ("<html lang='en'><head><title>Warm-up</title><meta name='date' content='2021-07-16'></head><body>"
+                 "<article><h1>Warm-up</h1><p>Extraction libraries load their models and caches on first use, "
+                 "so a fresh worker reads one small page before the first real one reaches it.</p>"
+                 "<p>Support our journalism: subscribe to our newsletter.</p></article></body></html>")
+
+
 def warm_up() -> None:
-    """Import the extraction libraries in a fresh worker (a second or so) before the first page reaches it."""
-    import trafilatura  # noqa: F401
+    """Load the extraction libraries, their caches and the prompt cues in a fresh worker (a second or so) while
+    discovery runs, instead of on the first page."""
+    extract_article(_WARM_UP_PAGE.encode(), "http://warm-up.invalid/", detect=False)
 
 
 class ExtractPipeline:
@@ -323,8 +330,9 @@ class ExtractPipeline:
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
         if self.workers > 0:
             self.executor = self._new_executor(self.workers)
-            for _ in range(self.workers):  # start the workers and their imports now, while discovery runs
-                self.executor.submit(warm_up)
+            if self.extract is extract_to_dict:  # start the workers and their imports now, while discovery runs
+                for _ in range(self.workers):
+                    self.executor.submit(warm_up)
         # The language detector's model takes most of a second to load: load it while discovery runs.
         self._detector_loading = threading.Thread(target=load_language_detector, daemon=True)
         self._detector_loading.start()
