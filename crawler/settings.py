@@ -96,6 +96,8 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     # A progress line (or live table) per outlet while crawling: PROGRESS_INTERVAL.
     "crawler.extensions.progress.Progress": 500,
+    # Fewer garbage-collector passes while crawling: GC_THRESHOLD.
+    "crawler.extensions.gctuning.GcTuning": 50,
     # A response over DOWNLOAD_MAXSIZE is cut there and archived with WARC-Truncated: length: TRUNCATE_OVERSIZE.
     "crawler.extensions.oversize.OversizeTruncation": 100,
     # report.json / report.md / report.html in the topic directory when the crawl ends: REPORT_ENABLED.
@@ -104,6 +106,8 @@ EXTENSIONS = {
 }
 # Write the final stats as JSON to this path (off when empty).
 STATS_FILE = ""
+# Garbage-collector thresholds while crawling (crawler/extensions/gctuning.py); empty keeps Python's defaults.
+GC_THRESHOLD = [10000, 20, 20]
 # Listing pages (sections, search results) followed per start page through their "next" links.
 SECTION_MAX_PAGES = 5
 
