@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 import logging
 import sqlite3
 from collections import Counter, defaultdict
@@ -25,6 +24,7 @@ from scrapy.exceptions import NotConfigured
 from crawler.paths import TopicPaths, paths_for
 from crawler.topic import TopicError, load_topic, slugify
 from pipelines.manifest import read_manifest
+from pipelines.textfiles import write_atomic
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -233,9 +233,7 @@ def render_html(report: dict[str, Any]) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may finish together
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    write_atomic(path.parent, path.name, text)  # a temporary name of its own: workers may finish together
 
 
 def write_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, Path]:

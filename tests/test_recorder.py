@@ -147,15 +147,20 @@ def test_files_rotate_and_each_starts_with_warcinfo(site, tmp_path):
     assert len({p.name.split("-")[2] for p in files}) == len(files)  # distinct serials
 
 
-def test_file_is_open_while_written_and_renamed_when_closed(site, tmp_path):
+def start_fast_and_slow(site, tmp_path: Path, slow_delay: float) -> subprocess.Popen:
+    """A crawl of one fast page and one that answers after ``slow_delay`` seconds, in a process of its own."""
     base = site.origin
     site.route(f"{base}/fast.html", ARTICLE)
-    site.route(f"{base}/slow.html", Reply(body=ARTICLE, delay=4))
-    process = subprocess.Popen(
+    site.route(f"{base}/slow.html", Reply(body=ARTICLE, delay=slow_delay))
+    return subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "urllist", "-a", f"urls={base}/fast.html,{base}/slow.html",
          "-a", "topic_name=rec", "-s", f"ARCHIVE_DIR={tmp_path}",
          "-s", "SPIDER_MODULES=crawler.spiders,tests.spiders"] + [f"-s{k}={v}" for k, v in LIVE.items()],
         cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_file_is_open_while_written_and_renamed_when_closed(site, tmp_path):
+    process = start_fast_and_slow(site, tmp_path, slow_delay=4)
     seen_open = False
     deadline = time.time() + 60
     while process.poll() is None and time.time() < deadline:
@@ -169,14 +174,7 @@ def test_file_is_open_while_written_and_renamed_when_closed(site, tmp_path):
 
 
 def test_sigterm_closes_the_file_cleanly(site, tmp_path):
-    base = site.origin
-    site.route(f"{base}/fast.html", ARTICLE)
-    site.route(f"{base}/slow.html", Reply(body=ARTICLE, delay=8))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scrapy", "crawl", "urllist", "-a", f"urls={base}/fast.html,{base}/slow.html",
-         "-a", "topic_name=rec", "-s", f"ARCHIVE_DIR={tmp_path}",
-         "-s", "SPIDER_MODULES=crawler.spiders,tests.spiders"] + [f"-s{k}={v}" for k, v in LIVE.items()],
-        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_fast_and_slow(site, tmp_path, slow_delay=8)
     deadline = time.time() + 60
     while not list((tmp_path / "rec" / "warc").glob("*.open")) and time.time() < deadline:
         time.sleep(0.1)

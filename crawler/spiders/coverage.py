@@ -9,7 +9,6 @@ pipelines.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
@@ -35,6 +34,7 @@ from crawler.rebuild import rebuild_state
 from crawler.state import TopicLock, open_state
 from crawler.topic import Outlet, Topic, load_topic
 from crawler.urls import canonical_url, in_scope, normalize_url
+from pipelines.textfiles import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,10 @@ def keep_topic_copy(topic: Topic, target: Path) -> None:
     """Keep the topic file next to its archive, so the archive explains itself (reports read the window)."""
     if not topic.path:
         return
-    text = Path(topic.path).read_bytes()
-    if target.exists() and target.read_bytes() == text:
+    text = Path(topic.path).read_text(encoding="utf-8")  # valid UTF-8: TOML requires it and the topic loaded
+    if target.exists() and target.read_text(encoding="utf-8", errors="replace") == text:
         return
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # workers of one topic start together
-    temporary.write_bytes(text)
-    os.replace(temporary, target)
+    write_atomic(target.parent, target.name, text)  # a temporary name of its own: workers start together
 
 
 VIA_PREFERENCE = ("sitemap", "feed", "search", "section")
