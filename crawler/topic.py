@@ -14,6 +14,7 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -110,14 +111,15 @@ class Outlet:
     search: str = ""
     domains: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def slug(self) -> str:
         """The name as a slug, for stats keys and file metadata; from the host if the name has no Latin letters."""
         return slugify(self.name) or slugify(_host_of(self.url).removeprefix("www.")) or "outlet"
 
-    @property
+    @cached_property
     def hosts(self) -> frozenset[str]:
-        """Every host the outlet's pages may live on (with its www. twin), so links can be kept in scope."""
+        """Every host the outlet's pages may live on (with its www. twin), so links can be kept in scope.
+        Computed once: scope checks ask for it on every link and item."""
         urls = (self.url, *self.feeds, *self.sitemaps, *self.sections,
                 self.search.replace(SEARCH_PLACEHOLDER, "x"))
         hosts = {_host_of(url) for url in urls if url}

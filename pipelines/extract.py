@@ -323,16 +323,23 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
-        return cls(crawler)
+        pipeline = cls(crawler)
+        pipeline._start_workers()
+        return pipeline
+
+    def _start_workers(self) -> None:
+        """Start the workers as soon as the pipeline exists: their imports (a second or so each) then overlap
+        the rest of the crawler's start-up and discovery instead of following them."""
+        if self.workers > 0 and self.executor is None:
+            self.executor = self._new_executor(self.workers)
+            if self.extract is extract_to_dict:
+                for _ in range(self.workers):
+                    self.executor.submit(warm_up)
 
     def open_spider(self) -> None:
         self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
-        if self.workers > 0:
-            self.executor = self._new_executor(self.workers)
-            if self.extract is extract_to_dict:  # start the workers and their imports now, while discovery runs
-                for _ in range(self.workers):
-                    self.executor.submit(warm_up)
+        self._start_workers()
         # The language detector's model takes most of a second to load: load it while discovery runs.
         self._detector_loading = threading.Thread(target=load_language_detector, daemon=True)
         self._detector_loading.start()

@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 SEQUENCE = "text_files"  # the state counter numbering a topic's text files
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-_SPACE = re.compile(r"\s+")
 
 
 def url_hash(canonical_url: str) -> str:
@@ -53,8 +52,10 @@ def clean_line(text: str | None) -> str:
     """One line of text: NFC, no control characters, single spaces."""
     if not text:
         return ""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
-    return _SPACE.sub(" ", text).strip()
+    text = unicodedata.normalize("NFC", text)
+    if not text.isprintable():  # printable text has none of the control characters: skip the regex
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
 
 
 def render_text(title: str | None, paragraphs: Iterable[str], published: str | None) -> str:

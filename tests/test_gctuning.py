@@ -14,8 +14,9 @@ from crawler.extensions.gctuning import GcTuning
 def test_thresholds_hold_during_the_crawl_and_are_restored():
     before = gc.get_threshold()
     extension = GcTuning.from_crawler(get_crawler(settings_dict={"GC_THRESHOLD": [12345, 7, 9]}))
-    extension.engine_started()
     try:
+        assert gc.get_threshold() == (12345, 7, 9)  # already for the rest of start-up
+        extension.engine_started()
         assert gc.get_threshold() == (12345, 7, 9)
         assert gc.get_freeze_count() > 0
     finally:

@@ -114,6 +114,65 @@ def test_wrong_digest_is_refused(tmp_path):
         _read_record(pointer, verify=True)
 
 
+def test_tampered_http_header_is_refused_too(tmp_path):
+    """The block digest covers the HTTP headers, so an edited header is caught, not only an edited body."""
+    path = tmp_path / "h.warc"
+    _write_warc(path, {"http://e.test/h": b"<p>text</p>"}, gzip=False)
+    path.write_bytes(path.read_bytes().replace(b"Content-Type: text/html", b"Content-Type: text/xml!"))
+    from crawler.archive.replay import ReplayError, _read_record
+
+    pointer = ReplayIndex(tmp_path).lookup("GET", "http://e.test/h")
+    with pytest.raises(ReplayError, match="digest mismatch"):
+        _read_record(pointer, verify=True)
+    assert _read_record(pointer, verify=False).body == b"<p>text</p>"
+
+
+def _without_block_digest(data: bytes, hex_payload_digest: bool = False) -> bytes:
+    """A WARC written by a tool that sets only WARC-Payload-Digest (optionally in base16)."""
+    import base64
+    import re
+
+    data = re.sub(rb"WARC-Block-Digest: [^\r]*\r\n", b"", data)
+    if hex_payload_digest:
+        data = re.sub(rb"(WARC-Payload-Digest: sha1:)([A-Z2-7]+)",
+                      lambda m: m.group(1) + base64.b32decode(m.group(2)).hex().encode(), data)
+    return data
+
+
+@pytest.mark.parametrize("hex_payload_digest", [False, True])
+def test_payload_digest_alone_is_checked(tmp_path, hex_payload_digest):
+    from crawler.archive.replay import ReplayError, _read_record
+
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for directory, body in ((good, b"<p>original text</p>"), (bad, b"<p>original text</p>")):
+        directory.mkdir()
+        _write_warc(directory / "p.warc", {"http://e.test/p": body}, gzip=False)
+        data = _without_block_digest((directory / "p.warc").read_bytes(), hex_payload_digest)
+        assert b"WARC-Block-Digest" not in data and b"WARC-Payload-Digest" in data
+        if directory is bad:
+            data = data.replace(b"original text", b"tampered text")
+        (directory / "p.warc").write_bytes(data)
+    assert _read_record(ReplayIndex(good).lookup("GET", "http://e.test/p"), verify=True).body == (
+        b"<p>original text</p>")
+    with pytest.raises(ReplayError, match="digest mismatch"):
+        _read_record(ReplayIndex(bad).lookup("GET", "http://e.test/p"), verify=True)
+
+
+def test_digest_encodings():
+    import base64
+    import hashlib
+
+    from crawler.archive.replay import digest_matches
+
+    digest = hashlib.sha1(b"x").digest()
+    assert digest_matches("sha1:" + base64.b32encode(digest).decode(), b"x")
+    assert digest_matches("sha1:" + digest.hex(), b"x")
+    assert digest_matches("sha1:" + base64.b64encode(digest).decode(), b"x")
+    assert digest_matches("sha1:" + digest.hex(), b"y") is False
+    assert digest_matches("sha256:" + hashlib.sha256(b"x").hexdigest(), b"x")
+    assert digest_matches("no-such-algorithm:abc", b"x") is None
+
+
 def _pointers(index: ReplayIndex) -> dict:
     return {key: [(p.path, p.offset, p.record_type, p.digest) for p in pointers]
             for key, pointers in index.exact.items()}

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from cdxj_indexer.main import CDXJIndexer
-
 from crawler.archive.writer import warc_files
 
 
 def index_lines(files: Iterable[Path]) -> list[str]:
     """Sorted CDXJ lines (response, revisit and metadata records) of some WARC files."""
+    from cdxj_indexer.main import CDXJIndexer  # imported when first needed: it pulls in pkg_resources (0.1 s)
+
     files = [str(f) for f in files]
     if not files:
         return []

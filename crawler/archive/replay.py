@@ -14,6 +14,8 @@ them in recorded order, the last one repeating.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -30,6 +32,8 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from w3lib.url import canonicalize_url
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
+from warcio.recordloader import ArcWarcRecordLoader
+from warcio.statusandheaders import StatusAndHeaders
 
 from crawler.archive.recorder import WARC_META
 from crawler.archive.writer import warc_files
@@ -84,7 +88,8 @@ class ReplayIndex:
         if not self.source.exists():
             raise NotConfigured(f"REPLAY_FROM: {self.source} does not exist")
         self.exact: dict[tuple[str, str], list[RecordPointer]] = defaultdict(list)
-        self.canonical: dict[tuple[str, str], list[RecordPointer]] = defaultdict(list)
+        self._registered: list[tuple[str, RecordPointer]] = []  # in recorded order, for the canonical table
+        self._canonical: dict[tuple[str, str], list[RecordPointer]] | None = None
         self.by_digest: dict[str, RecordPointer] = {}
         self.by_uri_date: dict[tuple[str, str], RecordPointer] = {}
         self.errors: list[str] = []
@@ -139,7 +144,8 @@ class ReplayIndex:
 
     def _register(self, method: str, pointer: RecordPointer) -> None:
         self.exact[(method, pointer.url)].append(pointer)
-        self.canonical[(method, replay_key(pointer.url))].append(pointer)
+        self._registered.append((method, pointer))
+        self._canonical = None
         if pointer.record_type == "response":
             if pointer.digest:
                 self.by_digest.setdefault(pointer.digest, pointer)
@@ -187,18 +193,29 @@ class ReplayIndex:
     def __len__(self) -> int:
         return sum(len(v) for v in self.exact.values())
 
+    @property
+    def canonical(self) -> dict[tuple[str, str], list[RecordPointer]]:
+        """Records by (method, canonical URL); built on the first request the exact table misses, as most
+        replays (a crawl's own archive) never need it."""
+        if self._canonical is None:
+            self._canonical = defaultdict(list)
+            for method, pointer in self._registered:
+                self._canonical[(method, replay_key(pointer.url))].append(pointer)
+        return self._canonical
+
     def lookup(self, method: str, url: str) -> RecordPointer | None:
         """The next record for a request, in recorded order, the last one repeating."""
-        for table, key, kind in (
-            (self.exact, (method, url), "exact"),
-            (self.canonical, (method, replay_key(url)), "canonical"),
-        ):
-            pointers = table.get(key)
-            if pointers:
-                served = self._served[(kind, *key)]
-                self._served[(kind, *key)] += 1
-                return pointers[min(served, len(pointers) - 1)]
-        return None
+        pointers = self.exact.get((method, url))
+        if pointers:
+            return self._next(("exact", method, url), pointers)
+        key = (method, replay_key(url))
+        pointers = self.canonical.get(key)
+        return self._next(("canonical", *key), pointers) if pointers else None
+
+    def _next(self, served_key: tuple[str, str, str], pointers: list[RecordPointer]) -> RecordPointer:
+        served = self._served[served_key]
+        self._served[served_key] = served + 1
+        return pointers[min(served, len(pointers) - 1)]
 
     def original_of(self, revisit: RecordPointer, refers_to_uri: str | None = None,
                     refers_to_date: str | None = None) -> RecordPointer | None:
@@ -246,24 +263,61 @@ class ServedRecord:
     refers_to_date: str | None
 
 
+def digest_matches(declared: str, data: bytes) -> bool | None:
+    """Whether ``data`` hashes to a WARC digest header (``algo:value``, in base32, base16 or base64, as RFC 3548
+    allows); None when the algorithm is unknown, so nothing can be said."""
+    algorithm, _, value = declared.strip().partition(":")
+    try:
+        digest = hashlib.new(algorithm.lower().replace("-", ""), data).digest()
+    except ValueError:
+        return None
+    value = value.strip()
+    return (value.upper() in (base64.b32encode(digest).decode("ascii"), digest.hex().upper())
+            or value.rstrip("=") in (base64.b64encode(digest).decode("ascii").rstrip("="),
+                                     base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")))
+
+
+def _check_digest(rec: StatusAndHeaders, block: bytes, payload_start: int) -> None:
+    """One hash pass per record: the block digest covers HTTP headers and payload, so it is the one checked;
+    the payload digest only when the record has no block digest. Revisits carry their original's payload
+    digest, which is not theirs to check."""
+    if rec.get_header("WARC-Type") == "revisit":
+        return
+    block_digest = rec.get_header("WARC-Block-Digest")
+    if block_digest:
+        declared, data = block_digest, block
+    elif rec.get_header("WARC-Payload-Digest") and rec.get_header("WARC-Segment-Number") is None:
+        declared, data = rec.get_header("WARC-Payload-Digest"), block[payload_start:]
+    else:
+        return
+    if digest_matches(declared, data) is False:
+        raise ReplayError(f"digest mismatch ({declared})")
+
+
 def _read_record(pointer: RecordPointer, verify: bool) -> ServedRecord:
-    """Status, headers and payload bytes (transfer framing removed, content encoding kept) of one record."""
+    """Status, headers and payload bytes (transfer framing removed, content encoding kept) of one record.
+
+    The record block is read whole, hashed once for its digest, then its HTTP headers parsed by warcio's own
+    loader: warcio's verifying reader would hash it twice (block and payload)."""
     try:
         with open(pointer.path, "rb") as fh:
             fh.seek(pointer.offset)
-            record = next(iter(ArchiveIterator(fh, check_digests=verify)))
+            record = next(iter(ArchiveIterator(fh, no_record_parse=True)))
             if record.rec_type not in ("response", "revisit"):
                 raise ValueError(f"a {record.rec_type} record where a response was expected (stale index?)")
             rec = record.rec_headers
-            http = record.http_headers
-            raw = record.raw_stream.read()
-            if verify and record.digest_checker.passed is False:
-                raise ReplayError(f"{pointer.path} offset {pointer.offset}: digest mismatch "
-                                  f"({'; '.join(record.digest_checker.problems)})")
-    except ReplayError:
-        raise
+            block = record.raw_stream.read()
+        stream = BytesIO(block)
+        http = _HTTP_LOADER.load_http_headers(record.rec_type, rec.get_header("WARC-Target-URI") or "", stream,
+                                              len(block))
+        payload_start = stream.tell()
+        if verify:
+            _check_digest(rec, block, payload_start)
+    except ReplayError as exc:
+        raise ReplayError(f"{pointer.path} offset {pointer.offset}: {exc}") from exc
     except Exception as exc:
         raise ReplayError(f"{pointer.path} offset {pointer.offset}: unreadable record ({exc})") from exc
+    raw = block[payload_start:]
     headers = list(http.headers) if http else []
     if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers):
         raw = ChunkedDataReader(BytesIO(raw), raise_exceptions=False).read()
@@ -272,6 +326,9 @@ def _read_record(pointer: RecordPointer, verify: bool) -> ServedRecord:
     return ServedRecord(status, headers, raw, protocol, rec.get_header("WARC-Record-ID") or "",
                         rec.get_header("WARC-Truncated"), rec.get_header("WARC-Refers-To-Target-URI"),
                         rec.get_header("WARC-Refers-To-Date"))
+
+
+_HTTP_LOADER = ArcWarcRecordLoader(verify_http=False)
 
 
 class ReplayDownloadHandler:
