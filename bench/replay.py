@@ -1,14 +1,15 @@
 """Archive-to-text throughput and memory: the full replayed crawl against a bare process pool.
 
-    python bench/replay.py --pages 3000 [--workers 2] [--memory 1000,5000] [--scan]
+    python bench/replay.py --pages 3000 [--workers 2] [--repeat 3] [--memory 1000,5000] [--scan]
 
 Builds (once, cached in bench/.cache/) a WARC of N article pages — the real pages of the dev set repeated
 under distinct URLs of five outlets, each outlet with robots.txt, a home page and a sitemap — with its
 ``index.cdxj`` beside it, as a crawl leaves its archive, and times
 ``scrapy crawl coverage -s REPLAY_FROM=...`` to text files. The baseline ("ceiling") is the same extraction
-function over the same HTML in a plain ``multiprocessing.Pool`` with the same worker count: no Scrapy, no WARC.
-Prints pages/s for both and their ratio; with ``--memory`` also the peak RSS (all processes) of crawls of
-those sizes.
+function over the same HTML in a plain ``multiprocessing.Pool`` with the same worker count: no Scrapy, no WARC,
+measured right before and right after each crawl (the crawl is compared with the mean of the two). Prints
+pages/s for both and their ratio (with ``--repeat K``, for K crawls and their median); with ``--memory`` also
+the peak RSS (all processes) of crawls of those sizes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -108,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=1, help="crawls to time (the median ratio is printed too)")
     parser.add_argument("--memory", default="", help="comma-separated page counts for the memory runs")
     parser.add_argument("--scan", action="store_true",
                         help="also time the crawl with the archive scanned at start instead of read from index.cdxj")
@@ -115,14 +118,26 @@ def main() -> None:
 
     build(args.pages)
     pages = corpus(args.pages)
-    base = ceiling(pages, args.workers)
-    seconds, peak, written = crawl(args.pages, args.workers)
-    rate = args.pages / seconds
+    # Each crawl is bracketed by two ceiling runs and compared with their mean: this VM's speed drifts by up to
+    # a fifth within minutes, and a baseline taken only before the crawl would carry that drift into the ratio.
+    ceilings = [ceiling(pages, args.workers)]
+    ratios = []
     print(f"pages={args.pages} workers={args.workers} cpus={os.cpu_count()}")
-    print(f"ceiling (multiprocessing.Pool, extraction only): {base:8.1f} pages/s")
-    print(f"scrapy crawl coverage (REPLAY_FROM, full pipeline): {rate:8.1f} pages/s "
-          f"({seconds:.1f} s, {written} text files, peak RSS {peak / 2**20:.0f} MB)")
-    print(f"ratio crawl/ceiling: {rate / base:.3f}")
+    for run in range(1, args.repeat + 1):
+        seconds, peak, written = crawl(args.pages, args.workers)
+        ceilings.append(ceiling(pages, args.workers))
+        base = (ceilings[-2] + ceilings[-1]) / 2
+        rate = args.pages / seconds
+        ratios.append(rate / base)
+        print(f"run {run}: ceiling (multiprocessing.Pool, extraction only): {base:8.1f} pages/s "
+              f"(before {ceilings[-2]:.1f}, after {ceilings[-1]:.1f})")
+        print(f"run {run}: scrapy crawl coverage (REPLAY_FROM, full pipeline): {rate:8.1f} pages/s "
+              f"({seconds:.1f} s, {written} text files, peak RSS {peak / 2**20:.0f} MB)")
+        print(f"run {run}: ratio crawl/ceiling: {rate / base:.3f}")
+    if args.repeat > 1:
+        print(f"ratio crawl/ceiling, median of {args.repeat} runs: {statistics.median(ratios):.3f} "
+              f"(min {min(ratios):.3f}, max {max(ratios):.3f})")
+    base = statistics.mean(ceilings)
     if args.scan:
         seconds, peak, written = crawl(args.pages, args.workers, use_index=False)
         print(f"same crawl, WARC scanned at start (REPLAY_USE_INDEX=False): {args.pages / seconds:8.1f} pages/s "

@@ -285,9 +285,9 @@ class Query:
                 terms.append(term)
         return terms
 
-    def _presence(self, folded: list[str]) -> Callable[[Term], bool]:
-        """A memoized 'is this term in any of the texts' for one evaluation."""
-        cache: dict[str, bool] = {}
+    def _presence(self, folded: list[str], known: dict[str, bool] | None = None) -> Callable[[Term], bool]:
+        """A memoized 'is this term in any of the texts' for one evaluation (``known``: answers already found)."""
+        cache: dict[str, bool] = dict(known or {})
 
         def present(term: Term) -> bool:
             key = term.pattern.pattern
@@ -304,9 +304,11 @@ class Query:
     def match(self, fields: Mapping[str, str]) -> QueryMatch:
         """Evaluate over named fields and report where each positive term was found (for the manifest)."""
         folded = {name: fold(value) for name, value in fields.items() if value}
-        found = {term.display: [name for name, text in folded.items() if term.pattern.search(text)]
-                 for term in self._positive()}
-        matched = self._root.evaluate(self._presence(list(folded.values())))
+        where = [(term, [name for name, text in folded.items() if term.pattern.search(text)])
+                 for term in self._positive()]
+        found = {term.display: names for term, names in where}
+        known = {term.pattern.pattern: bool(names) for term, names in where}
+        matched = self._root.evaluate(self._presence(list(folded.values()), known))
         return QueryMatch(matched, {display: names for display, names in found.items() if names})
 
     def positive_terms(self) -> tuple[str, ...]:
