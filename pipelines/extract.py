@@ -35,17 +35,18 @@ from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
-from scrapy.exceptions import DropItem
-from scrapy.utils.misc import load_object
 from w3lib.encoding import html_to_unicode
 
-from crawler.items import ArticleItem
 from crawler.paths import paths_for
 from crawler.state import open_state
 from pipelines.prompts import SiteMemory, clean_paragraphs, paragraph_key, paywall_marked, strip_prompt_elements
 
+# Worker processes import this module for extract_to_dict: Scrapy (a third of a second to import) is left to the
+# pipeline's own methods, so a worker loads only what extraction needs.
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+    from crawler.items import ArticleItem
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,8 @@ class ExtractPipeline:
     """
 
     def __init__(self, crawler: Crawler) -> None:
+        from scrapy.utils.misc import load_object
+
         self.crawler = crawler
         self.stats = crawler.stats
         workers = crawler.settings.get("EXTRACT_WORKERS")
@@ -375,6 +378,8 @@ class ExtractPipeline:
 
     async def _run_alone(self, args: tuple) -> dict:
         """A suspect page in a worker of its own: a crash there is its own; it gets one fresh worker more."""
+        from scrapy.exceptions import DropItem
+
         async with self._alone_lock:
             for attempt in (1, 2):
                 if self.alone is None:
@@ -389,6 +394,8 @@ class ExtractPipeline:
         raise DropItem(f"extraction failed twice (worker died): {args[1]}")
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
+        from scrapy.exceptions import DropItem
+
         boilerplate = self.memory.boilerplate(item.outlet_slug)
         try:
             article = await self._run(item, boilerplate)
