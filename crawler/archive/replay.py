@@ -303,9 +303,15 @@ def _read_record(pointer: RecordPointer, verify: bool) -> ServedRecord:
         with open(pointer.path, "rb") as fh:
             fh.seek(pointer.offset)
             record = next(iter(ArchiveIterator(fh, no_record_parse=True)))
+            rec = record.rec_headers
+            # Bytes at a wrong offset can pass for an old ARC header: only a WARC record for this URL is served.
+            if record.format != "warc":
+                raise ValueError("no WARC record at this offset (stale index?)")
             if record.rec_type not in ("response", "revisit"):
                 raise ValueError(f"a {record.rec_type} record where a response was expected (stale index?)")
-            rec = record.rec_headers
+            if pointer.url and rec.get_header("WARC-Target-URI") != pointer.url:
+                raise ValueError(f"a record for {rec.get_header('WARC-Target-URI')} where one for {pointer.url} "
+                                 "was expected (stale index?)")
             block = record.raw_stream.read()
         stream = BytesIO(block)
         http = _HTTP_LOADER.load_http_headers(record.rec_type, rec.get_header("WARC-Target-URI") or "", stream,
