@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 
@@ -112,6 +113,31 @@ def test_wrong_digest_is_refused(tmp_path):
     pointer = ReplayIndex(tmp_path).lookup("GET", "http://e.test/d")
     with pytest.raises(ReplayError, match=r"d\.warc offset \d+: digest mismatch"):
         _read_record(pointer, verify=True)
+
+
+def test_bytes_that_pass_for_an_arc_header_are_not_served(tmp_path):
+    """A stale offset can land on bytes warcio reads as an old ARC header; they are refused, not served."""
+    from crawler.archive.replay import ReplayError, _read_record
+
+    path = tmp_path / "arc.warc"
+    _write_warc(path, {"http://e.test/a": b"<p>real</p>"}, gzip=False)
+    offset = path.stat().st_size
+    with open(path, "ab") as fh:
+        fh.write(b"http://e.test/a 10.0.0.1 20210716000000 text/html 9\n<p>x</p>\n\n")
+    pointer = replace(ReplayIndex(tmp_path).lookup("GET", "http://e.test/a"), offset=offset)
+    with pytest.raises(ReplayError, match="no WARC record at this offset"):
+        _read_record(pointer, verify=True)
+
+
+def test_a_record_for_another_url_is_not_served(tmp_path):
+    from crawler.archive.replay import ReplayError, _read_record
+
+    _write_warc(tmp_path / "two.warc.gz", {"http://e.test/a": b"<p>a</p>", "http://e.test/b": b"<p>b</p>"})
+    index = ReplayIndex(tmp_path)
+    pointer_b = index.lookup("GET", "http://e.test/b")
+    swapped = replace(index.lookup("GET", "http://e.test/a"), offset=pointer_b.offset)
+    with pytest.raises(ReplayError, match="a record for http://e.test/b where one for http://e.test/a"):
+        _read_record(swapped, verify=True)
 
 
 def test_tampered_http_header_is_refused_too(tmp_path):
@@ -229,3 +255,28 @@ def test_a_stale_index_entry_is_a_clear_error(tmp_path):
     assert index.lookup("GET", "http://e.test/t") is None  # the index covers the file: no scan
     with pytest.raises(ReplayError, match=r"s\.warc\.gz offset 7: unreadable record"):
         _read_record(index.lookup("GET", "http://e.test/s"), verify=True)
+
+
+def test_replay_drops_request_shaping_middlewares_only():
+    from scrapy.utils.test import get_crawler
+
+    from crawler.archive.replay import ReplayAddon
+    from crawler.settings import DOWNLOADER_MIDDLEWARES
+
+    def enabled(settings_dict):
+        crawler = get_crawler(settings_dict={"ADDONS": {ReplayAddon: 0},
+                                             "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES, **settings_dict})
+        crawler._apply_settings()
+        names = set()
+        for setting in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES"):
+            for key, priority in crawler.settings.get_component_priority_dict_with_base(setting).items():
+                if priority is not None:
+                    names.add(key if isinstance(key, str) else f"{key.__module__}.{key.__name__}")
+        return names
+
+    live, replay = enabled({}), enabled({"REPLAY_FROM": "somewhere"})
+    dropped = {name.rsplit(".", 1)[1] for name in live - replay}
+    assert dropped == {"DefaultHeadersMiddleware", "DownloadTimeoutMiddleware", "HttpAuthMiddleware",
+                       "HttpProxyMiddleware", "RefererMiddleware"}
+    assert any(name.endswith("RobotsMiddleware") for name in replay)
+    assert any(name.endswith("CookiesMiddleware") for name in replay)

@@ -421,6 +421,18 @@ class ReplayAddon:
         handler = "crawler.archive.replay.ReplayDownloadHandler"
         settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler, "ftp": None, "s3": None},
                      priority="addon")
+        # Components that only shape the request sent to a server (default headers, credentials, proxy, timeout,
+        # Referer): a replay sends none, and matches records by method and URL alone.
+        from scrapy.downloadermiddlewares.defaultheaders import DefaultHeadersMiddleware
+        from scrapy.downloadermiddlewares.downloadtimeout import DownloadTimeoutMiddleware
+        from scrapy.downloadermiddlewares.httpauth import HttpAuthMiddleware
+        from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
+        from scrapy.spidermiddlewares.referer import RefererMiddleware
+
+        for middleware in (DefaultHeadersMiddleware, DownloadTimeoutMiddleware, HttpAuthMiddleware,
+                           HttpProxyMiddleware):
+            settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", middleware, None)
+        settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", RefererMiddleware, None)
         # A replay is as fast as the disk: politeness delays protect live servers only.
         for name, value in (("DOWNLOAD_DELAY", 0), ("AUTOTHROTTLE_ENABLED", False),
                             ("CONCURRENT_REQUESTS_PER_DOMAIN", 64), ("CONCURRENT_REQUESTS", 64),
