@@ -59,6 +59,9 @@ def test_replay_serves_everything_without_network(recorded, tmp_path):
     assert stats["downloader/response_status_count/301"] == 1
     assert not (tmp_path / "out" / "rep" / "warc").exists() or not list((tmp_path / "out" / "rep" / "warc").iterdir())
     assert "never-archived" in result.stderr  # the miss is named in the DEBUG log
+    warnings = [line for line in result.stderr.splitlines()
+                if "WARNING:" in line and "WARNING: Disabled " not in line]  # components off by configuration
+    assert not warnings, "a replay of a healthy archive logs no warnings"
 
 
 def test_replay_can_write_a_new_warc_when_asked(recorded, tmp_path):
@@ -277,6 +280,6 @@ def test_replay_drops_request_shaping_middlewares_only():
     live, replay = enabled({}), enabled({"REPLAY_FROM": "somewhere"})
     dropped = {name.rsplit(".", 1)[1] for name in live - replay}
     assert dropped == {"DefaultHeadersMiddleware", "DownloadTimeoutMiddleware", "HttpAuthMiddleware",
-                       "HttpProxyMiddleware", "RefererMiddleware"}
+                       "HttpProxyMiddleware"}
     assert any(name.endswith("RobotsMiddleware") for name in replay)
     assert any(name.endswith("CookiesMiddleware") for name in replay)

@@ -3,7 +3,7 @@
 Replay is a download handler for http and https, so the rest of Scrapy (robots.txt, redirects, retries,
 decompression, cookies) works exactly as in a live crawl, and no network connection can be opened: there is no
 network handler to open one. Only the middlewares that shape the request sent to a server (default headers,
-credentials, proxy, timeout, Referer) are left out, as nothing is sent. Record offsets come from the archive's ``index.cdxj`` (next to the WARC files or
+credentials, proxy, timeout) are left out, as nothing is sent. Record offsets come from the archive's ``index.cdxj`` (next to the WARC files or
 one level up, as a topic directory keeps it) for the files it covers, and from one scan of the record headers
 for the others; bodies are read lazily from disk when a request asks for them, so memory does not grow with the
 archive. A record's own headers (its ID, a revisit's original, ``WARC-Truncated``) are read when it is served.
@@ -422,18 +422,17 @@ class ReplayAddon:
         handler = "crawler.archive.replay.ReplayDownloadHandler"
         settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler, "ftp": None, "s3": None},
                      priority="addon")
-        # Components that only shape the request sent to a server (default headers, credentials, proxy, timeout,
-        # Referer): a replay sends none, and matches records by method and URL alone.
+        # Middlewares that only shape the request sent to a server (default headers, credentials, proxy,
+        # timeout): a replay sends none, and matches records by method and URL alone. (The Referer middleware
+        # stays: the redirect middlewares warn on every run without it.)
         from scrapy.downloadermiddlewares.defaultheaders import DefaultHeadersMiddleware
         from scrapy.downloadermiddlewares.downloadtimeout import DownloadTimeoutMiddleware
         from scrapy.downloadermiddlewares.httpauth import HttpAuthMiddleware
         from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
-        from scrapy.spidermiddlewares.referer import RefererMiddleware
 
         for middleware in (DefaultHeadersMiddleware, DownloadTimeoutMiddleware, HttpAuthMiddleware,
                            HttpProxyMiddleware):
             settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", middleware, None)
-        settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", RefererMiddleware, None)
         # A replay is as fast as the disk: politeness delays protect live servers only.
         for name, value in (("DOWNLOAD_DELAY", 0), ("AUTOTHROTTLE_ENABLED", False),
                             ("CONCURRENT_REQUESTS_PER_DOMAIN", 64), ("CONCURRENT_REQUESTS", 64),
