@@ -14,8 +14,8 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import cached_property
 from datetime import date, datetime, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit

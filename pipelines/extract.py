@@ -333,7 +333,7 @@ class ExtractPipeline:
     def _start_workers(self) -> None:
         """Start the workers as soon as the pipeline exists: their imports (a second or so each) then overlap
         the rest of the crawler's start-up and discovery instead of following them."""
-        if self.workers > 0 and self.executor is None:
+        if self.workers > 0:
             self.executor = self._new_executor(self.workers)
             if self.extract is extract_to_dict:
                 for _ in range(self.workers):
@@ -342,7 +342,6 @@ class ExtractPipeline:
     def open_spider(self) -> None:
         self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
-        self._start_workers()
         # The language detector's model takes most of a second to load: load it while discovery runs.
         self._detector_loading = threading.Thread(target=load_language_detector, daemon=True)
         self._detector_loading.start()

@@ -33,6 +33,7 @@ class GcTuning:
     def __init__(self, thresholds: tuple[int, ...]) -> None:
         self.thresholds = thresholds
         self.previous = gc.get_threshold()
+        gc.set_threshold(*thresholds)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "GcTuning":
@@ -46,14 +47,12 @@ class GcTuning:
         if not 1 <= len(thresholds) <= 3 or any(v < 0 for v in thresholds):
             raise ValueError(f"GC_THRESHOLD must be up to three non-negative integers, got {values!r}")
         extension = cls(thresholds)
-        gc.set_threshold(*thresholds)
         crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
     def engine_started(self) -> None:
         gc.freeze()
-        gc.set_threshold(*self.thresholds)
 
     def spider_closed(self, spider) -> None:
         gc.set_threshold(*self.previous)
