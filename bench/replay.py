@@ -76,11 +76,10 @@ def build(n: int) -> tuple[Path, Path]:
 
 
 def _extract(args: tuple[str, bytes]) -> int:
-    """The extraction work the crawl does per page: every stage, the language included (which the crawl runs
-    in its own process, next to its workers)."""
-    from pipelines.extract import extract_article
+    """The extraction work the crawl's workers do per page: every stage, the language included."""
+    from pipelines.extract import extract_to_dict
 
-    return len(extract_article(args[1], args[0], frozenset(), detect=True).text)
+    return len(extract_to_dict(args[1], args[0], frozenset())["text"])
 
 
 def ceiling(pages: list[tuple[str, bytes]], workers: int) -> float:

@@ -3,8 +3,8 @@
 - Exact: one canonical URL gets at most one text file ever (tracking parameters, amp/print variants,
   ``<link rel=canonical>`` and redirects all collapse to it), and one outlet's identical text under two URLs
   gets one file.
-- Near: MinHash/LSH (datasketch) over word shingles of the cleaned text finds wire stories run by several
-  outlets with small edits. Those are still written (who ran the wire story is research data); the manifest
+- Near: MinHash/LSH (``pipelines.minhash``) over word shingles of the cleaned text finds wire stories run by
+  several outlets with small edits. Those are still written (who ran the wire story is research data); the manifest
   gains ``duplicate_of`` (the first copy's file, itself not a duplicate) and ``similarity`` (estimated Jaccard).
 
 The index lives in the topic's state, so a copy found next week still points to the first one.
@@ -17,7 +17,6 @@ import re
 from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 from scrapy.exceptions import NotConfigured
 
 from crawler.items import ArticleItem
@@ -25,6 +24,7 @@ from crawler.paths import paths_for
 from crawler.signals import text_file_written
 from crawler.state import State, open_state
 from crawler.urls import canonical_url, in_scope
+from pipelines.minhash import LSHIndex, jaccard, minhash
 from pipelines.relevance import NotKept
 from pipelines.textfiles import render_text, text_sha256
 
@@ -44,14 +44,10 @@ def shingles(text: str, size: int) -> set[bytes]:
     return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
 
 
-# The hash scheme is fixed so signatures stored by one run stay comparable with the next run's.
-MINHASH_SCHEME = "affine32"
-
-
-def signature(text: str, num_perm: int, shingle: int) -> MinHash:
-    minhash = MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME)
-    minhash.update_batch(list(shingles(text, shingle)))
-    return minhash
+def signature(text: str, num_perm: int, shingle: int) -> np.ndarray:
+    """The text's MinHash over its word shingles (the hash scheme is fixed: signatures stored by one run stay
+    comparable with the next run's)."""
+    return minhash(shingles(text, shingle), num_perm)
 
 
 def article_canonical_url(item: ArticleItem, outlet_hosts) -> str:
@@ -69,8 +65,8 @@ class NearDuplicateIndex:
         self.state = state
         self.num_perm = num_perm
         # LSH is tuned below the decision threshold so that borderline copies reach the exact estimate below
-        self.lsh = MinHashLSH(threshold=max(0.5, threshold - 0.15), num_perm=num_perm)
-        self.signatures: dict[str, MinHash] = {}
+        self.lsh = LSHIndex(threshold=max(0.5, threshold - 0.15), num_perm=num_perm)
+        self.signatures: dict[str, np.ndarray] = {}
         self.loaded = 0
         self.refresh()
 
@@ -79,27 +75,30 @@ class NearDuplicateIndex:
         rows = self.state.signatures(self.loaded)
         self.loaded += len(rows)
         for file, _outlet, blob in rows:
-            minhash = MinHash(num_perm=self.num_perm, seed=1, scheme=MINHASH_SCHEME,
-                              hashvalues=np.frombuffer(blob, dtype=np.uint64))
-            self._insert(file, minhash)
+            stored = np.frombuffer(blob, dtype=np.uint64)  # uint32 values, stored widened
+            if len(stored) != self.num_perm:
+                logger.warning("signature of %s has %d values, not NEAR_DUPLICATE_NUM_PERM=%d: not compared",
+                               file, len(stored), self.num_perm)
+                continue
+            self._insert(file, stored.astype(np.uint32))
 
-    def _insert(self, file: str, minhash: MinHash) -> None:
+    def _insert(self, file: str, signature: np.ndarray) -> None:
         if file not in self.signatures:
-            self.lsh.insert(file, minhash)
-            self.signatures[file] = minhash
+            self.lsh.insert(file, signature)
+            self.signatures[file] = signature
 
-    def original_of(self, minhash: MinHash, threshold: float) -> tuple[str, float] | None:
+    def original_of(self, signature: np.ndarray, threshold: float) -> tuple[str, float] | None:
         """The earliest-written similar file and the estimated Jaccard similarity."""
         self.refresh()
         found = []
-        for file in self.lsh.query(minhash):
-            similarity = minhash.jaccard(self.signatures[file])
+        for file in self.lsh.query(signature):
+            similarity = jaccard(signature, self.signatures[file])
             if similarity >= threshold:
                 found.append((file, similarity))
         return min(found) if found else None
 
-    def add(self, file: str, outlet: str, minhash: MinHash) -> None:
-        self.state.add_signature(file, outlet, np.asarray(minhash.hashvalues, dtype=np.uint64).tobytes())
+    def add(self, file: str, outlet: str, signature: np.ndarray) -> None:
+        self.state.add_signature(file, outlet, signature.astype(np.uint64).tobytes())
         self.refresh()
 
 

@@ -7,8 +7,7 @@ Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
      paywall markers;
   3. prompt elements removed from the DOM (``pipelines.prompts``), then trafilatura's main-text extraction;
   4. the paragraphs cleaned of calls to action and of the outlet's learned boilerplate;
-  5. language from the text (py3langid), falling back to the page's declared language; with worker processes
-     this runs in the crawling process, which holds the detector's model once.
+  5. language from the text (py3langid), falling back to the page's declared language.
 
 ``ExtractPipeline`` runs this in worker processes so the reactor keeps downloading while pages are parsed.
 ``python -m pipelines.extract PAGE.html`` runs it on one page (see ``main``).
@@ -24,7 +23,6 @@ import multiprocessing
 import os
 import re
 import sys
-import threading
 import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -79,7 +77,7 @@ class Article:
     sitename: str | None = None
     paywalled: bool = False
     paragraphs: list[str] = field(default_factory=list)
-    memory_candidates: list[str] = field(default_factory=list)  # paragraphs site memory may learn from
+    memory_keys: list[str] = field(default_factory=list)  # keys of the paragraphs site memory may learn from
     declared_language: str | None = None  # the page's lang attribute
     prompts_removed: int = 0
 
@@ -268,7 +266,7 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
     paragraphs = _drop_title_and_byline(main_paragraphs(tree, url), article.title)
     cleaned = clean_paragraphs(paragraphs)
     article.prompts_removed += len(paragraphs) - len(cleaned)
-    article.memory_candidates = cleaned
+    article.memory_keys = [paragraph_key(paragraph) for paragraph in cleaned]
     article.paragraphs = _without_boilerplate(cleaned, boilerplate)
     if detect:
         article.language = detect_language(article.text, article.declared_language)
@@ -278,9 +276,10 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
 def extract_to_dict(html: bytes, url: str, boilerplate: frozenset[str], content_type: str | None = None) -> dict:
     """Worker-process entry point: the extraction result as plain data (cheap to send between processes).
 
-    The language is left to the crawling process: the detector's model takes about 100 MB, better held once
-    than in every worker."""
-    return extract_article(html, url, boilerplate, content_type, detect=False).to_dict()
+    The language is detected here too, not in the crawling process: the detector walks the text byte by byte in
+    Python (about a millisecond a page), work that would queue behind the reactor in the one crawling process;
+    the price is its model (about 75 MB) in each worker."""
+    return extract_article(html, url, boilerplate, content_type).to_dict()
 
 
 _WARM_UP_PAGE = ("<html lang='en'><head><title>Warm-up</title><meta name='date' content='2021-07-16'></head><body>"
@@ -290,9 +289,10 @@ _WARM_UP_PAGE = ("<html lang='en'><head><title>Warm-up</title><meta name='date' 
 
 
 def warm_up() -> None:
-    """Load the extraction libraries, their caches and the prompt cues in a fresh worker (a second or so) while
-    discovery runs, instead of on the first page."""
-    extract_article(_WARM_UP_PAGE.encode(), "http://warm-up.invalid/", detect=False)
+    """Load the extraction libraries, their caches, the prompt cues and the language detector's model in a fresh
+    worker (a second or so) while discovery runs, instead of on the first page."""
+    extract_article(_WARM_UP_PAGE.encode(), "http://warm-up.invalid/")
+    load_language_detector()
 
 
 class ExtractPipeline:
@@ -322,7 +322,6 @@ class ExtractPipeline:
         self.executor: ProcessPoolExecutor | None = None
         self.alone: ProcessPoolExecutor | None = None  # runs pages suspected of killing a worker, one at a time
         self.state = None
-        self._detector_loading: threading.Thread | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
@@ -342,9 +341,6 @@ class ExtractPipeline:
     def open_spider(self) -> None:
         self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
-        # The language detector's model takes most of a second to load: load it while discovery runs.
-        self._detector_loading = threading.Thread(target=load_language_detector, daemon=True)
-        self._detector_loading.start()
         self._alone_lock = asyncio.Lock()
 
     def close_spider(self) -> None:
@@ -403,16 +399,13 @@ class ExtractPipeline:
         except Exception as exc:
             self.stats.inc_value("extract/errors")
             raise DropItem(f"extraction failed on {item.final_url}: {exc!r}") from exc
-        self.memory.observe(item.outlet_slug, item.final_url, article.pop("memory_candidates", []))
+        self.memory.observe_keys(item.outlet_slug, item.final_url, article.pop("memory_keys", []))
         learned = self.memory.boilerplate(item.outlet_slug) - boilerplate
         if learned:  # boilerplate recognised while this page was in the pool
             article["paragraphs"] = _without_boilerplate(article["paragraphs"], learned)
             article["text"] = "\n\n".join(article["paragraphs"])
             article["words"] = len(article["text"].split())
-        if article.get("language") is None:
-            if self._detector_loading is not None:
-                self._detector_loading.join()
-                self._detector_loading = None
+        if "language" not in article:  # a plugged-in extractor that leaves the language to the pipeline
             article["language"] = detect_language(article.get("text") or "", article.get("declared_language"))
         item.article = article
         item.html = b""  # the page stays in the WARC; the item need not carry it further
@@ -454,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     article = extract_article(html, url, content_type=content_type)
     if args.json:
         data = article.to_dict()
-        data.pop("memory_candidates", None)
+        data.pop("memory_keys", None)
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     elif article.paragraphs:

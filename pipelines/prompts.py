@@ -251,9 +251,12 @@ class SiteMemory:
         self._learned: dict[str, set[str]] = {outlet: set(keys) for outlet, keys in (learned or {}).items()}
 
     def observe(self, outlet: str, url: str, paragraphs: list[str]) -> None:
+        self.observe_keys(outlet, url, [paragraph_key(paragraph) for paragraph in paragraphs])
+
+    def observe_keys(self, outlet: str, url: str, keys: list[str]) -> None:
+        """``observe`` for paragraphs already keyed by :func:`paragraph_key` (as extraction workers send them)."""
         seen = self._seen[outlet]
-        for paragraph in paragraphs:
-            key = paragraph_key(paragraph)
+        for key in keys:
             if not key:
                 continue
             seen[key].add(url)
