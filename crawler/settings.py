@@ -51,6 +51,9 @@ REDIRECT_MAX_TIMES = 10
 ALLOW_PRIVATE_HOSTS = False
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
+# Scrapy's HTTP endpoint that runs Python code sent to it (for its MCP server): a scheduled crawl has no use
+# for one, and it would start a server in every run. True turns it on.
+REMOTE_CONTROL_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"

@@ -64,6 +64,18 @@ def test_replay_serves_everything_without_network(recorded, tmp_path):
     assert not warnings, "a replay of a healthy archive logs no warnings"
 
 
+def test_a_replay_source_without_warc_files_is_refused_in_one_line(recorded, tmp_path):
+    """Pointing REPLAY_FROM at a crawl's topic folder (its WARC files are in warc/) stops at once, and says so."""
+    warc_dir, urls = recorded
+    for source, expected in ((warc_dir.parent, f"a crawl keeps its archive in {warc_dir}"),
+                             (tmp_path / "missing", "no such file or directory")):
+        _, result = crawl("urllist", tmp_path / "out", spider_args={"urls": urls[0], "topic_name": "rep"},
+                          settings={"REPLAY_FROM": source}, check=False)
+        assert result.returncode == 2
+        assert f"error: REPLAY_FROM={source}: " in result.stderr and expected in result.stderr
+        assert "Traceback" not in result.stderr and "Spider opened" not in result.stderr
+
+
 def test_replay_can_write_a_new_warc_when_asked(recorded, tmp_path):
     warc_dir, urls = recorded
     stats, _ = crawl("urllist", tmp_path / "out", spider_args={"urls": urls[0], "topic_name": "rep"},

@@ -2,19 +2,26 @@
 
 A crawl where some outlets failed still exits 0 (their errors are in the stats and the report); one where not
 a single response arrived (network down, every outlet failing) exits 3, so cron or scrapyd users notice.
+A ``REPLAY_FROM`` that holds no WARC file is refused before the crawl starts, with one line saying so (exit 2),
+instead of every request failing.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from crawler.archive.writer import warc_files
 
 NOTHING_FETCHED = 3
 
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        check_replay_source(self.settings.get("REPLAY_FROM"))
         created = []
         original = self._create_crawler
 
@@ -32,3 +39,15 @@ class Command(ScrapyCrawlCommand):
             if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
                 print("error: nothing could be fetched (see the log above); exit status 3")
                 self.exitcode = NOTHING_FETCHED
+
+
+def check_replay_source(source: str | None) -> None:
+    """Refuse a REPLAY_FROM with nothing to replay, naming the crawl's ``warc/`` folder when that was meant."""
+    if not source:
+        return
+    path = Path(source)
+    if not path.exists():
+        raise UsageError(f"REPLAY_FROM={source}: no such file or directory")
+    if not warc_files(path):
+        hint = f" (a crawl keeps its archive in {path / 'warc'})" if warc_files(path / "warc") else ""
+        raise UsageError(f"REPLAY_FROM={source}: no WARC file (*.warc.gz, *.warc) in it{hint}")
