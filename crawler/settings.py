@@ -134,7 +134,7 @@ REPLAY_VERIFY_DIGESTS = True
 REPLAY_USE_INDEX = True
 
 # --- Extraction (pipelines/extract.py) --------------------------------------------------------------------
-# Worker processes for extraction; 0 runs it in the crawling process. None = one per CPU.
+# Worker processes for extraction (about 175 MB each); 0 runs it in the crawling process. None = one per CPU.
 EXTRACT_WORKERS = None
 # A paragraph repeated verbatim in this many articles of one outlet is its boilerplate.
 SITE_MEMORY_MIN_ARTICLES = 3
