@@ -42,7 +42,7 @@ def _record_header(warc: Path, offset: int) -> tuple[str, str, str] | None:
 
 def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> dict[str, int]:
     """Create ``paths.state`` afresh from the manifest and the WARC files; returns what was restored."""
-    from pipelines.dedup import signature
+    from pipelines.dedup import signature, signature_blob
 
     if paths.state.exists():
         for suffix in ("", "-wal", "-shm"):
@@ -61,8 +61,7 @@ def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> d
                                  record_id=entry.get("warc_record_id"), fetched_at=entry.get("fetched_at"))
             text_file = paths.text_dir / name
             if entry.get("duplicate_of") is None and text_file.exists():
-                hashvalues = signature(_body_of(text_file), num_perm, shingle)
-                state.add_signature(name, outlet, hashvalues.astype("uint64").tobytes())
+                state.add_signature(name, outlet, signature_blob(signature(_body_of(text_file), num_perm, shingle)))
             last = max(last, sequence_of(name) if sequence_of(name) is not None else -1)
             counts["kept"] += 1
         state.ensure_counter_at_least("text_files", last + 1)  # pipelines.textfiles.SEQUENCE

@@ -50,6 +50,16 @@ def signature(text: str, num_perm: int, shingle: int) -> np.ndarray:
     return minhash(shingles(text, shingle), num_perm)
 
 
+def signature_blob(signature: np.ndarray) -> bytes:
+    """A signature as the topic's state keeps it: its uint32 values widened to uint64, the layout stored
+    signatures have always had."""
+    return signature.astype(np.uint64).tobytes()
+
+
+def signature_from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.uint64).astype(np.uint32)
+
+
 def article_canonical_url(item: ArticleItem, outlet_hosts) -> str:
     """The article's own ``<link rel=canonical>`` when it stays on the outlet, else its final URL."""
     declared = (item.article or {}).get("canonical_url")
@@ -75,12 +85,12 @@ class NearDuplicateIndex:
         rows = self.state.signatures(self.loaded)
         self.loaded += len(rows)
         for file, _outlet, blob in rows:
-            stored = np.frombuffer(blob, dtype=np.uint64)  # uint32 values, stored widened
+            stored = signature_from_blob(blob)
             if len(stored) != self.num_perm:
                 logger.warning("signature of %s has %d values, not NEAR_DUPLICATE_NUM_PERM=%d: not compared",
                                file, len(stored), self.num_perm)
                 continue
-            self._insert(file, stored.astype(np.uint32))
+            self._insert(file, stored)
 
     def _insert(self, file: str, signature: np.ndarray) -> None:
         if file not in self.signatures:
@@ -98,7 +108,7 @@ class NearDuplicateIndex:
         return min(found) if found else None
 
     def add(self, file: str, outlet: str, signature: np.ndarray) -> None:
-        self.state.add_signature(file, outlet, signature.astype(np.uint64).tobytes())
+        self.state.add_signature(file, outlet, signature_blob(signature))
         self.refresh()
 
 

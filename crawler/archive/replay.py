@@ -83,13 +83,24 @@ class RecordPointer:
     truncated: str | None = None  # WARC-Truncated: the payload is only the start of what the server sent
 
 
+def replay_files(source: Path) -> list[Path]:
+    """The WARC files of a REPLAY_FROM source; NotConfigured saying why when it has none (naming the crawl's
+    ``warc/`` folder when the source is a topic folder, the likely mix-up)."""
+    if not source.exists():
+        raise NotConfigured(f"REPLAY_FROM={source}: no such file or directory")
+    files = warc_files(source)
+    if not files:
+        hint = f" (a crawl keeps its archive in {source / 'warc'})" if warc_files(source / "warc") else ""
+        raise NotConfigured(f"REPLAY_FROM={source}: no WARC file (*.warc.gz, *.warc) in it{hint}")
+    return files
+
+
 class ReplayIndex:
     """Offsets of the response records of some WARC files, by (method, URL)."""
 
     def __init__(self, source: str | Path, use_cdxj: bool = True) -> None:
         self.source = Path(source)
-        if not self.source.exists():
-            raise NotConfigured(f"REPLAY_FROM: {self.source} does not exist")
+        files = replay_files(self.source)
         self.exact: dict[tuple[str, str], list[RecordPointer]] = defaultdict(list)
         self._registered: list[tuple[str, RecordPointer]] = []  # in recorded order, for the canonical table
         self._canonical: dict[tuple[str, str], list[RecordPointer]] | None = None
@@ -97,9 +108,6 @@ class ReplayIndex:
         self.by_uri_date: dict[tuple[str, str], RecordPointer] = {}
         self.errors: list[str] = []
         self._served: dict[tuple[str, str, str], int] = defaultdict(int)
-        files = warc_files(self.source)
-        if not files:
-            raise NotConfigured(f"REPLAY_FROM: no WARC files in {self.source}")
         indexed = self._from_cdxj(files) if use_cdxj else set()
         for path in files:
             if path not in indexed:

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
-from scrapy.exceptions import UsageError
+from scrapy.exceptions import NotConfigured, UsageError
 
-from crawler.archive.writer import warc_files
+from crawler.archive.replay import replay_files
 
 NOTHING_FETCHED = 3
 
@@ -42,12 +42,9 @@ class Command(ScrapyCrawlCommand):
 
 
 def check_replay_source(source: str | None) -> None:
-    """Refuse a REPLAY_FROM with nothing to replay, naming the crawl's ``warc/`` folder when that was meant."""
-    if not source:
-        return
-    path = Path(source)
-    if not path.exists():
-        raise UsageError(f"REPLAY_FROM={source}: no such file or directory")
-    if not warc_files(path):
-        hint = f" (a crawl keeps its archive in {path / 'warc'})" if warc_files(path / "warc") else ""
-        raise UsageError(f"REPLAY_FROM={source}: no WARC file (*.warc.gz, *.warc) in it{hint}")
+    """Refuse a REPLAY_FROM with nothing to replay as a usage error, before the crawl starts."""
+    if source:
+        try:
+            replay_files(Path(source))
+        except NotConfigured as exc:
+            raise UsageError(str(exc)) from None
