@@ -30,7 +30,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 
 import redis
 from scrapy import signals
@@ -42,7 +42,7 @@ from scrapy_redis.scheduler import Scheduler
 
 from crawler.items import ArticleItem
 from crawler.paths import topic_name_of
-from crawler.state import PayloadRef, share_state_in
+from crawler.state import SETTLED_KINDS, FrontierEntry, PayloadRef, share_state_in
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -126,6 +126,8 @@ class RedisState:
         self.redis.hset(self._key("fetched"), url, json.dumps({
             "final_url": final_url, "kind": kind, "outlet": outlet, "outcome": outcome, "status": status,
             "warc_file": warc_file, "record_id": record_id, "fetched_at": fetched_at, "attempts": attempts}))
+        if kind in SETTLED_KINDS and outcome != "error":
+            self.redis.hdel(self._key("frontier"), url)
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
         raw = self.redis.hget(self._key("fetched"), url)
@@ -143,6 +145,43 @@ class RedisState:
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         self.redis.hset(self._key("validators"), url, json.dumps([etag, last_modified]))
+
+    # -- the frontier (see crawler.state.FrontierEntry) --
+    def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
+                         last_modified: str | None = None) -> None:
+        """One MULTI/EXEC: what the page listed, then its validators, then the page itself marked done."""
+        entries = list(entries)
+        first = int(self.redis.incrby(self._key("frontier_seq"), len(entries) or 1)) - len(entries)
+        pipe = self.redis.pipeline(transaction=True)
+        for number, entry in enumerate(entries, first):
+            pipe.hsetnx(self._key("frontier"), entry.url, json.dumps([number, *entry.row()]))
+        if page_url is not None:
+            if etag or last_modified:
+                pipe.hset(self._key("validators"), page_url, json.dumps([etag, last_modified]))
+            pipe.hdel(self._key("frontier"), page_url)
+        pipe.execute()
+
+    def pending(self) -> list[FrontierEntry]:
+        rows = sorted(json.loads(raw) for raw in self.redis.hvals(self._key("frontier")))
+        entries = [FrontierEntry(*row[1:]) for row in rows]
+        return [e for e in entries if e.kind != "article"] + [e for e in entries if e.kind == "article"]
+
+    def drop_pending(self, url: str) -> None:
+        self.redis.hdel(self._key("frontier"), url)
+
+    # -- redirects --
+    def save_redirect(self, url: str, target: str, status: int) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._key("redirects"), url, target)
+        pipe.sadd(self._key("redirected_to", target), url)
+        pipe.execute()
+
+    def redirect_sources(self, target: str) -> list[str]:
+        return sorted(m.decode() for m in self.redis.smembers(self._key("redirected_to", target)))
+
+    def redirect_of(self, url: str) -> str | None:
+        raw = self.redis.hget(self._key("redirects"), url)
+        return raw.decode() if raw else None
 
     # -- counters --
     def next_value(self, name: str) -> int:

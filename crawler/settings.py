@@ -73,6 +73,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Meta-refresh redirects, with a cheap look for the tag before decoding a whole page.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.QuickMetaRefreshMiddleware": 580,
+    # Remembers each redirect hop (before the redirect middleware at 600 follows it): later runs go straight to
+    # the target, and a URL that redirected counts as settled.
+    "crawler.fetch.redirects.RedirectMemoryMiddleware": 610,
     # Closer to the network than decompression (590) and redirects (600): it sees every hop, raw bytes.
     "crawler.archive.recorder.WarcRecorderMiddleware": 890,
 }
@@ -113,6 +116,14 @@ STATS_FILE = ""
 GC_THRESHOLD = [10000, 20, 20]
 # Listing pages (sections, search results) followed per start page through their "next" links.
 SECTION_MAX_PAGES = 5
+
+# --- Discovery bounds (crawler/spiders/coverage.py, crawler/discovery/sitemaps.py) ----------------------------
+# Sitemap indexes nested deeper than this below a start sitemap are not followed (a chain of indexes is a trap).
+DISCOVERY_MAX_DEPTH = 3
+# Sitemaps requested per outlet and run, newest first (by lastmod, or the month in the name) when there are more.
+DISCOVERY_MAX_SITEMAPS = 100
+# URLs read from one sitemap file (the sitemap protocol's own limit); the rest of a larger file is not read.
+DISCOVERY_MAX_URLS_PER_SITEMAP = 50000
 
 # --- WARC recorder (crawler/archive/recorder.py, writer.py) ---------------------------------------------------
 # None means: on for live crawls, off when replaying (the source already is an archive).

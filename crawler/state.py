@@ -31,7 +31,40 @@ CREATE INDEX IF NOT EXISTS files_sha ON files (outlet, text_sha256);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS signatures (file TEXT PRIMARY KEY, outlet TEXT, hashvalues BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS site_memory (outlet TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (outlet, key));
+CREATE TABLE IF NOT EXISTS frontier (
+    url TEXT PRIMARY KEY, outlet TEXT NOT NULL, kind TEXT NOT NULL, via TEXT, title TEXT, published TEXT,
+    lastmod TEXT, priority INTEGER NOT NULL DEFAULT 0, found_on TEXT, extra TEXT);
+CREATE TABLE IF NOT EXISTS redirects (url TEXT PRIMARY KEY, target TEXT NOT NULL, status INTEGER);
+CREATE INDEX IF NOT EXISTS redirects_target ON redirects (target);
 """
+
+SETTLED_KINDS = frozenset({"article"})
+"""Outcomes of these kinds settle a frontier entry (an error keeps it pending: it is retried up to a cap)."""
+
+
+@dataclass(frozen=True)
+class FrontierEntry:
+    """A URL that discovery found and the crawl still owes a fetch: an article candidate, or a discovery page
+    (child sitemap, next listing page, autodiscovered feed) whose own candidates are not yet known.
+
+    Stored before the validators of the page that listed it, so a crash between a listing and its articles
+    costs nothing: the next run schedules every pending entry again, even when that listing then answers 304.
+    """
+
+    url: str
+    outlet: str
+    kind: str  # "article", or the discovery kind: sitemap | feed | section | search
+    via: str | None = None
+    title: str | None = None
+    published: str | None = None  # ISO date: the date evidence discovery had
+    lastmod: str | None = None
+    priority: int = 0
+    found_on: str | None = None  # the page that listed it
+    extra: str | None = None  # JSON of the request's own meta (listing page number, ...)
+
+    def row(self) -> tuple:
+        return (self.url, self.outlet, self.kind, self.via, self.title, self.published, self.lastmod,
+                self.priority, self.found_on, self.extra)
 
 
 @dataclass(frozen=True)
@@ -94,6 +127,8 @@ class State:
                  record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1""",
             (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at),
         )
+        if kind in SETTLED_KINDS and outcome != "error":
+            self._execute("DELETE FROM frontier WHERE url=?", (url,))
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
         """(outcome, attempts, status, fetched_at) of a URL fetched in an earlier run, if any."""
@@ -112,6 +147,56 @@ class State:
                ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
             (url, etag, last_modified),
         )
+
+    # -- the frontier: what discovery found and no run has settled yet --
+    def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
+                         last_modified: str | None = None) -> None:
+        """In one transaction: store what a discovery page listed, then the page's validators, then mark the
+        page itself done. Nothing of the page counts as seen before all it listed is durable."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    """INSERT INTO frontier VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET
+                         published=COALESCE(frontier.published, excluded.published),
+                         lastmod=COALESCE(frontier.lastmod, excluded.lastmod),
+                         title=COALESCE(frontier.title, excluded.title),
+                         priority=MAX(frontier.priority, excluded.priority)""",
+                    [entry.row() for entry in entries])
+                if page_url is not None:
+                    if etag or last_modified:
+                        self._db.execute(
+                            """INSERT INTO fetched (url, kind, outcome, etag, last_modified)
+                               VALUES (?, 'discovery', 'seen', ?, ?)
+                               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
+                            (page_url, etag, last_modified))
+                    self._db.execute("DELETE FROM frontier WHERE url=? AND kind != 'article'", (page_url,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def pending(self) -> list[FrontierEntry]:
+        """Every frontier entry in the order it was found (discovery pages first)."""
+        rows = self._execute("SELECT url, outlet, kind, via, title, published, lastmod, priority, found_on, extra "
+                             "FROM frontier ORDER BY kind = 'article', rowid").fetchall()
+        return [FrontierEntry(*row) for row in rows]
+
+    def drop_pending(self, url: str) -> None:
+        """Forget a frontier entry the crawl will never fetch (dated outside the window, page gone)."""
+        self._execute("DELETE FROM frontier WHERE url=?", (url,))
+
+    # -- redirects: a URL that redirected is settled; later runs go to its target --
+    def save_redirect(self, url: str, target: str, status: int) -> None:
+        self._execute("INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)", (url, target, status))
+
+    def redirect_of(self, url: str) -> str | None:
+        row = self._execute("SELECT target FROM redirects WHERE url=?", (url,)).fetchone()
+        return row[0] if row else None
+
+    def redirect_sources(self, target: str) -> list[str]:
+        """The URLs that redirected straight to ``target``."""
+        return [row[0] for row in self._execute("SELECT url FROM redirects WHERE target=?", (target,))]
 
     # -- counters (text file sequence) --
     def next_value(self, name: str) -> int:

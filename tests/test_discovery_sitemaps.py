@@ -9,7 +9,7 @@ import pytest
 
 from crawler.discovery.candidates import Candidate, ChildSitemap, DiscoveryError
 from crawler.discovery.robots import sitemaps_from_robots
-from crawler.discovery.sitemaps import MAX_SITEMAP_BYTES, child_may_hold_window, parse_sitemap
+from crawler.discovery.sitemaps import MAX_SITEMAP_BYTES, child_may_hold_window, child_recency, parse_sitemap
 
 NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -309,3 +309,44 @@ def test_robots_without_sitemaps_or_garbage():
     assert sitemaps_from_robots(b"User-agent: *\nDisallow:\n", "https://example.com/robots.txt") == []
     assert sitemaps_from_robots(b"\xff\xfe\x00<html>", "https://example.com/robots.txt") == []
     assert sitemaps_from_robots(b"", "https://example.com/robots.txt") == []
+
+
+# -- streaming with the window and a cap (bounded discovery) --
+
+def _big_urlset(count: int) -> bytes:
+    rows = "".join(f"<url><loc>https://example.com/2021/0{1 + n % 9}/15/story-{n}</loc></url>" for n in range(count))
+    return f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>'.encode()
+
+
+def test_window_is_applied_while_streaming():
+    result = parse_sitemap(_big_urlset(900), "https://example.com/s.xml", since=date(2021, 7, 1),
+                           until=date(2021, 7, 31))
+    assert len(result.entries) == 100 and result.skipped_urls == 800
+    assert all(e.published == date(2021, 7, 15) for e in result.entries)
+
+
+def test_urls_past_the_cap_are_counted_not_returned():
+    result = parse_sitemap(gzip.compress(_big_urlset(1000)), "https://example.com/s.xml.gz", max_urls=250)
+    assert len(result.entries) == 250 and result.cut_urls == 750
+
+
+def test_plain_text_sitemap_obeys_window_and_cap():
+    body = "\n".join(f"https://example.com/2021/07/{10 + n % 20:02d}/s{n}" for n in range(100)).encode()
+    result = parse_sitemap(body, "https://example.com/s.txt", since=date(2021, 7, 10), until=date(2021, 7, 19),
+                           max_urls=20)
+    assert len(result.entries) == 20 and result.cut_urls + result.skipped_urls == 80
+
+
+def test_daily_child_sitemap_outside_the_window_is_skipped():
+    inside = ChildSitemap("https://example.com/sitemap-2021-07-16.xml")
+    after = ChildSitemap("https://example.com/sitemap-2021-08-05.xml")
+    assert child_may_hold_window(inside, date(2021, 7, 10), date(2021, 7, 20))
+    assert not child_may_hold_window(after, date(2021, 7, 10), date(2021, 7, 20))
+
+
+def test_children_sort_newest_first_by_lastmod_or_name():
+    children = [ChildSitemap("https://example.com/s-2020-01.xml"), ChildSitemap("https://example.com/other.xml"),
+                ChildSitemap("https://example.com/x.xml", lastmod=date(2021, 7, 3))]
+    ordered = sorted(children, key=child_recency, reverse=True)
+    assert [c.url for c in ordered] == ["https://example.com/x.xml", "https://example.com/s-2020-01.xml",
+                                        "https://example.com/other.xml"]

@@ -8,14 +8,15 @@ pipelines.
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -23,15 +24,15 @@ from crawler.distributed import release_lease
 from crawler.discovery.candidates import Candidate, DiscoveryError
 from crawler.discovery.feeds import autodiscover_feeds, parse_feed
 from crawler.discovery.search import parse_search, search_url
-from crawler.discovery.sections import parse_section
-from crawler.discovery.sitemaps import child_may_hold_window, parse_sitemap
+from crawler.discovery.sections import parse_section as parse_listing
+from crawler.discovery.sitemaps import child_may_hold_window, child_recency, parse_sitemap
 from crawler.extensions.oversize import TRUNCATED_META
 from crawler.items import ArticleItem
 from crawler.middlewares import OutletRobotsMiddleware
 from crawler.paths import paths_for
 from crawler.query import slug_text
 from crawler.rebuild import rebuild_state
-from crawler.state import TopicLock, open_state
+from crawler.state import FrontierEntry, TopicLock, open_state
 from crawler.topic import Outlet, Topic, load_topic
 from crawler.urls import canonical_url, in_scope, normalize_url
 from pipelines.textfiles import write_atomic
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 DISCOVERY_PRIORITY = 100
 HINT_PRIORITY = {2: 20, 1: 10, 0: 0}
+RESUMED_PRIORITY = 30  # added to a candidate left pending by an earlier run: it goes before new ones
+MAX_REDIRECT_MEMORY_HOPS = 10
 
 
 def keep_topic_copy(topic: Topic, target: Path) -> None:
@@ -56,7 +59,13 @@ VIA_PREFERENCE = ("sitemap", "feed", "search", "section")
 
 
 class CoverageSpider(scrapy.Spider):
-    """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet."""
+    """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet.
+
+    What discovery finds goes through the topic's frontier (``State.settle_discovery``): every request a listing
+    page leads to is stored before that page's validators, so a crash between a listing and its articles never
+    hides them behind a later 304. Article candidates without date evidence wait while the outlet's other
+    discovery pages are still in flight, so a feed read a moment later can still date them out of the window.
+    """
 
     name = "coverage"
 
@@ -69,26 +78,36 @@ class CoverageSpider(scrapy.Spider):
         self.topic_name: str | None = None
         self._seen: set[str] = set()
         self._found_via: dict[str, set[str]] = {}  # every discovery path that listed a URL
+        self._evidence: dict[str, tuple[date | None, date | None]] = {}  # (published, lastmod) from any listing
+        self._in_flight: dict[str, int] = {}  # discovery requests sent and not yet parsed, per outlet
+        self._held: dict[str, list[Request]] = {}  # undated article requests waiting for those
+        self._sitemaps_sent: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.topic = load_topic(spider.topic_path, topics_dir=crawler.settings.get("TOPICS_DIR"))
+        settings = crawler.settings
+        spider.topic = load_topic(spider.topic_path, topics_dir=settings.get("TOPICS_DIR"))
         spider.topic_name = spider.topic.name
-        spider.section_pages = crawler.settings.getint("SECTION_MAX_PAGES", 5)
-        paths = paths_for(crawler.settings, spider).create()
-        distributed = bool(crawler.settings.get("DISTRIBUTED"))
+        spider.section_pages = settings.getint("SECTION_MAX_PAGES")
+        spider.max_depth = settings.getint("DISCOVERY_MAX_DEPTH")
+        spider.max_sitemaps = settings.getint("DISCOVERY_MAX_SITEMAPS")
+        spider.max_urls_per_sitemap = settings.getint("DISCOVERY_MAX_URLS_PER_SITEMAP")
+        paths = paths_for(settings, spider).create()
+        distributed = bool(settings.get("DISTRIBUTED"))
         spider.lock = TopicLock(paths.lock).acquire() if not distributed else None  # workers share a topic
         if not distributed and not paths.state.exists() and paths.manifest.exists():
             logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
-            rebuild_state(paths, crawler.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
-                          crawler.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
+            rebuild_state(paths, settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
+                          settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
         keep_topic_copy(spider.topic, paths.root / "topic.toml")
         spider.archive_state = open_state(paths.state)  # not `state`: Scrapy keeps JOBDIR data there
-        spider.refresh_after = crawler.settings.getfloat("REFRESH_AFTER_DAYS") or None
-        spider.error_runs = crawler.settings.getint("ERROR_RETRY_RUNS", 3)
+        spider.refresh_after = settings.getfloat("REFRESH_AFTER_DAYS") or None
+        spider.error_runs = settings.getint("ERROR_RETRY_RUNS", 3)
         if spider.lock is not None:
             crawler.signals.connect(spider.lock.release, signal=signals.spider_closed)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
     # -- helpers --
@@ -108,19 +127,6 @@ class CoverageSpider(scrapy.Spider):
         return Request(url, callback=callback, errback=self.discovery_error, priority=priority, headers=headers,
                        meta=self._meta(outlet, kind, handle_httpstatus_list=[304], **extra))
 
-    def _unchanged(self, response: Response, outlet: Outlet) -> bool:
-        """True for a 304 (this branch ends here); otherwise remember the page's validators."""
-        if response.status == 304:
-            self._stat(outlet, "discovery_unchanged")
-            return True
-        etag = response.headers.get(b"ETag")
-        last_modified = response.headers.get(b"Last-Modified")
-        if etag or last_modified:
-            self.archive_state.save_validators(response.request.url if response.request else response.url,
-                                       etag.decode("latin-1") if etag else None,
-                                       last_modified.decode("latin-1") if last_modified else None)
-        return False
-
     def _already_done(self, url: str) -> bool:
         """Whether an earlier run settled this article (kept, off topic, ...), or gave up on it."""
         previous = self.archive_state.outcome_of(url)
@@ -138,13 +144,39 @@ class CoverageSpider(scrapy.Spider):
             return age.total_seconds() < self.refresh_after * 86400
         return True
 
+    def _redirect_target(self, url: str) -> str:
+        """Where an earlier run's redirects lead from ``url`` (the URL itself when it never redirected)."""
+        seen = {url}
+        for _ in range(MAX_REDIRECT_MEMORY_HOPS):
+            target = self.archive_state.redirect_of(url)
+            if target is None or target in seen:
+                break
+            seen.add(target)
+            url = target
+        return url
+
+    def _settled_by_redirect(self, url: str) -> bool:
+        """Whether a URL that redirected to ``url`` (directly or over several hops) was settled."""
+        seen, frontier = {url}, [url]
+        for _ in range(MAX_REDIRECT_MEMORY_HOPS):
+            frontier = [s for t in frontier for s in self.archive_state.redirect_sources(t) if s not in seen]
+            if not frontier:
+                return False
+            if any(self._already_done(source) for source in frontier):
+                return True
+            seen.update(frontier)
+        return False
+
     def _outlet(self, response: Response) -> Outlet:
-        slug = response.meta["outlet"]
+        return self._outlet_named(response.meta["outlet"])
+
+    def _outlet_named(self, slug: str) -> Outlet:
         assert self.topic is not None
         return next(o for o in self.topic.outlets if o.slug == slug)
 
-    def _stat(self, outlet: Outlet, event: str, count: int = 1) -> None:
-        self.crawler.stats.inc_value(f"coverage/{outlet.slug}/{event}", count)
+    def _stat(self, outlet: Outlet | str, event: str, count: int = 1) -> None:
+        slug = outlet if isinstance(outlet, str) else outlet.slug
+        self.crawler.stats.inc_value(f"coverage/{slug}/{event}", count)
 
     def _discovery_failed(self, outlet: Outlet, url: str, error: Exception) -> None:
         logger.warning("discovery: %s", error)
@@ -156,37 +188,162 @@ class CoverageSpider(scrapy.Spider):
                 return middleware
         return None
 
+    # -- the frontier: what a discovery page led to is durable before the page counts as seen --
+    def _entry(self, request: Request, found_on: str | None) -> FrontierEntry:
+        meta = request.meta
+        if meta["kind"] == "article":
+            published, lastmod = meta.get("evidence") or (None, None)
+            return FrontierEntry(request.url, meta["outlet"], "article", via=meta.get("via"),
+                                 title=meta.get("hint_title"), published=published, lastmod=lastmod,
+                                 priority=request.priority, found_on=found_on)
+        extra = {k: meta[k] for k in ("section_page", "guessed_page", "sitemap_depth") if meta.get(k) is not None}
+        return FrontierEntry(request.url, meta["outlet"], meta["kind"], priority=request.priority,
+                             found_on=found_on, extra=json.dumps(extra) if extra else None)
+
+    def _sent(self, requests: Iterable[Request]) -> list[Request]:
+        """Count the discovery requests about to be scheduled as in flight for their outlet."""
+        requests = list(requests)
+        for request in requests:
+            if request.meta.get("kind") != "article":
+                slug = request.meta["outlet"]
+                self._in_flight[slug] = self._in_flight.get(slug, 0) + 1
+        return requests
+
+    def _discovery(self, response: Response, produce) -> list[Request]:
+        """Run one discovery callback: its requests are stored in the frontier together with the page's validators
+        (one transaction), then scheduled; undated article candidates wait while the outlet has discovery in
+        flight, and are released (or dropped, when a listing dated them outside the window) once it has none."""
+        outlet = self._outlet(response)
+        # Under the URL that was asked for: a redirected page is asked for there again, conditionally.
+        page_url = (response.meta.get("redirect_urls") or [response.request.url if response.request else response.url])[0]
+        try:
+            if response.status == 304:
+                self._stat(outlet, "discovery_unchanged")
+                requests: list[Request] = []
+                validators: tuple[str | None, str | None] = (None, None)
+            else:
+                requests = list(produce(response, outlet))
+                validators = tuple(  # type: ignore[assignment]
+                    value.decode("latin-1") if value else None
+                    for value in (response.headers.get(b"ETag"), response.headers.get(b"Last-Modified")))
+            self.archive_state.settle_discovery(page_url, [self._entry(r, page_url) for r in requests], *validators)
+        finally:
+            self._in_flight[outlet.slug] = self._in_flight.get(outlet.slug, 1) - 1
+        return self._schedule(outlet.slug, requests)
+
+    def _schedule(self, slug: str, requests: list[Request]) -> list[Request]:
+        self._sent(requests)
+        ready = []
+        for request in requests:
+            if request.meta.get("kind") == "article" and not request.meta.get("evidence") \
+                    and self._in_flight.get(slug, 0) > 0:
+                self._held.setdefault(slug, []).append(request)
+                self._stat(slug, "held_for_dates")
+            else:
+                ready.append(request)
+        if self._in_flight.get(slug, 0) <= 0:
+            ready.extend(self._release(slug))
+        return ready
+
+    def _release(self, slug: str) -> list[Request]:
+        """The held article requests of an outlet, less those a listing has since dated outside the window."""
+        assert self.topic is not None
+        released = []
+        for request in self._held.pop(slug, []):
+            published, lastmod = self._evidence.get(request.url, (None, None))
+            candidate = Candidate(request.url, via=request.meta.get("via", "section"), published=published,
+                                  lastmod=lastmod)
+            if candidate.outside(self.topic.since, self.topic.until):
+                self._stat(slug, "skipped_out_of_window")
+                logger.info("not fetched: %s is dated %s by a listing, outside the window", request.url,
+                            published or lastmod)
+                self.archive_state.drop_pending(request.url)
+                continue
+            released.append(request)
+        return released
+
+    def _discovery_done(self, request: Request) -> list[Request]:
+        """A discovery request ended without its callback (failed, refused, dropped as a duplicate)."""
+        slug = request.meta.get("outlet")
+        if slug is None or request.meta.get("kind") == "article":
+            return []
+        self._in_flight[slug] = self._in_flight.get(slug, 1) - 1
+        return self._release(slug) if self._in_flight[slug] <= 0 else []
+
+    def _request_dropped(self, request: Request, **kwargs: Any) -> None:
+        for held in self._discovery_done(request):
+            self.crawler.engine.crawl(held)
+
+    def _idle(self) -> None:
+        """Nothing left in flight: whatever is still held (a count missed somewhere) is released now."""
+        released = [r for slug in list(self._held) for r in self._release(slug)]
+        for request in released:
+            self.crawler.engine.crawl(request)
+        if released:
+            raise DontCloseSpider
+
     # -- first requests --
     async def start(self) -> AsyncIterator[Request]:
         assert self.topic is not None
         for outlet in self.topic.outlets:
-            yield self._discovery_request(outlet.url, self.parse_home, outlet, "home", DISCOVERY_PRIORITY + 10)
-            for url in outlet.feeds:
-                yield self._feed_request(outlet, url)
-            for url in outlet.sitemaps:
-                yield self._sitemap_request(outlet, url)
-            for url in outlet.sections:
-                yield self._discovery_request(url, self.parse_section, outlet, "section", section_page=1)
+            roots = [self._discovery_request(outlet.url, self.parse_home, outlet, "home", DISCOVERY_PRIORITY + 10)]
+            roots += [self._feed_request(outlet, url) for url in outlet.feeds]
+            roots += [self._sitemap_request(outlet, url) for url in outlet.sitemaps]
+            roots += [self._discovery_request(url, self.parse_section, outlet, "section", section_page=1)
+                      for url in outlet.sections]
             if outlet.search:
                 try:
                     url = search_url(outlet.search, self.topic.query.text)
                 except DiscoveryError as exc:
                     self._discovery_failed(outlet, outlet.search, exc)
                 else:
-                    yield self._discovery_request(url, self.parse_search, outlet, "search", section_page=1)
+                    roots.append(self._discovery_request(url, self.parse_search, outlet, "search", section_page=1))
+            for request in self._sent(roots):
+                yield request
+        for request in self._resumed():
+            yield request
+
+    def _resumed(self) -> list[Request]:
+        """Requests for what earlier runs found and never settled, scheduled again under today's rules."""
+        callbacks = {"sitemap": self.parse_sitemap, "feed": self.parse_feed, "section": self.parse_section,
+                     "search": self.parse_search, "home": self.parse_home}
+        assert self.topic is not None
+        slugs = {o.slug for o in self.topic.outlets}
+        by_outlet: dict[str, list[Request]] = {}
+        for entry in self.archive_state.pending():
+            if entry.outlet not in slugs:
+                continue  # an outlet since removed from the topic file
+            outlet = self._outlet_named(entry.outlet)
+            if entry.kind == "article":
+                candidate = Candidate(entry.url, via=entry.via or "section", title=entry.title,
+                                      published=_day(entry.published), lastmod=_day(entry.lastmod))
+                requests = list(self._follow(outlet, [candidate], resumed=entry.priority))
+            elif entry.kind in callbacks and in_scope(entry.url, outlet.hosts):
+                extra = json.loads(entry.extra) if entry.extra else {}
+                requests = [self._discovery_request(entry.url, callbacks[entry.kind], outlet, entry.kind,
+                                                    priority=entry.priority, **extra)]
+            else:
+                continue
+            if requests:
+                self._stat(outlet, "resumed", len(requests))
+            by_outlet.setdefault(outlet.slug, []).extend(requests)
+        resumed = []
+        for slug, requests in by_outlet.items():
+            resumed.extend(self._schedule(slug, requests))
+        return resumed
 
     def _feed_request(self, outlet: Outlet, url: str) -> Request:
         return self._discovery_request(url, self.parse_feed, outlet, "feed")
 
-    def _sitemap_request(self, outlet: Outlet, url: str) -> Request:
-        return self._discovery_request(url, self.parse_sitemap, outlet, "sitemap")
+    def _sitemap_request(self, outlet: Outlet, url: str, depth: int = 0) -> Request:
+        return self._discovery_request(url, self.parse_sitemap, outlet, "sitemap", sitemap_depth=depth)
 
     # -- discovery callbacks --
-    def parse_home(self, response: Response) -> Iterable[Request]:
+    def parse_home(self, response: Response) -> list[Request]:
+        return self._discovery(response, self._home_requests)
+
+    def _home_requests(self, response: Response, outlet: Outlet) -> Iterable[Request]:
         """The home page: feed autodiscovery, robots.txt sitemaps, and its own article links."""
-        outlet = self._outlet(response)
-        if self._unchanged(response, outlet):
-            return
         if not outlet.feeds and hasattr(response, "text"):
             for url in autodiscover_feeds(response.body, response.url):
                 if in_scope(url, outlet.hosts):
@@ -194,32 +351,58 @@ class CoverageSpider(scrapy.Spider):
         if not outlet.sitemaps:
             robots = self._robots()
             for url in robots.sitemaps_of(outlet.url) if robots else []:
-                yield self._sitemap_request(outlet, url)
+                if in_scope(url, outlet.hosts):
+                    yield self._sitemap_request(outlet, url)
+                else:
+                    self._stat(outlet, "sitemaps_offsite")
         if hasattr(response, "text"):
-            page = parse_section(response.body, response.url, outlet.hosts)
+            page = parse_listing(response.body, response.url, outlet.hosts)
             yield from self._follow(outlet, page.candidates)
 
-    def parse_sitemap(self, response: Response) -> Iterable[Request]:
-        outlet = self._outlet(response)
-        if self._unchanged(response, outlet):
-            return
+    def parse_sitemap(self, response: Response) -> list[Request]:
+        return self._discovery(response, self._sitemap_requests)
+
+    def _sitemap_requests(self, response: Response, outlet: Outlet) -> Iterable[Request]:
+        assert self.topic is not None
         try:
-            result = parse_sitemap(response.body, response.url)
+            result = parse_sitemap(response.body, response.url, since=self.topic.since, until=self.topic.until,
+                                   max_urls=self.max_urls_per_sitemap)
         except DiscoveryError as exc:
             self._discovery_failed(outlet, response.url, exc)
             return
-        assert self.topic is not None
+        if result.skipped_urls:
+            self._stat(outlet, "sitemap_urls_out_of_window", result.skipped_urls)
+        if result.cut_urls:
+            self._stat(outlet, "sitemap_urls_over_budget", result.cut_urls)
+            logger.warning("%s lists more than %d URLs: the rest is not read (DISCOVERY_MAX_URLS_PER_SITEMAP)",
+                           response.url, self.max_urls_per_sitemap)
+        depth = response.meta.get("sitemap_depth", 0) + 1
+        wanted = []
         for child in result.children:
-            if child_may_hold_window(child, self.topic.since, self.topic.until):
-                yield self._sitemap_request(outlet, child.url)
+            if not in_scope(child.url, outlet.hosts):
+                self._stat(outlet, "sitemaps_offsite")
+            elif child_may_hold_window(child, self.topic.since, self.topic.until):
+                wanted.append(child)
             else:
                 self._stat(outlet, "sitemaps_skipped")
+        if wanted and depth > self.max_depth:
+            self._stat(outlet, "sitemaps_too_deep", len(wanted))
+            logger.warning("%s: sitemap indexes nested deeper than %d are not followed (DISCOVERY_MAX_DEPTH)",
+                           response.url, self.max_depth)
+            wanted = []
+        wanted.sort(key=child_recency, reverse=True)  # the budget goes to the newest first
+        for child in wanted:
+            if self._sitemaps_sent.get(outlet.slug, 0) >= self.max_sitemaps:
+                self._stat(outlet, "sitemaps_over_budget")
+                continue
+            self._sitemaps_sent[outlet.slug] = self._sitemaps_sent.get(outlet.slug, 0) + 1
+            yield self._sitemap_request(outlet, child.url, depth)
         yield from self._follow(outlet, result.entries)
 
-    def parse_feed(self, response: Response) -> Iterable[Request]:
-        outlet = self._outlet(response)
-        if self._unchanged(response, outlet):
-            return
+    def parse_feed(self, response: Response) -> list[Request]:
+        return self._discovery(response, self._feed_requests)
+
+    def _feed_requests(self, response: Response, outlet: Outlet) -> Iterable[Request]:
         try:
             candidates = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
@@ -227,34 +410,45 @@ class CoverageSpider(scrapy.Spider):
             return
         yield from self._follow(outlet, candidates)
 
-    def parse_section(self, response: Response, parse=parse_section, callback_name: str = "parse_section"):
-        outlet = self._outlet(response)
-        if self._unchanged(response, outlet) or not hasattr(response, "text"):
+    def parse_section(self, response: Response) -> list[Request]:
+        return self._discovery(response, self._section_requests)
+
+    def parse_search(self, response: Response) -> list[Request]:
+        return self._discovery(response, self._search_requests)
+
+    def _search_requests(self, response: Response, outlet: Outlet) -> Iterable[Request]:
+        return self._section_requests(response, outlet, parse=parse_search, callback=self.parse_search)
+
+    def _section_requests(self, response: Response, outlet: Outlet, parse=parse_listing,
+                          callback=None) -> Iterable[Request]:
+        if not hasattr(response, "text"):
             return
         page = parse(response.body, response.url, outlet.hosts)
         yield from self._follow(outlet, page.candidates)
         number = response.meta.get("section_page", 1)
         if page.next_page and number < self.section_pages and in_scope(page.next_page, outlet.hosts):
-            yield self._discovery_request(page.next_page, getattr(self, callback_name), outlet,
+            yield self._discovery_request(page.next_page, callback or self.parse_section, outlet,
                                           response.meta["kind"], section_page=number + 1,
                                           guessed_page=page.next_guessed)
 
-    def parse_search(self, response: Response):
-        yield from self.parse_section(response, parse=parse_search, callback_name="parse_search")
-
-    def discovery_error(self, failure) -> None:
+    def discovery_error(self, failure) -> list[Request]:
         request = failure.request
         release_lease(self.crawler, request)
         slug = request.meta.get("outlet", "unknown")
+        response = getattr(failure.value, "response", None)
+        if response is not None and response.status in (404, 410):
+            self.archive_state.drop_pending(request.url)  # gone: an earlier listing's link, not worth a retry
         if request.meta.get("guessed_page") and failure.check(HttpError):
             self.crawler.stats.inc_value(f"coverage/{slug}/section_guess_missed")
             logger.debug("no listing page at the guessed %s", request.url)
-            return
-        self.crawler.stats.inc_value(f"coverage/{slug}/errors")
-        logger.warning("could not fetch %s (%s)", request.url, failure.getErrorMessage())
+        else:
+            self.crawler.stats.inc_value(f"coverage/{slug}/errors")
+            logger.warning("could not fetch %s (%s)", request.url, failure.getErrorMessage())
+        return self._discovery_done(request)
 
     # -- candidates to article requests --
-    def _follow(self, outlet: Outlet, candidates: Iterable[Candidate]) -> Iterable[Request]:
+    def _follow(self, outlet: Outlet, candidates: Iterable[Candidate], resumed: int | None = None
+                ) -> Iterable[Request]:
         assert self.topic is not None
         for candidate in candidates:
             url = normalize_url(candidate.url)
@@ -262,21 +456,40 @@ class CoverageSpider(scrapy.Spider):
                 continue
             url = canonical_url(url)
             self._found_via.setdefault(url, set()).add(candidate.via)
+            published, lastmod = self._evidence.get(url, (None, None))
+            self._evidence[url] = (published or candidate.published, lastmod or candidate.lastmod)
             if url in self._seen:
                 continue
             self._seen.add(url)
             self._stat(outlet, "discovered")
-            if self._already_done(url):
+            target = self._redirect_target(url)
+            if self._already_done(url) or (target != url and self._already_done(target)) \
+                    or self._settled_by_redirect(target):
                 self._stat(outlet, "archived_earlier")
                 continue
+            if target != url:
+                if not in_scope(target, outlet.hosts):
+                    self._stat(outlet, "redirected_offsite")
+                    continue
+                if target in self._seen:
+                    continue
+                self._seen.add(target)
+                self._stat(outlet, "redirect_remembered")
+                url = target
             if candidate.outside(self.topic.since, self.topic.until):
                 self._stat(outlet, "skipped_out_of_window")
+                if resumed is not None:
+                    self.archive_state.drop_pending(url)
                 continue
             score = self.topic.query.hint_score(candidate.title or "", candidate.summary or "", slug_text(url))
+            priority = HINT_PRIORITY[score] if resumed is None else max(resumed, HINT_PRIORITY[score]) + RESUMED_PRIORITY
+            evidence = (candidate.published or candidate.lastmod) and (
+                candidate.published.isoformat() if candidate.published else None,
+                candidate.lastmod.isoformat() if candidate.lastmod else None)
             yield Request(
-                url, callback=self.parse_article, errback=self.article_error, priority=HINT_PRIORITY[score],
+                url, callback=self.parse_article, errback=self.article_error, priority=priority,
                 meta=self._meta(outlet, "article", via=candidate.via, hint_title=candidate.title,
-                                budget=self.topic.max_pages_per_outlet),
+                                budget=self.topic.max_pages_per_outlet, evidence=evidence or None),
             )
 
     def _best_via(self, response: Response) -> str:
@@ -335,3 +548,10 @@ class CoverageSpider(scrapy.Spider):
                                   warc_file=warc.get("file"), record_id=warc.get("record_id"),
                                   fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         logger.info("article not fetched: %s (%s)", request.url, failure.getErrorMessage())
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
