@@ -126,7 +126,7 @@ def test_a_whole_member_holding_a_short_record_is_cut(tmp_path):
     import gzip
 
     writer = RotatingWarcWriter(tmp_path, prefix="t")
-    writer.write([encoded_response(writer, 0, "br")])
+    writer.write([encoded_response(writer, 0, "zstd")])
     open_path = tmp_path / (writer.current_file + ".open")
     whole = open_path.read_bytes()
     record = BytesIO()
