@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-import zlib
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -22,7 +21,7 @@ from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.extensions.oversize import TRUNCATED_META
+from crawler.compression import TruncatedBodyMiddleware, complete_stream  # noqa: F401 - settings name this path
 from crawler.urls import in_scope, is_private_host
 
 if TYPE_CHECKING:
@@ -190,51 +189,6 @@ class BackoffRetryMiddleware(RetryMiddleware):
         slot = downloader.slots.get(key)
         if slot is not None and slot.delay:  # the downloader measures lastseen on the monotonic clock
             slot.lastseen = max(slot.lastseen, time.monotonic() + seconds - slot.delay)
-
-
-class TruncatedBodyMiddleware:
-    """Flags a compressed body that ends before its compressed stream does (a connection cut, a broken server):
-    Scrapy's decompression keeps what it could read without a word, and a half article must not pass as whole.
-
-    It sits just before decompression (590), where the body is still as it came over the wire; the flag
-    ``truncated`` stays on the decompressed response for the spider, and the raw bytes are archived as they are.
-    """
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "TruncatedBodyMiddleware":
-        return cls()
-
-    def process_response(self, request: Request, response: Response) -> Response:
-        if request.meta.get(TRUNCATED_META) and "truncated" not in response.flags:
-            response.flags.append("truncated")  # stopped at DOWNLOAD_MAXSIZE (crawler.extensions.oversize)
-            return response
-        encodings = [v.strip().lower() for v in b",".join(response.headers.getlist(b"Content-Encoding"))
-                     .decode("latin-1").split(",") if v.strip()]
-        if encodings in (["gzip"], ["x-gzip"], ["deflate"]) and response.body and not complete_stream(
-                response.body, encodings[0]):
-            response.flags.append("truncated")
-        return response
-
-
-def complete_stream(body: bytes, encoding: str) -> bool:
-    """Whether a gzip or deflate body holds its whole compressed stream (a bomb is stopped early: it is whole)."""
-    wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
-    decompressor = zlib.decompressobj(wbits)
-    try:
-        for start in range(0, len(body), 65536):
-            decompressor.decompress(body[start:start + 65536], 1 << 20)
-            if decompressor.unconsumed_tail:
-                return True  # output beyond what we look at: the stream goes on, size limits deal with it
-        return decompressor.eof
-    except zlib.error:
-        if encoding == "deflate":  # some servers send raw deflate without the zlib header
-            raw = zlib.decompressobj(-zlib.MAX_WBITS)
-            try:
-                raw.decompress(body, 1 << 20)
-                return raw.eof or bool(raw.unconsumed_tail)
-            except zlib.error:
-                return False
-        return False
 
 
 class QuickMetaRefreshMiddleware(MetaRefreshMiddleware):

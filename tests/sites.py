@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import socket
+import zlib
 import struct
 import threading
 import sys
@@ -19,12 +20,24 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+import brotli
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
 Header = tuple[str, str]
 
 
 @dataclass
 class Reply:
     """One canned answer. ``gzip`` compresses the body on the wire; ``chunked`` sends it in chunks.
+
+    ``encoding`` applies content-codings in the order listed (``"gzip"``, ``"deflate"``, ``"br"``, ``"zstd"``,
+    ``"gzip, br"``, ``"gzip, gzip"``) and sends that ``Content-Encoding``; ``cut`` then keeps only
+    ``encoded[:cut]`` (a negative value drops bytes from the end), sent with a matching Content-Length and a
+    clean end: a server that sends a compressed stream cut short.
 
     When ``headers`` carry an ``ETag`` or ``Last-Modified`` the server honours conditional requests with 304.
     """
@@ -38,6 +51,15 @@ class Reply:
     reset_after: int | None = None  # send this many body bytes, then reset the connection
     trickle: float = 0.0  # seconds between body bytes (a slow-loris server)
     raw_body: bool = False  # send the body as given even when gzip is set (a wrong Content-Encoding)
+    encoding: str | None = None  # content-codings applied in this order, sent as Content-Encoding
+    cut: int | None = None  # send only encoded[:cut]
+
+    def encoded(self) -> bytes:
+        """The body as sent: ``encoding`` applied in order, then ``cut``."""
+        body = self.payload()
+        for coding in (self.encoding or "").split(","):
+            body = ENCODERS[coding.strip()](body) if coding.strip() else body
+        return body[:self.cut] if self.cut is not None else body
 
     def payload(self) -> bytes:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
@@ -56,6 +78,18 @@ class LoggedRequest:
     @property
     def url(self) -> str:
         return f"http://{self.host}{self.path}"
+
+
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data)
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip_module.compress(data, mtime=0)  # the same bytes every time: tests compare what was archived
+
+
+ENCODERS = {"gzip": _gzip, "x-gzip": _gzip, "deflate": _deflate,
+            "br": brotli.compress, "zstd": zstd.compress}
 
 
 def _as_reply(reply: Reply | str | bytes) -> Reply:
@@ -115,6 +149,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = b"" if status == 304 else reply.payload()
         if reply.gzip and body and not reply.raw_body:
             body = gzip_module.compress(body)
+        if reply.encoding and status != 304:
+            body = reply.encoded()
+        elif reply.cut is not None:
+            body = body[:reply.cut]
         self.send_response(status)
         names = {name.lower() for name, _ in reply.headers}
         for name, value in reply.headers:
@@ -123,6 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/html; charset=utf-8")
         if reply.gzip and body:
             self.send_header("Content-Encoding", "gzip")
+        if reply.encoding and status != 304:
+            self.send_header("Content-Encoding", reply.encoding)
         if reply.chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:

@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 
@@ -140,66 +139,133 @@ class Recovery:
 def recover_warc(path: str | Path) -> Recovery:
     """Keep the complete records of a torn ``.open`` WARC file, cut the rest, and rename it.
 
-    Records are read one by one (each a gzip member); the file is truncated at the start of the first record
-    that cannot be read completely. The result passes ``warcio check``.
+    A record is complete when its gzip member ends whole (zlib checks the trailer's CRC and length) and holds
+    exactly one WARC record: a ``WARC/`` header block, then ``Content-Length`` bytes, then the closing blank
+    line. Only the member and the record framing are read; payloads are never decoded, so a content-encoding
+    warcio cannot read (br, zstd, stacked codings) costs no record. The file is truncated at the start of the
+    first incomplete record, and the result passes ``warcio check``. An uncompressed file is checked the same
+    way, record after record.
     """
     path = Path(path)
-    good_end = 0
-    records = 0
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        if fh.read(2) == b"\x1f\x8b":
-            # warcio reads a gzip member cut short without a word (it returns the part it has), so members are
-            # checked for their end first, and the file is cut after the last whole one before records are read.
-            whole_end = max(complete_gzip_members(fh), default=0)
-            if whole_end < size:
-                logger.warning("%s: torn gzip member at offset %d cut (%d bytes)", path, whole_end, size - whole_end)
-                with open(path, "r+b") as out:
-                    out.truncate(whole_end)
-                    os.fsync(out.fileno())
-        fh.seek(0)
-        iterator = ArchiveIterator(fh, no_record_parse=False, check_digests=False)
-        try:
-            for record in iterator:
-                record.content_stream().read()
-                records += 1
-                good_end = iterator.get_record_offset() + iterator.get_record_length()
-        except Exception as exc:  # torn gzip member or truncated record: everything after good_end goes
-            logger.warning("%s: torn record at offset %d cut (%s)", path, good_end, exc)
+        ends = list(complete_records(fh))
+    good_end = ends[-1] if ends else 0
     if good_end < size:
+        logger.warning("%s: torn record at offset %d cut (%d bytes)", path, good_end, size - good_end)
         with open(path, "r+b") as fh:
             fh.truncate(good_end)
             os.fsync(fh.fileno())
     final = path.with_name(path.name[: -len(OPEN_SUFFIX)]) if path.name.endswith(OPEN_SUFFIX) else path
-    if records == 0:
+    if not ends:
         path.unlink()
         return Recovery(final, 0, size)
     os.replace(path, final)
-    return Recovery(final, records, size - good_end)
+    return Recovery(final, len(ends), size - good_end)
 
 
-def complete_gzip_members(fh: BinaryIO) -> Iterator[int]:
-    """File offsets at which the complete gzip members of a file end, in order, up to the first member that is
-    cut short or corrupt. Streams in small pieces, so memory stays flat whatever the file holds."""
+_MAX_HEADER_BLOCK = 1 << 20  # a WARC header block longer than this is not one
+
+
+class _RecordFraming:
+    """Follows the bytes of one WARC record: the header block, ``Content-Length`` bytes, CRLF CRLF."""
+
+    def __init__(self) -> None:
+        self._head = b""
+        self._remaining: int | None = None  # bytes of block and closing CRLF CRLF still to come
+        self._last = b""  # the last four bytes of the record seen so far
+
+    def feed(self, data: bytes) -> bytes:
+        """Take the record's bytes out of ``data``; returns what lies beyond its end. Raises ValueError when
+        the bytes are not a WARC record."""
+        if self._remaining is None:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._head) > _MAX_HEADER_BLOCK or not (b"WARC/".startswith(self._head[:5])):
+                    raise ValueError("not a WARC header block")
+                return b""
+            self._remaining = _content_length(self._head[:end]) + 4
+            data, self._head = self._head[end + 4:], b""
+        take = data[:self._remaining]
+        self._remaining -= len(take)
+        self._last = (self._last + take)[-4:]
+        return data[len(take):]
+
+    @property
+    def complete(self) -> bool:
+        return self._remaining == 0 and self._last == b"\r\n\r\n"
+
+
+def _content_length(head: bytes) -> int:
+    lines = head.split(b"\r\n")
+    if not lines[0].startswith(b"WARC/"):
+        raise ValueError("not a WARC header block")
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    raise ValueError("WARC record without Content-Length")
+
+
+def complete_records(fh: BinaryIO) -> Iterator[int]:
+    """File offsets at which the complete records of a WARC file end, in order, up to the first torn one.
+
+    A ``.warc.gz`` file must hold one record per gzip member; memory stays flat whatever the records hold.
+    """
     fh.seek(0)
+    compressed = fh.read(2) == b"\x1f\x8b"
+    fh.seek(0)
+    if not compressed:
+        offset, framing, data = 0, _RecordFraming(), b""
+        while True:
+            if not data:
+                data = fh.read(65536)
+                if not data:
+                    return
+            try:
+                rest = framing.feed(data)
+            except ValueError:
+                return
+            offset += len(data) - len(rest)
+            data = rest
+            if framing.complete:
+                yield offset
+                framing = _RecordFraming()
+    for member_end, framing in _gzip_members(fh):
+        if not framing.complete:
+            return
+        yield member_end
+
+
+def _gzip_members(fh: BinaryIO) -> Iterator[tuple[int, _RecordFraming]]:
+    """(end offset, framing of its content) of each whole gzip member, up to the first torn or corrupt one, or
+    one whose content runs past a single record."""
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    framing = _RecordFraming()
     member_start, member_fed = 0, 0
     data = b""
     while True:
         if not data:
-            data = fh.read(16384)
+            data = fh.read(65536)
             if not data:
                 return
         try:
-            decompressor.decompress(data)
-        except zlib.error:
+            out = decompressor.decompress(data, 1 << 20)
+            while True:
+                if framing.feed(out):
+                    return  # more than one record in a member: not ours
+                if not decompressor.unconsumed_tail or decompressor.eof:
+                    break
+                out = decompressor.decompress(decompressor.unconsumed_tail, 1 << 20)
+        except (zlib.error, ValueError):
             return
         if decompressor.eof:
             end = member_start + member_fed + len(data) - len(decompressor.unused_data)
-            yield end
+            yield end, framing
             member_start, member_fed = end, 0
             data = decompressor.unused_data
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            decompressor, framing = zlib.decompressobj(16 + zlib.MAX_WBITS), _RecordFraming()
         else:
             member_fed += len(data)
             data = b""
