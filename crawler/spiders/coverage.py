@@ -370,8 +370,9 @@ class CoverageSpider(scrapy.Spider):
         except DiscoveryError as exc:
             self._discovery_failed(outlet, response.url, exc)
             return
-        if result.skipped_urls:
-            self._stat(outlet, "sitemap_urls_out_of_window", result.skipped_urls)
+        if result.skipped_urls:  # dated outside the window while streaming: discovered, not followed
+            self._stat(outlet, "discovered", result.skipped_urls)
+            self._stat(outlet, "skipped_out_of_window", result.skipped_urls)
         if result.cut_urls:
             self._stat(outlet, "sitemap_urls_over_budget", result.cut_urls)
             logger.warning("%s lists more than %d URLs: the rest is not read (DISCOVERY_MAX_URLS_PER_SITEMAP)",
