@@ -17,8 +17,9 @@ import re
 import sqlite3
 import tempfile
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from scrapy.exceptions import DropItem, NotConfigured
 
@@ -253,6 +254,11 @@ class TextFilesPipeline:
         return item
 
 
+@contextmanager
+def _nothing() -> Iterator[list]:
+    yield []
+
+
 def reconcile(paths: TopicPaths, state: State, num_perm: int, shingle: int) -> dict[str, int]:
     """Make the state and ``text/`` agree with the manifest, after a crash or anything else; returns counts.
 
@@ -309,7 +315,7 @@ def reconcile(paths: TopicPaths, state: State, num_perm: int, shingle: int) -> d
             counts["signatures_restored"] += 1
     state.set_counter(SEQUENCE, last + 1)
     foreign: list[str] = []
-    with os.scandir(paths.text_dir) as scan:
+    with os.scandir(paths.text_dir) if paths.text_dir.is_dir() else _nothing() as scan:
         for found in scan:
             ours = found.is_file(follow_symlinks=False)
             if ours and is_text_file_name(found.name) and found.name not in listed:
