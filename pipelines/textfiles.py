@@ -338,7 +338,7 @@ def reconcile(paths: TopicPaths, state: State, num_perm: int, shingle: int) -> d
                        "y" if len(foreign) == 1 else "ies", shown)
     for name in listed:
         if not (paths.text_dir / name).is_file():
-            logger.warning("%s: listed in the manifest but missing from %s (`scrapy rebuild-state` restores it "
-                           "from its WARC record)", name, paths.text_dir)
+            logger.warning("%s: listed in the manifest but missing from %s (its page is in the WARC files; "
+                           "`scrapy reextract` writes its text again)", name, paths.text_dir)
             counts["missing"] = counts.get("missing", 0) + 1
     return counts
