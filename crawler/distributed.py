@@ -30,6 +30,8 @@ import os
 import socket
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 
 import redis
@@ -235,6 +237,16 @@ class RedisState:
             if keys:
                 self.redis.sadd(self._key("memory_outlets"), outlet)
                 self.redis.sadd(self._key("memory", outlet), *keys)
+
+    # -- one article's writes (pipelines.textfiles) --
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """No transaction spans Redis and the files: the text-files pipeline undoes a failed article's claim
+        itself, and a number taken by a failed write or a dead worker is not given back (INCR is shared)."""
+        yield
+
+    def take_value(self, name: str) -> int:
+        return self.next_value(name)
 
 
 class DistributedAddon:

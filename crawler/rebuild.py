@@ -2,7 +2,10 @@
 
 The state is a cache of facts the archive already holds, so losing it must not mean refetching everything:
 kept articles come back from the manifest (with their near-duplicate signatures recomputed from the text
-files), every other archived URL from the CDXJ index (its records read for the revisit references).
+files), every other archived URL from the CDXJ index (its records read for the revisit references). Then
+``text/`` is reconciled with the manifest as a crawl does at start (``pipelines.textfiles.reconcile``): a text
+file no manifest line names, or a temporary one, was cut off by a crash and goes; the counter continues right
+after the manifest's last number; files the crawl did not write are left alone.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def _record_header(warc: Path, offset: int) -> tuple[str, str, str] | None:
 def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> dict[str, int]:
     """Create ``paths.state`` afresh from the manifest and the WARC files; returns what was restored."""
     from pipelines.dedup import signature, signature_blob
+    from pipelines.textfiles import reconcile
 
     if paths.state.exists():
         for suffix in ("", "-wal", "-shm"):
@@ -65,6 +69,8 @@ def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> d
             last = max(last, sequence_of(name) if sequence_of(name) is not None else -1)
             counts["kept"] += 1
         state.ensure_counter_at_least("text_files", last + 1)  # pipelines.textfiles.SEQUENCE
+        healed = reconcile(paths, state, num_perm, shingle)
+        counts["orphans_removed"] = healed["orphans_removed"] + healed["temporaries_removed"]
         if not paths.index.exists():
             rebuild_index(paths.index, paths.warc_dir)
         with open(paths.index, encoding="utf-8") as fh:

@@ -102,6 +102,8 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     # A progress line (or live table) per outlet while crawling: PROGRESS_INTERVAL.
     "crawler.extensions.progress.Progress": 500,
+    # A full disk stops the crawl with one clear error line (not one per failing write).
+    "crawler.extensions.diskfull.DiskFullGuard": 60,
     # Fewer garbage-collector passes while crawling: GC_THRESHOLD.
     "crawler.extensions.gctuning.GcTuning": 50,
     # A response over DOWNLOAD_MAXSIZE is cut there and archived with WARC-Truncated: length: TRUNCATE_OVERSIZE.

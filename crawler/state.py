@@ -11,9 +11,10 @@ import atexit
 import os
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from crawler.process import pid_alive
 
@@ -268,6 +269,46 @@ class State:
                 "INSERT OR IGNORE INTO site_memory VALUES (?, ?)",
                 [(outlet, key) for outlet, keys in learned.items() for key in keys],
             )
+
+    # -- one article's writes as one unit (pipelines.textfiles), and the start-up reconciliation --
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything the block writes becomes durable together when it ends, or not at all: an exception (or a
+        process killed inside the block) leaves the state as it was, the counter included."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def take_value(self, name: str) -> int:
+        """:meth:`next_value` inside a :meth:`transaction`: the number is given back if the block fails."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
+            value = row[0] if row else 0
+            self._db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value + 1))
+        return value
+
+    def claimed_files(self) -> list[tuple[str, str]]:
+        """(canonical URL, file) of every claim in the files table."""
+        return self._execute("SELECT canonical_url, file FROM files").fetchall()
+
+    def kept_urls(self) -> list[str]:
+        """The fetched URLs whose outcome is ``kept``."""
+        return [row[0] for row in self._execute("SELECT url FROM fetched WHERE outcome='kept'")]
+
+    def forget_outcome(self, url: str) -> None:
+        """Forget what became of a URL, so the next run fetches it again."""
+        self._execute("DELETE FROM fetched WHERE url=?", (url,))
 
 
 class TopicLocked(RuntimeError):

@@ -295,6 +295,38 @@ def warm_up() -> None:
     load_language_detector()
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: the worker dies with the crawl that started it, even a crawl killed with SIGKILL
+    (which runs no clean-up), instead of living on idle with its 175 MB.
+
+    On Linux the kernel does it: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; the parent may have died before that call,
+    so the parent pid is checked right after it. Elsewhere a daemon thread polls the parent pid once a second.
+    (The signal follows the *thread* that started the worker: the pool is grown from the reactor thread.)"""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:
+                os._exit(1)
+            return
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 class ExtractPipeline:
     """Runs :func:`extract_article` for each fetched page in a pool of worker processes.
 
@@ -352,7 +384,8 @@ class ExtractPipeline:
         self.executor = self.alone = None
 
     def _new_executor(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
 
     async def _run(self, item: ArticleItem, boilerplate: frozenset[str]) -> dict:
         args = (item.html, item.final_url, boilerplate, item.content_type)

@@ -7,6 +7,7 @@ the next writer cuts it off before appending, so it never glues onto a new line.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -73,7 +74,11 @@ def repair_tail(path: str | Path) -> int:
 
 
 class ManifestWriter:
-    """Appends entries to a manifest, one atomic line each."""
+    """Appends entries to a manifest, one atomic line each.
+
+    A line that cannot be written whole (disk full: a short write, or an error from ``write`` or ``fsync``) is
+    taken back before the error is raised, when nothing was appended after it, so a failed append leaves the
+    manifest as it was and the next line never glues onto a fragment."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -81,12 +86,37 @@ class ManifestWriter:
         repair_tail(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
+    def _write(self, data: bytes) -> int:
+        return os.write(self._fd, data)
+
     def append(self, entry: dict[str, Any]) -> None:
         line = (json.dumps(entry, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
-        written = os.write(self._fd, line)
-        if written != len(line):  # a short write (disk full) must not leave a line others would glue onto
-            raise OSError(f"{self.path}: short write ({written} of {len(line)} bytes)")
-        os.fsync(self._fd)
+        written = 0
+        try:
+            written = self._write(line)
+            if written != len(line):  # a short write: the file system ran out of room mid-line
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)", str(self.path))
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._take_back(written)
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+            raise
+
+    def _take_back(self, written: int) -> None:
+        """Cut the ``written`` bytes a failed append left at the end. With ``O_APPEND`` they end where this
+        descriptor's offset is; when another worker of a distributed crawl has appended since, they are left
+        (not the last line, so not torn: readers skip the unparsable fragment with a warning)."""
+        if not written:
+            return
+        try:
+            end = os.lseek(self._fd, 0, os.SEEK_CUR)
+            if os.fstat(self._fd).st_size == end:
+                os.ftruncate(self._fd, end - written)
+            else:
+                logger.warning("%s: a fragment of %d bytes stays before other workers' lines", self.path, written)
+        except OSError:
+            logger.warning("%s: could not take back a failed line; the next start cuts it", self.path)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -14,13 +14,16 @@ import hashlib
 import logging
 import os
 import re
+import sqlite3
 import tempfile
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.extensions.diskfull import is_disk_full, stop_for_full_disk
 from crawler.items import ArticleItem
 from crawler.paths import TopicPaths, paths_for
 from crawler.signals import text_file_written
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SEQUENCE = "text_files"  # the state counter numbering a topic's text files
+_TEMPORARY = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
@@ -74,7 +78,8 @@ def text_sha256(content: str) -> str:
 
 
 def write_atomic(directory: Path, name: str, content: str) -> Path:
-    """Write ``directory/name`` so that it appears whole or not at all (temporary file, fsync, rename)."""
+    """Write ``directory/name`` so that it appears whole or not at all (temporary file, fsync, rename, and the
+    directory fsynced, so the new name is as durable as what is written after it)."""
     target = directory / name
     fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
@@ -86,7 +91,17 @@ def write_atomic(directory: Path, name: str, content: str) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    fsync_directory(directory)
     return target
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the names in ``directory`` durable (a rename is not, until its directory is synced)."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def manifest_entry(item: ArticleItem, name: str, content: str) -> dict[str, Any]:
@@ -116,12 +131,36 @@ def manifest_entry(item: ArticleItem, name: str, content: str) -> dict[str, Any]
     }
 
 
+def reached(step: str) -> None:
+    """Called as an article passes each step of its writes (``text_written``, ``manifest_written``, ``kept``);
+    does nothing. Tests replace it (a sitecustomize in ``tests/plugins/torn``) to kill the crawl at a step."""
+
+
+def is_text_file_name(name: str) -> bool:
+    """A name the crawl gives text files: ``NNN_<16 hex>.txt``."""
+    return sequence_of(name) is not None
+
+
+def is_temporary_name(name: str) -> bool:
+    """A temporary file :func:`write_atomic` makes for a text file (``.NNN_<16 hex>.txt.XXXXXXXX.tmp``), left
+    behind only by a process killed while writing it."""
+    match = _TEMPORARY.match(name)
+    return bool(match) and is_text_file_name(match.group(1))
+
+
 class TextFilesPipeline:
     """Writes each kept article's text file and manifest line, numbering files in arrival order.
 
-    Order of writes: the text file (atomically), then its manifest line, then the state. A crash between the
-    first two leaves a file no manifest line names; it is removed at the next start and the article is
-    fetched again, so numbers stay gap-free and nothing is written twice.
+    One article is one unit: its number, its files claim and its ``kept`` outcome are taken in one state
+    transaction that commits only after the text file (fsynced, renamed, directory fsynced) and then its
+    manifest line (fsynced) are written. A failure in between (disk full) rolls the transaction back and removes
+    the text file, so the number is reused and the article is fetched again; a process killed in between leaves
+    an uncommitted transaction (nothing) and files that the next start reconciles with the manifest
+    (:meth:`_reconcile`). The manifest is the record of what was kept; the state follows it.
+
+    In a distributed crawl the state is in Redis, outside any transaction with the files: a failed article's
+    claim is dropped, but its number (a Redis ``INCR``) is not given back, so numbers there are unique and
+    increasing, and a failed or killed write leaves a gap.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -130,6 +169,7 @@ class TextFilesPipeline:
         self.paths: TopicPaths | None = None
         self.manifest: ManifestWriter | None = None
         self.state: State | None = None
+        self.stopped = False  # the disk is full: nothing more is written
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "TextFilesPipeline":
@@ -141,60 +181,164 @@ class TextFilesPipeline:
         self.paths = paths_for(self.crawler.settings, self.crawler.spider).create()
         self.state = open_state(self.paths.state)
         self.manifest = ManifestWriter(self.paths.manifest)
-        self._reconcile(remove_orphans=not self.crawler.settings.get("DISTRIBUTED"))
+        if self.crawler.settings.get("DISTRIBUTED"):
+            self._continue_numbering()
+        else:
+            self._reconcile()
 
     def close_spider(self) -> None:
         if self.manifest is not None:
             self.manifest.close()
 
-    def _reconcile(self, remove_orphans: bool) -> None:
-        """Bring the state in line with the manifest: its files are claimed and numbering continues after them.
-
-        A text file no manifest line names was cut off by a crash between the two writes; it is removed (the
-        article is fetched again). In a distributed crawl another worker may be between those two writes right
-        now, so such files are left alone there.
-        """
+    def _continue_numbering(self) -> None:
+        """Distributed: other workers may be between an article's writes right now, so nothing is removed or
+        dropped; the manifest's files are claimed and the shared counter is only ever raised past them."""
         assert self.paths is not None and self.state is not None
-        listed: set[str] = set()
         last = -1
         for entry in read_manifest(self.paths.manifest):
             name = entry.get("file", "")
-            listed.add(name)
-            number = sequence_of(name)
-            last = max(last, number if number is not None else -1)
+            last = max(last, sequence_of(name) if sequence_of(name) is not None else -1)
             if entry.get("canonical_url"):
                 self.state.add_file(entry["canonical_url"], name, entry.get("text_sha256", ""),
                                     entry.get("outlet_slug") or entry.get("outlet", ""))
-        if not remove_orphans:  # others write too: never lower the shared counter
-            self.state.ensure_counter_at_least(SEQUENCE, last + 1)
-            return
-        self.state.set_counter(SEQUENCE, last + 1)  # numbers taken by an interrupted write are reused
-        for path in self.paths.text_dir.iterdir():
-            if path.name not in listed:
-                logger.warning("removing %s: no manifest line names it (interrupted write)", path)
-                path.unlink()
+        self.state.ensure_counter_at_least(SEQUENCE, last + 1)
+
+    def _reconcile(self) -> None:
+        """Bring the state and ``text/`` in line with the manifest (this process holds the topic's lock)."""
+        assert self.paths is not None and self.state is not None
+        settings = self.crawler.settings
+        counts = reconcile(self.paths, self.state, settings.getint("NEAR_DUPLICATE_NUM_PERM"),
+                           settings.getint("NEAR_DUPLICATE_SHINGLE"))
+        for event, count in counts.items():
+            if count:
+                self.stats.set_value(f"textfiles/{event}", count)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert self.paths is not None and self.manifest is not None and self.state is not None
+        if self.stopped:
+            raise DropItem(f"not written (the disk is full): {item.final_url}")
         article = item.article or {}
         content = item.text_content or render_text(article.get("title"), article.get("paragraphs") or [],
                                                    article.get("published"))
         canonical = item.canonical_url or item.final_url
-        name = file_name(self.state.next_value(SEQUENCE), canonical)
-        if not self.state.add_file(canonical, name, text_sha256(content), item.outlet_slug):
-            self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
-            raise NotKept("duplicate", f"not kept (another file holds {canonical}): {item.final_url}")
         try:
-            write_atomic(self.paths.text_dir, name, content)
-        except BaseException:
-            self.state.forget_file(canonical, name)
-            raise
-        item.file = name
-        self.manifest.append(manifest_entry(item, name, content))
-        self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="kept",
-                                  final_url=item.final_url, status=item.status, warc_file=item.warc_file,
-                                  record_id=item.warc_record_id, fetched_at=item.fetched_at)
+            with self.state.transaction():
+                name = file_name(self.state.take_value(SEQUENCE), canonical)
+                if not self.state.add_file(canonical, name, text_sha256(content), item.outlet_slug):
+                    self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
+                    raise NotKept("duplicate", f"not kept (another file holds {canonical}): {item.final_url}")
+                try:
+                    write_atomic(self.paths.text_dir, name, content)
+                    reached("text_written")
+                    item.file = name
+                    self.manifest.append(manifest_entry(item, name, content))
+                    reached("manifest_written")
+                except BaseException:
+                    item.file = None
+                    (self.paths.text_dir / name).unlink(missing_ok=True)
+                    self.state.forget_file(canonical, name)  # Redis: no transaction undoes the claim
+                    raise
+                self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="kept",
+                                          final_url=item.final_url, status=item.status, warc_file=item.warc_file,
+                                          record_id=item.warc_record_id, fetched_at=item.fetched_at)
+        except (OSError, sqlite3.Error) as exc:
+            if not is_disk_full(exc):
+                raise
+            self.stopped = True
+            stop_for_full_disk(self.crawler, exc, getattr(exc, "filename", None) or str(self.paths.root))
+            raise DropItem(f"not written (the disk is full): {item.final_url}") from None
+        reached("kept")
         self.stats.inc_value(f"coverage/{item.outlet_slug}/kept")
         self.stats.inc_value("textfiles/written")
         self.crawler.signals.send_catch_log(signal=text_file_written, item=item)
         return item
+
+
+@contextmanager
+def _nothing() -> Iterator[list]:
+    yield []
+
+
+def reconcile(paths: TopicPaths, state: State, num_perm: int, shingle: int) -> dict[str, int]:
+    """Make the state and ``text/`` agree with the manifest, after a crash or anything else; returns counts.
+
+    The manifest is the record of what was kept. Its files are claimed and their URLs marked ``kept`` (a crawl
+    killed after the manifest line, before the state commit); a claim or ``kept`` outcome it does not back is
+    dropped (the article is fetched again); a near-duplicate signature it lacks is computed from the text file;
+    the counter continues after its last number, so numbers an interrupted write took are reused.
+
+    In ``text/`` only the crawl's own leftovers are removed: a ``NNN_<16 hex>.txt`` no manifest line names (a
+    write cut off before its line) and a ``write_atomic`` temporary of such a name (a write cut off midway).
+    Anything else (a user's notes, ``.DS_Store``, sub-directories, symlinks, which are never followed) is left
+    alone and counted in one warning."""
+    from pipelines.dedup import signature, signature_blob
+
+    entries = list(read_manifest(paths.manifest))
+    listed: dict[str, dict[str, Any]] = {}
+    last = -1
+    for entry in entries:
+        name = entry.get("file", "")
+        if not is_text_file_name(name):
+            continue
+        listed[name] = entry
+        last = max(last, sequence_of(name) or 0)
+    counts = {"claims_dropped": 0, "outcomes_dropped": 0, "outcomes_restored": 0, "signatures_restored": 0,
+              "orphans_removed": 0, "temporaries_removed": 0, "foreign_left": 0}
+    by_file = dict((file, canonical) for canonical, file in state.claimed_files())
+    for file, canonical in by_file.items():
+        entry = listed.get(file)
+        if entry is None or (entry.get("canonical_url") or entry.get("final_url")) != canonical:
+            state.forget_file(canonical, file)
+            counts["claims_dropped"] += 1
+    listed_urls = {entry.get("url") for entry in listed.values()}
+    for url in state.kept_urls():
+        if url not in listed_urls:
+            state.forget_outcome(url)
+            counts["outcomes_dropped"] += 1
+    signed = {file for file, _outlet, _blob in state.signatures()}
+    for name, entry in listed.items():
+        outlet = entry.get("outlet_slug") or entry.get("outlet") or ""
+        canonical = entry.get("canonical_url") or entry.get("final_url")
+        if canonical:
+            state.add_file(canonical, name, entry.get("text_sha256", ""), outlet)
+        previous = state.outcome_of(entry["url"]) if entry.get("url") else ("kept",)
+        if previous is None or previous[0] != "kept":
+            state.record_outcome(entry["url"], kind="article", outlet=outlet, outcome="kept",
+                                 final_url=entry.get("final_url"), warc_file=entry.get("warc_file"),
+                                 record_id=entry.get("warc_record_id"), fetched_at=entry.get("fetched_at"))
+            counts["outcomes_restored"] += 1
+        text_file = paths.text_dir / name
+        if name not in signed and entry.get("duplicate_of") is None and text_file.is_file():
+            content = text_file.read_text(encoding="utf-8")
+            body = content.split("\n\n", 1)[1] if "\n\n" in content else content
+            state.add_signature(name, outlet, signature_blob(signature(body, num_perm, shingle)))
+            counts["signatures_restored"] += 1
+    state.set_counter(SEQUENCE, last + 1)
+    foreign: list[str] = []
+    with os.scandir(paths.text_dir) if paths.text_dir.is_dir() else _nothing() as scan:
+        for found in scan:
+            ours = found.is_file(follow_symlinks=False)
+            if ours and is_text_file_name(found.name) and found.name not in listed:
+                logger.warning("removing %s: no manifest line names it (a write cut off before its line)",
+                               found.path)
+                os.unlink(found.path)
+                counts["orphans_removed"] += 1
+            elif ours and is_temporary_name(found.name):
+                os.unlink(found.path)
+                counts["temporaries_removed"] += 1
+            elif not (ours and found.name in listed):
+                foreign.append(found.name)
+    if counts["temporaries_removed"]:
+        logger.warning("removed %d temporary file(s) of writes cut off midway in %s", counts["temporaries_removed"],
+                       paths.text_dir)
+    if foreign:
+        counts["foreign_left"] = len(foreign)
+        shown = ", ".join(sorted(foreign)[:5]) + (", ..." if len(foreign) > 5 else "")
+        logger.warning("%s: %d entr%s the crawl did not write left alone (%s)", paths.text_dir, len(foreign),
+                       "y" if len(foreign) == 1 else "ies", shown)
+    for name in listed:
+        if not (paths.text_dir / name).is_file():
+            logger.warning("%s: listed in the manifest but missing from %s (its page is in the WARC files; "
+                           "`scrapy reextract` writes its text again)", name, paths.text_dir)
+            counts["missing"] = counts.get("missing", 0) + 1
+    return counts

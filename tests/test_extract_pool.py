@@ -65,3 +65,61 @@ def test_a_dying_worker_costs_only_its_page_and_none_is_left_behind(tmp_path):
     assert "extraction worker died" in result.stderr
     assert "extraction failed twice (worker died)" in result.stderr and "crash-always" in result.stderr
     assert processes_marked(mark) == []  # the pool went down with the crawl
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_die_with_a_crawl_killed_while_extracting(tmp_path):
+    """SIGKILL runs no clean-up in the crawl, so without PR_SET_PDEATHSIG its idle workers lived on for a minute
+    or more (about 175 MB each)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.crawl import REPO
+
+    urls = [f"{HOST}/news/lavrov-afghanistan-{n}" for n in range(40)]
+    (tmp_path / "topic.toml").write_text(f'name = "pool"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Pool"\n'
+                                         f'url = "{HOST}/"\nfeeds = ["{HOST}/feed.xml"]\n')
+    with SiteServer() as site:
+        site.route(f"{HOST}/robots.txt", robots_txt())
+        site.route(f"{HOST}/", "<html><body><p>home</p></body></html>")
+        site.route(f"{HOST}/feed.xml", rss_feed("Pool", [{"url": u, "title": f"Lavrov {n}"} for n, u in enumerate(urls)]))
+        for n, url in enumerate(urls):
+            site.route(url, article_page(f"Lavrov story {n}", [f"Story number {n}."] + BODY * 40,
+                                         published="2021-07-16"))
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+        env.update(http_proxy=site.proxy_url, PYTHONPATH=str(REPO), SCRAPY_SETTINGS_MODULE="crawler.settings")
+        process = subprocess.Popen([sys.executable, "-m", "scrapy", "crawl", "coverage", "-a",
+                                    f"topic={tmp_path / 'topic.toml'}", "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}",
+                                    "-s", "EXTRACT_WORKERS=2", "-s", "DOWNLOAD_DELAY=0"],
+                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while sum(1 for r in site.requests() if "/news/" in r.path) < 5 and time.time() < deadline:
+            time.sleep(0.05)
+        workers = [pid for pid in children_of(process.pid) if alive(pid)]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert len(workers) >= 2, "the crawl had not started its workers"
+    time.sleep(2)
+    assert [pid for pid in workers if alive(pid)] == []

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.textfiles import file_name, render_text, text_sha256, url_hash, write_atomic
+from tests.support.archives import archive_with_leftovers
 
 URL = "https://www.themoscowtimes.com/2021/07/16/russia-says-us-mission-in-afghanistan-has-failed-a74537"
 
@@ -65,3 +66,21 @@ def test_any_input_gives_a_valid_file(title, body, day):
 @given(url=st.text(min_size=1, max_size=200), a=st.integers(0, 10**6), b=st.integers(0, 10**6))
 def test_names_are_stable_for_one_canonical_url(url, a, b):
     assert file_name(a, url).split("_", 1)[1] == file_name(b, url).split("_", 1)[1] == url_hash(url) + ".txt"
+
+
+def test_reconcile_removes_only_the_crawls_own_leftovers(tmp_path, caplog):
+    """A user's files in text/ were deleted at start, and a sub-directory there crashed the crawl."""
+    from pipelines.textfiles import SEQUENCE, reconcile
+
+    paths, state, names, outside = archive_with_leftovers(tmp_path / "topic")
+    counts = reconcile(paths, state, 128, 3)
+    left = sorted(p.name for p in paths.text_dir.iterdir())
+    assert left == sorted([names[0], names[1], "notes.txt", ".DS_Store", "drafts", "999_0123456789abcdef.txt"])
+    assert outside.read_text() == "keep"
+    assert counts["orphans_removed"] == 1 and counts["temporaries_removed"] == 1 and counts["foreign_left"] == 4
+    assert len([r for r in caplog.records if "did not write left alone" in r.getMessage()]) == 1
+    assert state.file_for_url("http://a.test/2") is None, "the claim of the cut-off write is dropped"
+    assert state.file_for_url("http://a.test/0") == names[0]
+    assert state.outcome_of("http://a.test/1")[0] == "kept"
+    assert state.next_value(SEQUENCE) == 2, "the number of the cut-off write is reused"
+    assert {file for file, _, _ in state.signatures()} == set(names[:2])

@@ -3,7 +3,7 @@
 A crawl where some outlets failed still exits 0 (their errors are in the stats and the report); one where not
 a single response arrived (network down, every outlet failing) exits 3, so cron or scrapyd users notice.
 A ``REPLAY_FROM`` that holds no WARC file is refused before the crawl starts, with one line saying so (exit 2),
-instead of every request failing.
+instead of every request failing. A crawl stopped by a full disk exits 1 (its one error line is in the log).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from scrapy.exceptions import NotConfigured, UsageError
 from crawler.archive.replay import replay_files
 
 NOTHING_FETCHED = 3
+DISK_FULL = 1
 
 
 class Command(ScrapyCrawlCommand):
@@ -36,6 +37,9 @@ class Command(ScrapyCrawlCommand):
             return
         for crawler in created:
             stats = crawler.stats.get_stats() if crawler.stats else {}
+            if stats.get("diskfull/stopped"):
+                self.exitcode = DISK_FULL
+                return
             if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
                 print("error: nothing could be fetched (see the log above); exit status 3")
                 self.exitcode = NOTHING_FETCHED

@@ -20,4 +20,4 @@ class Command(TopicDirCommand):
         counts = rebuild_state(paths, self.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
                                self.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
         print(f"{paths.state}: {counts['kept']} kept articles, {counts['archived']} other archived URLs, "
-              f"{counts['payloads']} payload digests")
+              f"{counts['payloads']} payload digests, {counts['orphans_removed']} interrupted text file(s) removed")
