@@ -2,6 +2,7 @@
 
     python bench/faults.py [--runs 20] [--seed 1] [--padding 2000000]
     python bench/faults.py --cases [--runs 1]
+    python bench/faults.py --newsroom [--runs 20] [--seed 1]
 
 The default mode:
 
@@ -15,6 +16,12 @@ records kept from them, torn records cut, articles lost (must be 0) and duplicat
 writes (tests/plugins/torn: mid text file, after the text file, after the manifest line, after the state commit),
 then resumed; and a crawl with two extraction workers killed while extracting, its workers looked for 2 s later.
 Prints per case: articles expected / archived / lost / duplicated / orphan workers (targets: 0 lost, 0 orphans).
+
+``--newsroom`` runs cycles on a five-outlet site that behaves like real ones (tests/support/newsroom.py: feeds and
+sitemaps with ETag / Last-Modified answering 304, a sitemap index with lastmod, monthly sitemaps), half of them
+with validators and half without: per cycle one to three SIGKILLs, the first right after a listing was read and
+before its articles, the others at random points, then one clean run. Prints per cycle: articles expected /
+archived / lost / duplicated (targets: 0 lost, 0 duplicates).
 """
 
 from __future__ import annotations
@@ -31,7 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.manifest import read_manifest  # noqa: E402
 from bench.common import _children  # noqa: E402
+from tests.crawl import crawl  # noqa: E402
 from tests.sites import SiteServer  # noqa: E402
+from tests.support.newsroom import build_newsroom  # noqa: E402
+from tests.support.processes import FAST, kill_when  # noqa: E402
+from tests.support.processes import popen_crawl as popen_topic  # noqa: E402
 from tests.test_crash import (article_responses, article_urls, build_site, check_archive, kill_and_resume,  # noqa: E402
                               kill_at_step, popen_crawl)
 
@@ -87,6 +98,47 @@ def cases(runs: int) -> None:
               + (f" (of {totals['workers']} workers)" if case == "orphan workers" else ""))
 
 
+def newsroom_cycle(tmp: Path, rng: random.Random, validators: bool) -> dict:
+    """One cycle on the validator-sending news site: one to three SIGKILLs at random points (one of them
+    between a listing's fetch and its articles), then a clean run; what the archive holds against what it must."""
+    archive = tmp / "archive"
+    kills = rng.randint(1, 3)
+    with SiteServer() as site:
+        room = build_newsroom(site, tmp, validators=validators, article_delay=0.1)
+        for number in range(kills):
+            process = popen_topic(room.topic_file, archive, site.proxy_url)
+            if number == 0:  # right after a listing was read, before its articles: the case validators hide
+                july = [u for u in room.sitemaps if "2021-07" in u]
+                kill_when(process, lambda: any(site.count(u) for u in july), after=rng.uniform(0.0, 0.3))
+            else:
+                seen = len(site.requests())
+                wait = rng.randint(1, 15)
+                kill_when(process, lambda: len(site.requests()) - seen >= wait, after=rng.uniform(0, 0.2))
+        crawl("coverage", archive, spider_args={"topic": str(room.topic_file)}, settings=FAST,
+              env={"http_proxy": site.proxy_url})
+    urls = [e["url"] for e in read_manifest(archive / "newsroom" / "manifest.jsonl")]
+    return {"kills": kills, "expected": len(room.expected), "archived": len(set(urls) & set(room.expected)),
+            "lost": len(set(room.expected) - set(urls)), "duplicated": len(urls) - len(set(urls)),
+            "outside": len(set(urls) - set(room.expected))}
+
+
+def newsroom(runs: int, seed: int) -> None:
+    rng = random.Random(seed)
+    totals: Counter = Counter()
+    started = time.time()
+    print("cycle  validators  kills  expected  archived  lost  duplicated  outside window")
+    for cycle in range(runs):
+        validators = cycle % 2 == 0
+        with tempfile.TemporaryDirectory() as tmp:
+            row = newsroom_cycle(Path(tmp), rng, validators)
+        totals.update(row)
+        print(f"{cycle + 1:5d}  {'yes' if validators else 'no':>10}  {row['kills']:5d}  {row['expected']:8d}  "
+              f"{row['archived']:8d}  {row['lost']:4d}  {row['duplicated']:10d}  {row['outside']:14d}")
+    print(f"\ncycles {runs} ({time.time() - started:.0f} s): kills {totals['kills']}, articles expected "
+          f"{totals['expected']}, archived {totals['archived']}, lost {totals['lost']}, duplicated "
+          f"{totals['duplicated']}, outside the window {totals['outside']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -95,7 +147,12 @@ def main() -> None:
                         help="incompressible bytes added to each page, so a kill can land inside a record write")
     parser.add_argument("--cases", action="store_true",
                         help="run the named cases (kill at each write step, orphan workers) instead of random kills")
+    parser.add_argument("--newsroom", action="store_true",
+                        help="kill cycles on a site with validators, 304s and sitemap-index lastmod (and one without)")
     args = parser.parse_args()
+    if args.newsroom:
+        newsroom(args.runs, args.seed)
+        return
     if args.cases:
         cases(args.runs)
         return

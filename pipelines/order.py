@@ -1,0 +1,113 @@
+"""Capture order: near-duplicate checks and text files see articles in the order their pages were captured.
+
+Extraction runs in a process pool, so articles leave it in whatever order the workers finish. Numbering files in
+that order would make ``NNN`` depend on timing, and a replay of the same WARC files could never give the same
+names. This pipeline sits after relevance and before dedup: it lets an article on only when every article
+captured before it in this run has been kept or dropped, so dedup ("first-written copy") and the text files'
+numbers follow the capture order: live, the order the spider received the pages, which is the order their
+response records were written; in a replay, the original records' ``WARC-Date``, then file and offset, since
+pages come back from the archive in request order. A replay therefore holds its articles until nothing else can
+arrive (no request queued or downloading, every article in the pipelines waiting here), then lets them on sorted:
+replaying a crawl's WARC files gives its text files, names included, byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crawler.items import ArticleItem
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+POLL_SECONDS = 0.05
+
+
+def capture_key(item: ArticleItem) -> tuple[str, str, int]:
+    """Where the page's response record stands among the captures: its WARC-Date, then its file and offset."""
+    return (item.captured_at or "", item.warc_file or "", item.warc_offset or 0)
+
+
+class CaptureOrderPipeline:
+    """Holds each article until those captured before it are settled (stats ``order/held``)."""
+
+    def __init__(self, crawler: Crawler, replay: bool) -> None:
+        self.crawler = crawler
+        self.replay = replay
+        self.low = 0  # every arrival below this number is settled
+        self.settled: set[int] = set()
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.held: list[tuple[tuple, ArticleItem, asyncio.Future]] = []
+        self._poll: asyncio.Task | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "CaptureOrderPipeline":
+        if getattr(crawler.spider, "topic", None) is None:
+            raise NotConfigured("no topic")
+        pipeline = cls(crawler, replay=bool(crawler.settings.get("REPLAY_FROM")))
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(pipeline._settled, signal=signal)
+        return pipeline
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem) or item.arrival is None:
+            return item
+        if self.replay:
+            future = asyncio.get_running_loop().create_future()
+            item.html = b""  # extracted already: held articles keep only what dedup and the files need
+            self.held.append((capture_key(item), item, future))
+            self.crawler.stats.inc_value("order/held")
+            if self._poll is None:
+                self._poll = asyncio.ensure_future(self._release_when_drained())
+            await future
+            return item
+        if item.arrival > self.low:
+            future = asyncio.get_running_loop().create_future()
+            self.waiting[item.arrival] = future
+            self.crawler.stats.inc_value("order/held")
+            await future
+        return item
+
+    def _settled(self, item: Any, **kwargs: Any) -> None:
+        arrival = getattr(item, "arrival", None)
+        if arrival is None or self.replay:
+            return
+        self.settled.add(arrival)
+        while self.low in self.settled:
+            self.settled.discard(self.low)
+            self.low += 1
+        future = self.waiting.pop(self.low, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def _release_when_drained(self) -> None:
+        """Replay: once nothing else can arrive, let the held articles on one at a time, oldest capture first."""
+        while self.held:
+            await asyncio.sleep(POLL_SECONDS)
+            if not self._drained():
+                continue
+            self.held.sort(key=lambda held: held[0])
+            batch, self.held = self.held, []
+            for _key, item, future in batch:
+                future.set_result(None)
+                while not getattr(item, "_order_done", False) and self._in_pipeline(item):
+                    await asyncio.sleep(0)
+        self._poll = None
+
+    def _in_pipeline(self, item: ArticleItem) -> bool:
+        return False  # dedup and the text files are synchronous: the item is through them when its turn ends
+
+    def _drained(self) -> bool:
+        """No response waiting for the spider, every article in the pipelines held here, nothing queued or being
+        downloaded (the engine's own idle test, less the items it counts as in progress)."""
+        from crawler.compat import engine_drained
+
+        engine = self.crawler.engine
+        slot = getattr(getattr(engine, "scraper", None), "slot", None)
+        if slot is None or slot.queue or slot.itemproc_size > len(self.held):
+            return False
+        return engine_drained(engine)
