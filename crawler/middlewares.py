@@ -17,7 +17,7 @@ from scrapy import signals
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -39,6 +39,9 @@ MAX_URL_LENGTH = 8192
 class RefusedRedirect(IgnoreRequest):
     """A redirect hop the crawl does not follow: another site, a private address, a non-HTTP scheme, or more
     robots.txt hops than ``ROBOTSTXT_MAX_REDIRECTS``."""
+
+
+_ROBOTS_RECEIVED_META = "_robots_received"
 
 
 class _DisallowAll:
@@ -88,7 +91,8 @@ class OutletRobotsMiddleware(RobotsTxtMiddleware):
       instead of allowing everything;
     - only the first ``ROBOTSTXT_MAX_SIZE`` bytes and ``ROBOTSTXT_MAX_RULES`` rules are parsed (Google reads
       500 KiB): every request is checked against the parsed rules, and a 13 MB file of 300 000 rules would cost
-      a noticeable fraction of a second of CPU per request;
+      a noticeable fraction of a second of CPU per request. The download itself stops soon after that size
+      (the rest is never read; the WARC record says ``WARC-Truncated: length``), whatever DOWNLOAD_MAXSIZE;
     - its redirects are followed on its own host (or www. twin, either scheme: ``http://x/robots.txt`` to
       ``https://www.x/robots.txt``), for at most ``ROBOTSTXT_MAX_REDIRECTS`` hops (RFC 9309 asks for at least
       five). One that leads elsewhere is not followed (RequestGuardMiddleware refuses the hop) and the host is
@@ -103,14 +107,39 @@ class OutletRobotsMiddleware(RobotsTxtMiddleware):
         self.max_size = crawler.settings.getint("ROBOTSTXT_MAX_SIZE")
         self.max_rules = crawler.settings.getint("ROBOTSTXT_MAX_RULES")
         self.max_redirects = crawler.settings.getint("ROBOTSTXT_MAX_REDIRECTS")
+        if self.max_size:
+            crawler.signals.connect(self._headers_received, signal=signals.headers_received)
+            crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+
+    @staticmethod
+    def _is_robots_request(request: Request) -> bool:
+        """A robots.txt request made by this middleware (or a redirect hop of one)."""
+        first = (request.meta.get("redirect_urls") or [request.url])[0]
+        return bool(request.meta.get("dont_obey_robotstxt")) and urlsplit(first).path == "/robots.txt"
 
     async def process_request(self, request: Request) -> None:
-        hops = request.meta.get("redirect_urls")
-        if hops and request.meta.get("dont_obey_robotstxt") and urlsplit(hops[0]).path == "/robots.txt" \
-                and len(hops) > self.max_redirects:
-            self._stats.inc_value("robotstxt/too_many_redirects")
-            raise RefusedRedirect(f"robots.txt redirected more than {self.max_redirects} times: {hops[0]}")
+        if self._is_robots_request(request):
+            hops = request.meta.get("redirect_urls") or []
+            if len(hops) > self.max_redirects:
+                self._stats.inc_value("robotstxt/too_many_redirects")
+                raise RefusedRedirect(f"robots.txt redirected more than {self.max_redirects} times: {hops[0]}")
+            if self.max_size:
+                request.meta["download_maxsize"] = 0  # the download is stopped past max_size, below
+            return
         await super().process_request(request)
+
+    def _headers_received(self, headers: object, body_length: object, request: Request, spider: object) -> None:
+        if self._is_robots_request(request):
+            request.meta[_ROBOTS_RECEIVED_META] = 0
+
+    def _bytes_received(self, data: bytes, request: Request, spider: object) -> None:
+        if _ROBOTS_RECEIVED_META not in request.meta:
+            return
+        request.meta[_ROBOTS_RECEIVED_META] += len(data)
+        if request.meta[_ROBOTS_RECEIVED_META] > self.max_size:
+            del request.meta[_ROBOTS_RECEIVED_META]
+            request.meta[TRUNCATED_META] = "length"  # archived as cut; the spider never reads robots.txt
+            raise StopDownload(fail=False)
 
     def _disallow(self, netloc: str) -> None:
         parser_deferred = self._parsers[netloc]
@@ -125,9 +154,11 @@ class OutletRobotsMiddleware(RobotsTxtMiddleware):
             self._disallow(netloc)
             return
         body = capped_robots(response.body, self.max_size, self.max_rules)
-        if body is not response.body:
-            logger.warning("robots.txt of %s is %d bytes: parsing its first %d bytes and %d rules only",
-                           netloc, len(response.body), len(body), self.max_rules)
+        stopped = response.request is not None and response.request.meta.get(TRUNCATED_META) == "length"
+        if body is not response.body or stopped:
+            logger.warning("robots.txt of %s is over %d bytes or %d rules: parsing its first %d bytes (%d received%s)",
+                           netloc, self.max_size, self.max_rules, len(body), len(response.body),
+                           ", download stopped" if stopped else "")
             self._stats.inc_value("robotstxt/truncated")
             response = response.replace(body=body)
         await super()._parse_robots(response, netloc, request)
