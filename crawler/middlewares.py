@@ -326,8 +326,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         wait = retry_after_seconds(response)
-        if wait is not None and wait > self.longest_wait():
-            self._stop_outlet(request, wait)
+        if wait is not None and wait > self.longest_wait() or self._outlet_of(request) in self.stopped:
+            self._stop_outlet(request, wait or 0.0)
             return response
         reason = f"{response.status}"
         new_request = get_retry_request(
@@ -359,12 +359,15 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return super().process_exception(request, exception)
 
     def _stop_outlet(self, request: Request, wait: float) -> None:
-        """No more requests to this outlet in this run, including those already waiting in the downloader."""
+        """No more requests to this outlet in this run, including those already waiting in the downloader (one
+        already sent when the answer came, possible without a DOWNLOAD_DELAY, is not recalled: its answer is
+        taken as it is, not retried)."""
         outlet = self._outlet_of(request)
-        self.stopped[outlet] = wait
         self._drop(outlet)
-        logger.warning("%s asks to wait %.0f s before the next request (Retry-After), longer than %.0f s: "
-                       "no more requests to it in this run", outlet, wait, self.longest_wait())
+        if outlet not in self.stopped:
+            self.stopped[outlet] = wait
+            logger.warning("%s asks to wait %.0f s before the next request (Retry-After), longer than %.0f s: "
+                           "no more requests to it in this run", outlet, wait, self.longest_wait())
         engine = self.crawler.engine
         for slot in list(engine.downloader.slots.values()) if engine is not None else []:
             waiting = [(queued, deferred) for queued, deferred in slot.queue if self._outlet_of(queued) == outlet]

@@ -7,7 +7,8 @@ fires for every chunk with its request, and a handler that raises ``StopDownload
 
 The rate is the bytes of the body received since the response's headers, divided by the time since then; it is
 judged once ``DOWNLOAD_MIN_RATE_GRACE`` seconds have passed (a slow start on a fast page is normal), at each chunk
-that arrives. A download dropped this way fails (``StopDownload(fail=True)``: the request's errback, counted as
+that arrives; the chunk that completes a body of announced length is never judged (a short page whose bytes
+came late is whole). A download dropped this way fails (``StopDownload(fail=True)``: the request's errback, counted as
 an error of its outlet) and is not retried in this run: a server that is this slow now will most likely be as
 slow a moment later, and retrying would cost the grace period again; the next run tries the URL again
 (``ERROR_RETRY_RUNS``). A server that sends nothing at all is not seen here (no chunk arrives): the download
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 _STARTED_META = "_minrate_started"
 _RECEIVED_META = "_minrate_received"
+_LENGTH_META = "_minrate_length"
 
 
 class MinimumRate:
@@ -56,6 +58,7 @@ class MinimumRate:
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any) -> None:
         request.meta[_STARTED_META] = time.monotonic()  # a new response (a retry, a redirect hop) starts anew
         request.meta[_RECEIVED_META] = 0
+        request.meta[_LENGTH_META] = body_length if isinstance(body_length, int) and body_length >= 0 else None
 
     def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
         started = request.meta.get(_STARTED_META)
@@ -64,6 +67,9 @@ class MinimumRate:
         received = request.meta[_RECEIVED_META] = request.meta.get(_RECEIVED_META, 0) + len(data)
         elapsed = time.monotonic() - started
         if elapsed < self.grace or received >= self.min_rate * elapsed:
+            return
+        length = request.meta.get(_LENGTH_META)
+        if length is not None and received >= length:
             return
         request.meta.pop(_STARTED_META, None)
         self.stats.inc_value("download/too_slow")
