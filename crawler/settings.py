@@ -22,6 +22,13 @@ TOPICS_DIR = None
 CONTACT_URL = "https://example.org/presswarc-contact"
 USER_AGENT = f"presswarc/{__version__} (news coverage archiver; +{CONTACT_URL})"
 ROBOTSTXT_OBEY = True
+# Only the first 500 KiB of a robots.txt is parsed (as Google does), and of that only the first 10 000 Allow/
+# Disallow rules: every request is checked against the parsed rules, and a huge file costs CPU on each one.
+ROBOTSTXT_MAX_SIZE = 500 * 1024
+ROBOTSTXT_MAX_RULES = 10_000
+# Redirects of a robots.txt are followed on its own host (or www. twin), this many hops at most (RFC 9309: at
+# least five); one elsewhere, or one hop more, leaves that host uncrawled for the run.
+ROBOTSTXT_MAX_REDIRECTS = 5
 CONCURRENT_REQUESTS = 16  # outlets are crawled in parallel with each other
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one outlet
@@ -36,6 +43,10 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 # this many tasks for every response however few it yields (100 by default: measurable CPU per page).
 CONCURRENT_ITEMS = 8
 DOWNLOAD_TIMEOUT = 60
+# A response whose body arrives slower than this many bytes per second, once DOWNLOAD_MIN_RATE_GRACE seconds have
+# passed since its headers, is given up (and not retried in this run): crawler/extensions/minrate.py. 0: off.
+DOWNLOAD_MIN_RATE = 500
+DOWNLOAD_MIN_RATE_GRACE = 10.0
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # a news page larger than 16 MB is not an article
 # Cut a response at DOWNLOAD_MAXSIZE and archive it with WARC-Truncated: length (False: Scrapy drops it unseen).
 TRUNCATE_OVERSIZE = True
@@ -45,10 +56,18 @@ RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # Base of the exponential backoff between retries, in seconds; a Retry-After header wins when present.
 RETRY_BACKOFF_BASE = 1.0
+# Also the longest Retry-After waited for: one asking for more (or for more than what is left of a run with a
+# CLOSESPIDER_TIMEOUT) ends that outlet's run, its other requests dropped (coverage/<outlet>/retry_after_exceeded).
 RETRY_BACKOFF_MAX = 120.0
+# A timed-out request is retried this many times at most (each attempt can cost a whole DOWNLOAD_TIMEOUT).
+RETRY_TIMEOUT_TIMES = 1
 REDIRECT_MAX_TIMES = 10
-# Requests to literal private/loopback IP hosts (and redirects to them) are refused unless this is True.
+# Requests to private/loopback/link-local/reserved addresses are refused unless this is True: literal IP hosts
+# and localhost by the request guard, host names by the resolver below on the address they resolve to (the
+# proxies named in http_proxy/https_proxy are exempt; behind a proxy the target's name is resolved by the proxy).
 ALLOW_PRIVATE_HOSTS = False
+# Scrapy's caching resolver, refusing private answers unless ALLOW_PRIVATE_HOSTS: crawler/resolver.py.
+TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 # Scrapy's HTTP endpoint that runs Python code sent to it (for its MCP server): a scheduled crawl has no use
@@ -60,8 +79,8 @@ LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.logformatter.ArticleLogFormatter"  # one short line per article, not its whole text
 
 DOWNLOADER_MIDDLEWARES = {
-    # Refuses non-HTTP schemes, private hosts, over-long URLs, and redirects that leave the outlet; first, so
-    # no robots.txt is fetched for a host the crawl will not visit.
+    # Refuses non-HTTP schemes, private hosts, over-long URLs, and any request or redirect hop off the outlet's
+    # hosts; first, so no robots.txt is fetched for a host the crawl will not visit.
     "crawler.middlewares.RequestGuardMiddleware": 90,
     # Checks every request against its host's robots.txt, and holds requests until that file is parsed.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -108,6 +127,8 @@ EXTENSIONS = {
     "crawler.extensions.gctuning.GcTuning": 50,
     # A response over DOWNLOAD_MAXSIZE is cut there and archived with WARC-Truncated: length: TRUNCATE_OVERSIZE.
     "crawler.extensions.oversize.OversizeTruncation": 100,
+    # A response arriving slower than DOWNLOAD_MIN_RATE is given up after DOWNLOAD_MIN_RATE_GRACE.
+    "crawler.extensions.minrate.MinimumRate": 110,
     # report.json / report.md / report.html in the topic directory when the crawl ends: REPORT_ENABLED.
     "crawler.report.ReportExtension": 800,
     "crawler.extensions.statsfile.StatsFile": 900,

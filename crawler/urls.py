@@ -215,6 +215,14 @@ def in_scope(url: str, hosts: Collection[str]) -> bool:
     return False
 
 
+def same_host(url: str, origin: str) -> bool:
+    """Whether ``url`` is on ``origin``'s host or its www. twin, whatever the scheme and port (a redirect
+    from http to https of the same site)."""
+    host, _ = _split_host(url)
+    origin_host, _ = _split_host(origin)
+    return bool(host) and host in (origin_host, _www_twin(origin_host))
+
+
 _NUMERIC_HOST_RE = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$")
 
 
@@ -233,18 +241,28 @@ def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
     return None
 
 
-def is_private_host(url: str) -> bool:
-    """Whether the URL names localhost or a literal IP a public crawl must not reach (no DNS lookup is made)."""
-    host, _ = _split_host(url)
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    address = _literal_ip(host)
-    if address is None:
-        return False
+def is_private_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an IP address is one a public crawl must not reach: private, loopback, link-local, reserved,
+    multicast or unspecified (an IPv4-mapped IPv6 address is judged by its IPv4 address). Not an address: True."""
+    if isinstance(address, str):
+        try:
+            address = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
+        except ValueError:
+            return True
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
             or address.is_multicast or address.is_unspecified)
+
+
+def is_private_host(url: str) -> bool:
+    """Whether the URL names localhost or a literal IP a public crawl must not reach (no DNS lookup is made:
+    the address a name resolves to is checked where it is resolved, by crawler.resolver)."""
+    host, _ = _split_host(url)
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    address = _literal_ip(host)
+    return address is not None and is_private_address(address)
 
 
 _INDEX_SEGMENTS = frozenset({
