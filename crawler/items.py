@@ -36,3 +36,6 @@ class ArticleItem:
     minhash: Any = None  # the near-duplicate signature, kept until the file is written
     file: str | None = None  # the text file name, once written
     lease: str | None = None  # distributed crawls: the queue lease this article holds until its file is written
+    arrival: int | None = None  # the page's place in this run's arrivals (crawler.spiders.coverage)
+    captured_at: str | None = None  # the response record's WARC-Date (the original's, when replaying)
+    warc_offset: int | None = None  # the response record's offset in warc_file

@@ -114,6 +114,8 @@ SPIDER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,
     "pipelines.relevance.RelevancePipeline": 200,
+    # Dedup and the text files see articles in capture order, so NNN never depends on worker timing.
+    "pipelines.order.CaptureOrderPipeline": 250,
     "pipelines.dedup.DedupPipeline": 300,
     "pipelines.textfiles.TextFilesPipeline": 400,
 }

@@ -28,8 +28,10 @@ POLL_SECONDS = 0.05
 
 
 def capture_key(item: ArticleItem) -> tuple[str, str, int]:
-    """Where the page's response record stands among the captures: its WARC-Date, then its file and offset."""
-    return (item.captured_at or "", item.warc_file or "", item.warc_offset or 0)
+    """Where the page's response record stands among the captures: its WARC-Date to the second (the precision an
+    index keeps), then its file and offset (the order one writer wrote its records in)."""
+    digits = "".join(ch for ch in item.captured_at or "" if ch.isdigit())[:14]
+    return (digits, item.warc_file or "", item.warc_offset or 0)
 
 
 class CaptureOrderPipeline:
@@ -43,6 +45,7 @@ class CaptureOrderPipeline:
         self.waiting: dict[int, asyncio.Future] = {}
         self.held: list[tuple[tuple, ArticleItem, asyncio.Future]] = []
         self._poll: asyncio.Task | None = None
+        self._through: set[int] = set()  # replay: ids of released items that have left the pipelines
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "CaptureOrderPipeline":
@@ -74,7 +77,10 @@ class CaptureOrderPipeline:
 
     def _settled(self, item: Any, **kwargs: Any) -> None:
         arrival = getattr(item, "arrival", None)
-        if arrival is None or self.replay:
+        if arrival is None:
+            return
+        if self.replay:
+            self._through.add(id(item))
             return
         self.settled.add(arrival)
         while self.low in self.settled:
@@ -94,12 +100,12 @@ class CaptureOrderPipeline:
             batch, self.held = self.held, []
             for _key, item, future in batch:
                 future.set_result(None)
-                while not getattr(item, "_order_done", False) and self._in_pipeline(item):
-                    await asyncio.sleep(0)
+                spins = 0
+                while id(item) not in self._through:  # through dedup and the text files before the next one
+                    spins += 1
+                    await asyncio.sleep(0 if spins < 100 else POLL_SECONDS)
+                self._through.discard(id(item))
         self._poll = None
-
-    def _in_pipeline(self, item: ArticleItem) -> bool:
-        return False  # dedup and the text files are synchronous: the item is through them when its turn ends
 
     def _drained(self) -> bool:
         """No response waiting for the spider, every article in the pipelines held here, nothing queued or being

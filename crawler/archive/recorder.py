@@ -243,4 +243,5 @@ class WarcRecorderMiddleware:
         self.stats.inc_value("warc/bytes_payload", len(payload))
         request.meta[WARC_META] = {
             "file": response_at.warc_file, "record_id": response_id, "offset": response_at.offset,
+            "date": response_date,
         }

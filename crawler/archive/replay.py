@@ -387,7 +387,7 @@ class ReplayDownloadHandler:
         if served.truncated:
             request.meta[TRUNCATED_META] = served.truncated
         request.meta[WARC_META] = {"file": pointer.path.name, "record_id": served.record_id,
-                                   "offset": pointer.offset}
+                                   "offset": pointer.offset, "date": pointer.date}
         scrapy_headers = Headers()
         for name, value in served.headers:
             if name.lower() != "transfer-encoding":

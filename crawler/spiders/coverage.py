@@ -82,6 +82,7 @@ class CoverageSpider(scrapy.Spider):
         self._in_flight: dict[str, int] = {}  # discovery requests sent and not yet parsed, per outlet
         self._held: dict[str, list[Request]] = {}  # undated article requests waiting for those
         self._sitemaps_sent: dict[str, int] = {}
+        self._arrivals = 0  # article pages handed to the pipelines, numbered in the order they came
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
@@ -520,6 +521,8 @@ class CoverageSpider(scrapy.Spider):
             self._stat(outlet, "not_html")
             return
         warc = response.meta.get("warc") or {}
+        captured = capture_time(warc.get("date"))
+        self._arrivals += 1
         yield ArticleItem(
             url=response.request.url if not response.meta.get("redirect_urls") else response.meta["redirect_urls"][0],
             final_url=response.url,
@@ -528,11 +531,14 @@ class CoverageSpider(scrapy.Spider):
             via=self._best_via(response),
             html=response.body,
             status=response.status,
-            fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            fetched_at=captured or datetime.now(timezone.utc).isoformat(timespec="seconds"),
             content_type=content_type or None,
             warc_file=warc.get("file"),
             warc_record_id=warc.get("record_id"),
             hint_title=response.meta.get("hint_title"),
+            arrival=self._arrivals - 1,
+            captured_at=warc.get("date"),
+            warc_offset=warc.get("offset"),
         )
 
     def article_error(self, failure) -> None:
@@ -549,6 +555,16 @@ class CoverageSpider(scrapy.Spider):
                                   warc_file=warc.get("file"), record_id=warc.get("record_id"),
                                   fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         logger.info("article not fetched: %s (%s)", request.url, failure.getErrorMessage())
+
+
+def capture_time(warc_date: str | None) -> str | None:
+    """A WARC-Date (or a CDXJ timestamp) as the manifest's ``fetched_at``: ISO 8601 UTC to the second."""
+    if not warc_date:
+        return None
+    digits = "".join(ch for ch in warc_date if ch.isdigit())[:14]
+    if len(digits) < 14:
+        return None
+    return f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}T{digits[8:10]}:{digits[10:12]}:{digits[12:14]}+00:00"
 
 
 def _day(text: str | None) -> date | None:
