@@ -4,6 +4,11 @@ Everything comes from the archive itself (``manifest.jsonl``, ``state.sqlite``, 
 so ``scrapy report DIR`` rebuilds the report at any time without crawling; a crawl's stats add what only the run
 knows (errors of this run). The timeline is an SVG drawn by matplotlib and embedded in the HTML, so the page is
 one self-contained file that reads without internet.
+
+Names, titles and URLs come from the web, so both renderings treat them as untrusted text: Unicode bidirectional
+controls are removed (``crawler.text.strip_bidi``), HTML is escaped, markdown characters that would make a link,
+an image, HTML or emphasis are backslash-escaped, and only an http(s) URL becomes a link (percent-encoded, so it
+cannot end the link early); any other (``javascript:``, ``data:``) is shown as plain text.
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ import html
 import io
 import json
 import logging
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.paths import TopicPaths, paths_for
+from crawler.text import strip_bidi
 from crawler.topic import TopicError, load_topic, slugify
 from pipelines.manifest import read_manifest
 from pipelines.textfiles import write_atomic
@@ -146,10 +154,10 @@ def timeline_svg(report: dict[str, Any]) -> str:
     for slug, per_day in timeline.items():
         heights = [per_day.get(d, 0) for d in days]
         if any(heights):
-            axes.bar(days, heights, bottom=bottom, label=report["outlets"][slug]["name"])
+            axes.bar(days, heights, bottom=bottom, label=_text(report["outlets"][slug]["name"]))
             bottom = [b + h for b, h in zip(bottom, heights)]
     axes.set_ylabel("articles")
-    axes.set_title(f"Articles per day: {report['topic']}")
+    axes.set_title(f"Articles per day: {_text(report['topic'])}")
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.tick_params(axis="x", labelrotation=60, labelsize=7)
     if any(bottom):
@@ -162,14 +170,42 @@ def timeline_svg(report: dict[str, Any]) -> str:
     return svg[svg.index("<svg"):]
 
 
+def _text(value: Any) -> str:
+    """A value as one line of display text: no bidirectional controls, no line breaks."""
+    return " ".join(strip_bidi("" if value is None else str(value)).split())
+
+
+_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"  # kept as they are; anything else (spaces, quotes, <>, (), |, \\) is encoded
+
+
+def _href(url: Any) -> str | None:
+    """``url`` percent-encoded for a link target if it is an http(s) URL, else None (shown as text, not linked).
+    The scheme is checked on the encoded form, which is exactly what a browser gets."""
+    target = quote(strip_bidi(str(url or "")).strip(), safe=_URL_SAFE)
+    return target if re.match(r"https?://[^/]", target, re.IGNORECASE) else None
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_~\[\]<>|])")
+
+
 def _md_cell(value: Any) -> str:
-    return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
+    """Text for a markdown table cell: nothing in it can form a link, an image, HTML, code or emphasis (an
+    escaped ``[`` starts no link or image, an escaped ``<`` no tag or autolink)."""
+    return _MD_SPECIAL.sub(r"\\\1", _text(value))
+
+
+def _md_code(value: Any) -> str:
+    """``value`` as a markdown code span, fenced by more backticks than it holds in a row."""
+    text = _text(value)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Coverage report: {report['topic']}", ""]
+    lines = [f"# Coverage report: {_md_cell(report['topic'])}", ""]
     if report["query"]:
-        lines += [f"Query: `{report['query']}`  ", f"Window: {report['since'] or '…'} to {report['until'] or '…'}", ""]
+        lines += [f"Query: {_md_code(report['query'])}  ",
+                  f"Window: {_md_cell(report['since'] or '…')} to {_md_cell(report['until'] or '…')}", ""]
     totals = report["totals"]
     lines += [f"**{totals['kept']} articles kept** ({totals['near_duplicates']} near duplicates, "
               f"{totals['paywalled']} paywalled); {totals['off_topic']} off topic, {totals['out_of_window']} out of "
@@ -178,15 +214,17 @@ def render_markdown(report: dict[str, Any]) -> str:
               "| outlet | kept | off topic | out of window | other language | duplicates | near dup. | paywalled "
               "| errors | found through |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in report["outlets"].values():
-        via = ", ".join(f"{k} {v}" for k, v in sorted(row["via"].items()))
+        via = _md_cell(", ".join(f"{k} {v}" for k, v in sorted(row["via"].items())))
         lines.append(f"| {_md_cell(row['name'])} | {row['kept']} | {row['off_topic']} | {row['out_of_window']} | "
                      f"{row['off_language']} | {row['duplicate']} | {row['near_duplicates']} | {row['paywalled']} | "
                      f"{row['errors']} | {via} |")
     lines += ["", "## Articles", "", "| date | outlet | title | words | duplicate of |", "|---|---|---|---|---|"]
     for article in report["articles"]:
-        title = f"[{_md_cell(article['title'])}](text/{article['file']}) ([original]({article['url']}))"
-        lines.append(f"| {article['published'] or ''} | {_md_cell(article['outlet'])} | {title} | "
-                     f"{article['words'] or ''} | {_md_cell(article['duplicate_of'])} |")
+        href = _href(article["url"])
+        original = f"([original]({href}))" if href else f"(original: {_md_cell(article['url'])})"
+        title = f"[{_md_cell(article['title'])}](text/{quote(_text(article['file']))}) {original}"
+        lines.append(f"| {_md_cell(article['published'])} | {_md_cell(article['outlet'])} | {title} | "
+                     f"{_md_cell(article['words'] or '')} | {_md_cell(article['duplicate_of'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -196,8 +234,18 @@ text-align:left;vertical-align:top}th{background:#f4f4f4}td.n{text-align:right}f
 .muted{color:#777}"""
 
 
+def _original_html(url: Any) -> str:
+    """The link to an article's original page; a URL that is not http(s) is shown as text."""
+    href = _href(url)
+    if href:
+        return f"<a class=\"muted\" href=\"{html.escape(href, quote=True)}\">original</a>"
+    return f"<span class=\"muted\">original: {html.escape(_text(url))}</span>" if url else ""
+
+
 def render_html(report: dict[str, Any]) -> str:
-    e = html.escape
+    def e(value: Any) -> str:
+        return html.escape(_text(value))
+
     totals = report["totals"]
     outlet_rows = "".join(
         f"<tr><td>{e(row['name'])}</td>" + "".join(f'<td class="n">{row[k]}</td>' for k in (
@@ -205,10 +253,10 @@ def render_html(report: dict[str, Any]) -> str:
             "errors")) + f"<td>{e(', '.join(f'{k} {v}' for k, v in sorted(row['via'].items())))}</td></tr>"
         for row in report["outlets"].values())
     article_rows = "".join(
-        f"<tr><td>{e(a['published'] or '')}</td><td>{e(a['outlet'] or '')}</td>"
-        f"<td><a href=\"text/{e(a['file'] or '', quote=True)}\">{e(a['title'] or a['file'] or '')}</a> "
-        f"<a class=\"muted\" href=\"{e(a['url'] or '', quote=True)}\">original</a></td>"
-        f"<td class=\"n\">{a['words'] or ''}</td><td>{e(a['duplicate_of'] or '')}</td></tr>"
+        f"<tr><td>{e(a['published'])}</td><td>{e(a['outlet'])}</td>"
+        f"<td><a href=\"text/{html.escape(quote(_text(a['file'])), quote=True)}\">{e(a['title'] or a['file'])}</a> "
+        f"{_original_html(a['url'])}</td>"
+        f"<td class=\"n\">{e(a['words'] or '')}</td><td>{e(a['duplicate_of'])}</td></tr>"
         for a in report["articles"])
     chart = timeline_svg(report) if report["timeline"] else "<p class=\"muted\">No dated articles.</p>"
     query = f"<p>Query <code>{e(report['query'])}</code>, {e(report['since'] or '…')} to {e(report['until'] or '…')}</p>" \

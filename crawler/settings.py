@@ -14,6 +14,9 @@ NEWSPIDER_MODULE = "crawler.spiders"
 # --- Output -------------------------------------------------------------------------------------------------
 # One directory per topic: ARCHIVE_DIR/<topic>/{warc/, index.cdxj, text/, manifest.jsonl, state.sqlite}.
 ARCHIVE_DIR = "./archive"
+# A crawl refuses to start when the topic directory, its warc/ or text/, or a file it writes in place is a symlink
+# (a planted link would make it write elsewhere); True writes through them (an archive spread over disks on purpose).
+ARCHIVE_ALLOW_SYMLINKS = False
 # Where relative topic paths are looked up when they do not exist as given (useful under scrapyd).
 TOPICS_DIR = None
 

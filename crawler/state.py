@@ -7,8 +7,6 @@ the next file number?") instead of touching tables. Everything here can be rebui
 
 from __future__ import annotations
 
-import atexit
-import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -16,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from crawler.process import pid_alive
+from crawler.lock import TopicLock, TopicLocked  # noqa: F401 - their old home; importers still use it
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS payloads (
@@ -309,49 +307,6 @@ class State:
     def forget_outcome(self, url: str) -> None:
         """Forget what became of a URL, so the next run fetches it again."""
         self._execute("DELETE FROM fetched WHERE url=?", (url,))
-
-
-class TopicLocked(RuntimeError):
-    """Another live process is crawling the same topic."""
-
-
-class TopicLock:
-    """A lock file holding the pid of the process crawling a topic; a stale lock of a dead process is
-    taken over, so a crash never blocks the next scheduled run."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.held = False
-
-    def acquire(self) -> "TopicLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and owner != os.getpid() and pid_alive(owner):
-                    raise TopicLocked(f"another crawl of this topic is running (pid {owner}, lock {self.path}); "
-                                      "wait for it to finish or stop it") from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
-            self.held = True
-            atexit.register(self.release)
-            return self
-        raise TopicLocked(f"could not take the lock {self.path}")
-
-    def _owner(self) -> int | None:
-        try:
-            return int(self.path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def release(self) -> None:
-        if self.held and self._owner() == os.getpid():
-            self.path.unlink(missing_ok=True)
-        self.held = False
 
 
 _STATES: dict[Path, State] = {}

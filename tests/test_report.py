@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from crawler.report import write_report
 from tests.crawl import REPO, crawl, run_scrapy
+from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 from tests.test_example import EXAMPLE
 
 
@@ -113,3 +115,105 @@ def test_reextract_summarizes_changes(topic_dir, tmp_path):
         assert "1 changed" in changed.stdout and "-6" in changed.stdout
     finally:
         edited.write_text(original)
+
+
+# -- names, titles and URLs from the web are shown, never obeyed ---------------------------------------------------
+
+HOSTILE_TITLE = ("Lavrov \u202eslaes\u202c [click](javascript:alert(1)) <img src=x onerror=alert(1)> "
+                 "![pixel](http://evil.test/p.png) <script>alert(2)</script> *bold* `code` \u2066isolated\u2069")
+NOT_HTTP = ["javascript:alert(document.cookie)", "JaVaScRiPt:alert(1)", " javascript:alert(1)",
+            "java\tscript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "//evil.test/x"]
+
+
+def hostile_archive(root: Path) -> list[dict]:
+    """A topic directory whose manifest holds what a hostile page or outlet can put there."""
+    entries = [{"file": f"{n:03d}_{n:016x}.txt", "url": url, "outlet": "Evil\u202e Outlet | [x](javascript:1)",
+                "outlet_slug": "evil", "title": HOSTILE_TITLE, "published": "2021-07-16", "words": 10}
+               for n, url in enumerate(NOT_HTTP)]
+    entries.append({"file": "100_00000000000000ff.txt", "url": "https://ok.test/a b(c)|d\u202e<e>\"f\"",
+                    "outlet": "Fine Outlet", "outlet_slug": "fine", "title": "Fine", "published": "2021-07-17",
+                    "words": 5})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "manifest.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    return entries
+
+
+def links_and_tags(page: str) -> tuple[list[str], set[str]]:
+    """The href and src targets of an HTML page, and its tag names, as a browser's parser reads them."""
+    import lxml.html
+
+    doc = lxml.html.document_fromstring(page)
+    targets = [value for element in doc.iter() if isinstance(element.tag, str)
+               for name, value in element.attrib.items() if name in ("href", "src")]
+    return targets, {element.tag for element in doc.iter() if isinstance(element.tag, str)}
+
+
+def test_report_links_only_http_urls_and_strips_bidi_controls(tmp_path):
+    """Only http(s) URLs become links, in report.html and in report.md rendered as CommonMark (raw HTML on); the
+    others appear as text; no bidi control reaches either file; titles render as the text they are."""
+    from markdown_it import MarkdownIt
+
+    from crawler.text import BIDI_CONTROLS
+
+    hostile_archive(tmp_path / "topic")
+    written = write_report(tmp_path / "topic")
+    page, markdown = written["html"].read_text(), written["md"].read_text()
+    rendered = MarkdownIt("commonmark").enable("table").render(markdown)
+    for output in (page, rendered):
+        targets, tags = links_and_tags(output)
+        assert not {"script", "img"} & tags
+        assert all(t.startswith(("text/", "https://ok.test/")) for t in targets), targets
+        assert targets.count("https://ok.test/a%20b%28c%29%7Cd%3Ce%3E%22f%22") == 1
+        assert sum(t.startswith("text/") for t in targets) == len(NOT_HTTP) + 1
+        assert "original: javascript:alert(document.cookie)" in html.unescape(output)
+        assert "Lavrov slaes [click](javascript:alert(1)) <img src=x onerror=alert(1)>" in html.unescape(output)
+    for text in (page, markdown):
+        assert not set(BIDI_CONTROLS) & set(text)
+    assert "| Evil Outlet \\| \\[x\\](javascript:1) |" in markdown  # one cell, nothing linked
+
+
+def test_strip_bidi_removes_every_bidi_control_and_nothing_else():
+    from crawler.text import strip_bidi
+
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    assert strip_bidi(f"a{controls}b") == "ab"
+    kept = "Лавров \u0644\u0627\u0641\u0631\u0648\u0641 \u05dc\u05d1\u05e8\u05d5\u05d1 \u200d\u00a0é"
+    assert strip_bidi(kept) == kept
+
+
+def test_a_crawled_title_with_bidi_overrides_and_markup_reaches_the_report_as_text(tmp_path):
+    """End to end: a page whose title carries U+202E and markdown link syntax, from an outlet whose name does too."""
+    host = "http://www.bidi.test"
+    article = f"{host}/news/lavrov-1"
+    title = "Lavrov \u202etfel\u202c says [more](javascript:alert(1))"
+    (tmp_path / "topic.toml").write_text(f"""
+name = "bidi"
+query = 'Lavrov'
+
+[[outlet]]
+name = "Bidi \u202eTimes\u202c"
+url = "{host}/"
+feeds = ["{host}/feed.xml"]
+""", encoding="utf-8")
+    with SiteServer() as site:
+        site.route(f"{host}/robots.txt", robots_txt())
+        site.route(f"{host}/", "<html><body><p>Bidi Times</p></body></html>")
+        site.route(f"{host}/feed.xml", Reply(body=rss_feed("Bidi Times", [
+            {"url": article, "title": "Lavrov", "published": "2021-07-16"}]),
+            headers=[("Content-Type", "application/rss+xml")]))
+        site.route(article, article_page(title, [
+            "Lavrov spoke about the talks in Tashkent at length today.",
+            "He said the region needed a settlement that all neighbours could accept.",
+            "The minister took questions from reporters for an hour afterwards."], published="2021-07-16"))
+        crawl("coverage", tmp_path / "archive", spider_args={"topic": str(tmp_path / "topic.toml")},
+              settings={"DOWNLOAD_DELAY": "0", "RETRY_TIMES": "0", "EXTRACT_WORKERS": "0"},
+              env={"http_proxy": site.proxy_url})
+    root = tmp_path / "archive" / "bidi"
+    assert "\u202e" in (root / "manifest.jsonl").read_text(encoding="utf-8")  # the archive keeps what was served
+    markdown = (root / "report.md").read_text(encoding="utf-8")
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert "\u202e" not in markdown and "\u202e" not in page
+    assert "| Bidi Times |" in markdown and "Lavrov tfel says \\[more\\](javascript:alert(1))" in markdown
+    assert f"([original]({article}))" in markdown
+    targets, _ = links_and_tags(page)
+    assert [t for t in targets if not t.startswith("text/")] == [article]

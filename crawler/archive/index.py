@@ -12,6 +12,7 @@ import heapq
 import io
 import json
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -54,7 +55,8 @@ def _existing_lines(index: Path, skip_files: set[str]) -> Iterator[str]:
 def _index_lock(index: Path) -> Iterator[None]:
     """Serialize index updates: the workers of a distributed crawl each merge their files in when they stop."""
     index.parent.mkdir(parents=True, exist_ok=True)
-    with open(index.with_name(index.name + ".lock"), "a") as handle:
+    fd = os.open(index.with_name(index.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -63,16 +65,36 @@ def _index_lock(index: Path) -> Iterator[None]:
 
 
 def _write_atomic(index: Path, lines: Iterable[str]) -> int:
-    tmp = index.with_name(f"{index.name}.{os.getpid()}.tmp")
+    """Write ``index`` whole through a temporary file of a name of its own (``mkstemp``: ``O_CREAT|O_EXCL``, so a
+    file or symlink planted in the directory is never written through), renamed over it. The index gets the mode a
+    plain new file would (pywb may read it as another user)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{index.name}.", suffix=".tmp", dir=index.parent)
     count = 0
-    with open(tmp, "w", encoding="utf-8") as out:
-        for line in lines:
-            out.write(line if line.endswith("\n") else line + "\n")
-            count += 1
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, index)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o666 & ~_umask())
+            for line in lines:
+                out.write(line if line.endswith("\n") else line + "\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, index)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return count
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` can only set it, racing other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def add_to_index(index: str | Path, files: Iterable[str | Path]) -> int:

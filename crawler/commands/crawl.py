@@ -3,18 +3,23 @@
 A crawl where some outlets failed still exits 0 (their errors are in the stats and the report); one where not
 a single response arrived (network down, every outlet failing) exits 3, so cron or scrapyd users notice.
 A ``REPLAY_FROM`` that holds no WARC file is refused before the crawl starts, with one line saying so (exit 2),
-instead of every request failing. A crawl stopped by a full disk exits 1 (its one error line is in the log).
+instead of every request failing; so is a topic directory the crawl would write through a symlink in
+(``crawler.paths.UnsafeArchive``, raised as the spider starts). A topic another crawl holds the lock of stops the
+crawl at once with one line too (exit 1). A crawl stopped by a full disk exits 1 (its one error line is in the log).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import NotConfigured, UsageError
 
 from crawler.archive.replay import replay_files
+from crawler.lock import TopicLocked
+from crawler.paths import UnsafeArchive
 
 NOTHING_FETCHED = 3
 DISK_FULL = 1
@@ -24,15 +29,22 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         check_replay_source(self.settings.get("REPLAY_FROM"))
         created = []
+        refused: list[Exception] = []
         original = self._create_crawler
 
         def remember(name):
             crawler = original(name)
             created.append(crawler)
+            catch_refusal(crawler, refused)
             return crawler
 
         self._create_crawler = remember
         super().run(args, opts)
+        for exc in refused:
+            if isinstance(exc, UnsafeArchive):
+                raise UsageError(str(exc))
+            print(f"error: {exc}", file=sys.stderr)
+            self.exitcode = 1
         if self.exitcode:
             return
         for crawler in created:
@@ -43,6 +55,31 @@ class Command(ScrapyCrawlCommand):
             if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
                 print("error: nothing could be fetched (see the log above); exit status 3")
                 self.exitcode = NOTHING_FETCHED
+
+
+REFUSALS = (UnsafeArchive, TopicLocked)
+
+
+def catch_refusal(crawler, refused: list[Exception]) -> None:
+    """Keep a spider's refusal to start (``REFUSALS``, raised while it is built) in ``refused`` instead of letting
+    it end the crawl with a traceback; the crawl then stops having done nothing, and ``run`` says why in one line.
+    Both ways Scrapy starts a crawler are covered: ``crawl_async`` (the asyncio reactor) and ``crawl``."""
+    crawl_async, crawl = crawler.crawl_async, crawler.crawl
+
+    async def guarded_crawl_async(*args, **kwargs) -> None:
+        try:
+            await crawl_async(*args, **kwargs)
+        except REFUSALS as exc:
+            refused.append(exc)
+
+    def keep(failure):
+        if failure.check(*REFUSALS):
+            refused.append(failure.value)
+            return None
+        return failure
+
+    crawler.crawl_async = guarded_crawl_async
+    crawler.crawl = lambda *args, **kwargs: crawl(*args, **kwargs).addErrback(keep)
 
 
 def check_replay_source(source: str | None) -> None:

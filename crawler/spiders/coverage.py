@@ -32,7 +32,8 @@ from crawler.middlewares import OutletRobotsMiddleware
 from crawler.paths import paths_for
 from crawler.query import slug_text
 from crawler.rebuild import rebuild_state
-from crawler.state import FrontierEntry, TopicLock, open_state
+from crawler.lock import TopicLock
+from crawler.state import FrontierEntry, open_state
 from crawler.topic import Outlet, Topic, load_topic
 from crawler.urls import canonical_url, in_scope, normalize_url
 from pipelines.textfiles import write_atomic
