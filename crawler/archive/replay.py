@@ -6,9 +6,11 @@ network handler to open one. Only the middlewares that shape the request sent to
 credentials, proxy, timeout) are left out, as nothing is sent.
 
 Record offsets come from the archive's ``index.cdxj`` (next to the WARC files or one level up, as a topic
-directory keeps it) for the files it covers, and from one scan of the record headers for the others; bodies are
-read lazily from disk when a request asks for them, so memory does not grow with the archive. A record's own
-headers (its ID, a revisit's original, ``WARC-Truncated``) are read when it is served.
+directory keeps it) for the files it covers, and from one scan of the record headers for the others
+(:func:`crawler.archive.records.scan`: bounded memory, damaged regions reported and read past); bodies are read
+lazily from disk when a request asks for them, so memory does not grow with the archive, and a payload over
+``DOWNLOAD_MAXSIZE`` is served cut there, flagged as a live oversize response is. A record's own headers (its
+ID, a revisit's original, ``WARC-Truncated``) are read when it is served.
 
 Matching is by method and URL, exact first, then canonicalized (scheme and host case, default port, fragment,
 sorted query). When a URL has several records (a 503 that was retried, then a 200), successive requests get
