@@ -35,7 +35,8 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from crawler.settings import REPLAY_RESYNC_WINDOW as RESYNC_WINDOW  # bytes searched for a record after damage
 
 MAX_HEADER = 64 * 1024  # bytes of a WARC header block (a crawl's own are under 1 KB)
-STEP = 1024 * 1024  # bytes read or inflated at a time
+STEP = 1024 * 1024  # bytes inflated (or searched) at a time
+READ = 64 * 1024  # compressed bytes read at a time (a crawl's records take 10-100 KB each)
 JUMP_AFTER = 32 * 1024 * 1024  # default: inflated bytes of one record after which its end is searched for
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _PARSER = StatusAndHeadersParser(["WARC/1.0", "WARC/1.1"])
@@ -247,7 +248,7 @@ class _GzipRecords(_Records):
         parsed: tuple[StatusAndHeaders, int, int] | None = None
         want = MAX_HEADER + self.peek
         while not inflater.eof:
-            data = fh.read(STEP)
+            data = fh.read(READ)
             if not data:
                 if parsed is None:
                     raise _Bad("gzip member cut short (truncated file?)")
