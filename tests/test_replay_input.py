@@ -7,6 +7,7 @@ such a file and fails on the replay that had the problem.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -20,7 +21,8 @@ from crawler.archive.replay import ReplayIndex
 from tests.crawl import crawl
 from tests.support.warcs import crawl_measured, gzip_member, raw_record, write_warc, zero_bomb_member
 
-ARTICLE = b"<html><head><title>Lavrov</title></head><body><p>" + b"Lavrov spoke in Kabul. " * 40 + b"</p></body></html>"
+ARTICLE = (b"<html><head><title>Lavrov</title></head><body><p>" + b"Lavrov spoke in Kabul. " * 40
+           + b"</p></body></html>")
 MEMORY_LIMIT = 3 << 30  # address space of the replay process: the old scan reached 8.4 GB of RSS
 REPLAY = {"ALLOW_PRIVATE_HOSTS": "True", "EXTRACT_WORKERS": "0", "ROBOTSTXT_OBEY": "False", "REPORT_ENABLED": "False",
           "PROGRESS_INTERVAL": "0"}
@@ -58,8 +60,6 @@ def test_a_record_declaring_4_gb_keeps_the_replay_small(tmp_path, kind):
     assert status == 0, stderr[-3000:]
     assert "Traceback" not in stderr
     assert peak < 400 << 20, f"peak RSS {peak >> 20} MB"
-    import json
-
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["urllist/parsed"] >= 1  # the record after the bomb
     errors = _replay_errors(stderr)
@@ -127,8 +127,10 @@ MANGLED = {
     "status-huge": b"HTTP/1.1 99999999999999999999999 OK\r\nContent-Type: text/html\r\n\r\n<p>x</p>",
     "status-word": b"HTTP/1.1 OK fine\r\nContent-Type: text/html\r\n\r\n<p>x</p>",
     "no-status": b"\x00\x01binary junk where a status line belongs\r\n\r\n<p>x</p>",
-    "header-junk": b"HTTP/1.1 200 OK\r\n\xff\xfe\x00garbage\r\nContent-Length: 99999999999999999999999\r\n\r\n<p>x</p>",
-    "chunk-huge": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffff\r\n<p>x</p>\r\n0\r\n\r\n",
+    "header-junk": (b"HTTP/1.1 200 OK\r\n\xff\xfe\x00garbage\r\nContent-Length: 99999999999999999999999\r\n\r\n"
+                    b"<p>x</p>"),
+    "chunk-huge": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"ffffffffffffffffffffffff\r\n<p>x</p>\r\n0\r\n\r\n"),
 }
 
 

@@ -77,8 +77,8 @@ def crawl_measured(archive: Path, settings: dict[str, Any], urls: list[str], *, 
 
     archive.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "scrapy", "crawl", "urllist", "-a", f"urls={','.join(urls)}",
-            "-a", "topic_name=input", "-s", f"ARCHIVE_DIR={archive}", "-s", "SPIDER_MODULES=crawler.spiders,tests.spiders",
-            "-s", "LOG_LEVEL=INFO"]
+            "-a", "topic_name=input", "-s", f"ARCHIVE_DIR={archive}",
+            "-s", "SPIDER_MODULES=crawler.spiders,tests.spiders", "-s", "LOG_LEVEL=INFO"]
     for key, value in settings.items():
         args += ["-s", f"{key}={value}"]
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
