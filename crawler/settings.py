@@ -171,6 +171,9 @@ REPLAY_FROM = None
 REPLAY_VERIFY_DIGESTS = True
 # Locate records through the archive's index.cdxj when it covers a file (no scan of that file at start).
 REPLAY_USE_INDEX = True
+# After unreadable bytes in a WARC file, the next record is looked for this far (bytes) before the rest of the
+# file is given up: a record of a crawl is at most DOWNLOAD_MAXSIZE of payload, so the next one starts within it.
+REPLAY_RESYNC_WINDOW = 16 * 1024 * 1024
 
 # --- Extraction (pipelines/extract.py) --------------------------------------------------------------------
 # Worker processes for extraction (about 175 MB each); 0 runs it in the crawling process. None = one per CPU.

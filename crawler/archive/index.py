@@ -11,29 +11,95 @@ import fcntl
 import heapq
 import io
 import json
+import logging
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
+from crawler.archive.records import Damage, scan
 from crawler.archive.writer import warc_files
+
+logger = logging.getLogger(__name__)
 
 
 def index_lines(files: Iterable[Path]) -> list[str]:
-    """Sorted CDXJ lines (response, revisit and metadata records) of some WARC files."""
+    """Sorted CDXJ lines (response, revisit and metadata records) of some WARC files.
+
+    A file is indexed in one pass; one that does not read cleanly to its end (a damaged region, a torn last
+    record) is indexed again record by record over what :func:`crawler.archive.records.scan` finds readable,
+    so the records after the damage are indexed too; each damaged region is logged with its file and offset."""
     from cdxj_indexer.main import CDXJIndexer  # imported when first needed: it pulls in pkg_resources (0.1 s)
+
+    class Indexer(CDXJIndexer):
+        last_iterator = None
+
+        def _create_record_iter(self, input_):  # keeps the iterator: where its last record ended
+            self.last_iterator = super()._create_record_iter(input_)
+            return self.last_iterator
 
     files = [str(f) for f in files]
     if not files:
         return []
     out = io.StringIO()
-    indexer = CDXJIndexer(output=out, inputs=files, sort=False)
+    indexer = Indexer(output=out, inputs=files, sort=False)
     indexer.output = out
     for name in files:
+        lines = io.StringIO()
         with open(name, "rb") as fh:
-            indexer.process_one(fh, out, name)
+            try:
+                indexer.process_one(fh, lines, name)
+                clean = _read_to_end(fh, indexer.last_iterator)
+            except Exception:  # warcio's errors at damaged data: corrupt gzip, unparseable headers, ...
+                clean = False
+            if not clean:
+                lines = io.StringIO()
+                _index_readable_records(indexer, fh, lines, name)
+        out.write(lines.getvalue())
     return sorted(line for line in out.getvalue().splitlines(keepends=True) if line.strip())
+
+
+def _read_to_end(fh: BinaryIO, iterator) -> bool:
+    """Whether warcio's pass over a file ended at its end: it stops quietly at a torn gzip member."""
+    size = os.fstat(fh.fileno()).st_size
+    info = getattr(iterator, "member_info", None)
+    end = info[0] + info[1] if info else 0
+    if end >= size:
+        return True
+    fh.seek(end)
+    rest = fh.read(17)
+    return len(rest) <= 16 and not rest.strip(b"\r\n")  # an uncompressed file's last CRLF CRLF
+
+
+def _index_readable_records(indexer, fh: BinaryIO, out: io.StringIO, name: str) -> None:
+    for found in scan(name):
+        if isinstance(found, Damage):
+            logger.error("index: %s", found)
+        elif found.rec_type != "request":
+            try:
+                indexer.process_one(_Window(fh, found.offset, found.offset + found.length), out, name)
+            except Exception as exc:
+                logger.error("index: %s offset %d: record not indexed (%s: %s)", name, found.offset,
+                             type(exc).__name__, exc)
+
+
+class _Window:
+    """Bytes [start, stop) of an open file, with the file's own offsets (warcio records them in the index)."""
+
+    def __init__(self, fh: BinaryIO, start: int, stop: int) -> None:
+        self.fh, self.position, self.stop = fh, start, stop
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.stop - self.position
+        size = left if size is None or size < 0 else min(size, left)
+        self.fh.seek(self.position)
+        data = self.fh.read(size)
+        self.position += len(data)
+        return data
 
 
 def _existing_lines(index: Path, skip_files: set[str]) -> Iterator[str]:

@@ -6,9 +6,11 @@ network handler to open one. Only the middlewares that shape the request sent to
 credentials, proxy, timeout) are left out, as nothing is sent.
 
 Record offsets come from the archive's ``index.cdxj`` (next to the WARC files or one level up, as a topic
-directory keeps it) for the files it covers, and from one scan of the record headers for the others; bodies are
-read lazily from disk when a request asks for them, so memory does not grow with the archive. A record's own
-headers (its ID, a revisit's original, ``WARC-Truncated``) are read when it is served.
+directory keeps it) for the files it covers, and from one scan of the record headers for the others
+(:func:`crawler.archive.records.scan`: bounded memory, damaged regions reported and read past); bodies are read
+lazily from disk when a request asks for them, so memory does not grow with the archive, and a payload over
+``DOWNLOAD_MAXSIZE`` is served cut there, flagged as a live oversize response is. A record's own headers (its
+ID, a revisit's original, ``WARC-Truncated``) are read when it is served.
 
 Matching is by method and URL, exact first, then canonicalized (scheme and host case, default port, fragment,
 sorted query). When a URL has several records (a 503 that was retried, then a 200), successive requests get
@@ -39,6 +41,7 @@ from warcio.recordloader import ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 
 from crawler.archive.recorder import WARC_META
+from crawler.archive.records import RESYNC_WINDOW, Damage, scan
 from crawler.archive.writer import warc_files
 from crawler.extensions.oversize import TRUNCATED_META
 
@@ -98,8 +101,9 @@ def replay_files(source: Path) -> list[Path]:
 class ReplayIndex:
     """Offsets of the response records of some WARC files, by (method, URL)."""
 
-    def __init__(self, source: str | Path, use_cdxj: bool = True) -> None:
+    def __init__(self, source: str | Path, use_cdxj: bool = True, resync_window: int = RESYNC_WINDOW) -> None:
         self.source = Path(source)
+        self.resync_window = resync_window
         files = replay_files(self.source)
         self.exact: dict[tuple[str, str], list[RecordPointer]] = defaultdict(list)
         self._registered: list[tuple[str, RecordPointer]] = []  # in recorded order, for the canonical table
@@ -164,39 +168,30 @@ class ReplayIndex:
                 self.by_uri_date[(pointer.url, _second(pointer.date))] = pointer
 
     def _scan(self, path: Path) -> None:
+        """Register the response and revisit records of one file, from their headers alone (a request's method
+        from the first bytes of its block); damage is logged with its file, offset and bytes skipped, and the
+        records on both sides of it are served."""
         methods: dict[str, str] = {}
         pending: list[RecordPointer] = []
-        offset = 0
-        end = 0
         try:
-            with open(path, "rb") as fh:
-                iterator = ArchiveIterator(fh)
-                for record in iterator:
-                    offset = iterator.get_record_offset()
-                    if record.format != "warc":
-                        raise ValueError("not a WARC record")
-                    headers = record.rec_headers
-                    if record.rec_type == "request" and record.http_headers is not None:
-                        concurrent = headers.get_header("WARC-Concurrent-To")
-                        if concurrent:
-                            methods[concurrent] = record.http_headers.protocol.split(" ")[0].upper()
-                    elif record.rec_type in ("response", "revisit"):
-                        pending.append(RecordPointer(
-                            path, offset, record.rec_type, headers.get_header("WARC-Target-URI") or "",
-                            headers.get_header("WARC-Record-ID") or "", headers.get_header("WARC-Payload-Digest"),
-                            headers.get_header("WARC-Refers-To-Target-URI"),
-                            headers.get_header("WARC-Refers-To-Date"), headers.get_header("WARC-Date"),
-                            headers.get_header("WARC-Truncated"),
-                        ))
-                    record.raw_stream.read()
-                    end = offset + iterator.get_record_length()
-            size = path.stat().st_size
-            if end < size:  # warcio stops quietly at a truncated gzip member: say so
-                offset = end
-                raise ValueError(f"{size - end} bytes at the end are not a complete record (truncated?)")
-        except Exception as exc:  # corrupt gzip, truncated record, not a WARC at all
-            message = f"{path}: unreadable WARC data after offset {offset} ({type(exc).__name__}: {exc})"
-            logger.error("%s; the %d records before it are still served", message, len(pending))
+            for found in scan(path, peek=16, resync_window=self.resync_window):
+                if isinstance(found, Damage):
+                    logger.error("replay: %s", found)
+                    self.errors.append(str(found))
+                    continue
+                if found.rec_type == "request":
+                    concurrent = found.get("WARC-Concurrent-To")
+                    if concurrent and found.block_start:
+                        methods[concurrent] = found.block_start.split(b" ", 1)[0].decode("latin-1").upper()
+                elif found.rec_type in ("response", "revisit"):
+                    pending.append(RecordPointer(
+                        path, found.offset, found.rec_type, found.get("WARC-Target-URI") or "",
+                        found.get("WARC-Record-ID") or "", found.get("WARC-Payload-Digest"),
+                        found.get("WARC-Refers-To-Target-URI"), found.get("WARC-Refers-To-Date"),
+                        found.get("WARC-Date"), found.get("WARC-Truncated")))
+        except OSError as exc:
+            message = f"{path}: cannot read ({exc})"
+            logger.error("replay: %s", message)
             self.errors.append(message)
         for pointer in pending:
             self._register(methods.get(pointer.record_id, "GET"), pointer)
@@ -272,6 +267,7 @@ class ServedRecord:
     truncated: str | None
     refers_to_uri: str | None
     refers_to_date: str | None
+    cut: bool = False  # the payload was cut at the maxsize asked for
 
 
 def digest_matches(declared: str, data: bytes) -> bool | None:
@@ -305,13 +301,22 @@ def _check_digest(rec: StatusAndHeaders, block: bytes, payload_start: int) -> No
         raise ReplayError(f"digest mismatch ({declared})")
 
 
-def _read_record(pointer: RecordPointer, verify: bool) -> ServedRecord:
+HTTP_HEAD_ROOM = 64 * 1024  # bytes of HTTP headers read beyond DOWNLOAD_MAXSIZE when a record is cut
+
+
+def _read_record(pointer: RecordPointer, verify: bool, maxsize: int = 0) -> ServedRecord:
     """Status, headers and payload bytes (transfer framing removed, content encoding kept) of one record.
 
     The record block is read whole, hashed once for its digest, then its HTTP headers parsed by warcio's own
-    loader: warcio's verifying reader would hash it twice (block and payload)."""
+    loader: warcio's verifying reader would hash it twice (block and payload). A payload over ``maxsize`` bytes
+    (0: no limit) is cut there and marked ``truncated = "length"``, as a live download is; a block declaring more
+    than ``maxsize`` plus :data:`HTTP_HEAD_ROOM` is not read past that, and its digest cannot be checked."""
     try:
         with open(pointer.path, "rb") as fh:
+            fh.seek(pointer.offset)
+            start = fh.read(7)
+            if not start.startswith((b"\x1f\x8b\x08", b"WARC/1.")):  # zeros or text: not for warcio's reader
+                raise ValueError("no WARC record at this offset (stale index?)")
             fh.seek(pointer.offset)
             record = next(iter(ArchiveIterator(fh, no_record_parse=True)))
             rec = record.rec_headers
@@ -323,26 +328,35 @@ def _read_record(pointer: RecordPointer, verify: bool) -> ServedRecord:
             if pointer.url and rec.get_header("WARC-Target-URI") != pointer.url:
                 raise ValueError(f"a record for {rec.get_header('WARC-Target-URI')} where one for {pointer.url} "
                                  "was expected (stale index?)")
-            block = record.raw_stream.read()
+            limit = maxsize + HTTP_HEAD_ROOM if maxsize else 0
+            whole = not limit or (record.length or 0) <= limit
+            block = record.raw_stream.read() if whole else record.raw_stream.read(limit)
         stream = BytesIO(block)
         http = _HTTP_LOADER.load_http_headers(record.rec_type, rec.get_header("WARC-Target-URI") or "", stream,
                                               len(block))
         payload_start = stream.tell()
-        if verify:
+        if verify and whole:
             _check_digest(rec, block, payload_start)
+        raw = block[payload_start:]
+        headers = list(http.headers) if http else []
+        if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers):
+            raw = ChunkedDataReader(BytesIO(raw), raise_exceptions=False).read()
+        status = int(http.get_statuscode() or 200) if http else 200
+        if not 100 <= status <= 999:
+            raise ValueError(f"HTTP status {status} out of range")
     except ReplayError as exc:
         raise ReplayError(f"{pointer.path} offset {pointer.offset}: {exc}") from exc
     except Exception as exc:
-        raise ReplayError(f"{pointer.path} offset {pointer.offset}: unreadable record ({exc})") from exc
-    raw = block[payload_start:]
-    headers = list(http.headers) if http else []
-    if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers):
-        raw = ChunkedDataReader(BytesIO(raw), raise_exceptions=False).read()
-    status = int(http.get_statuscode() or 200) if http else 200
+        raise ReplayError(f"{pointer.path} offset {pointer.offset}: unreadable record "
+                          f"({type(exc).__name__}: {exc})") from exc
+    truncated = rec.get_header("WARC-Truncated")
+    cut = bool(maxsize and (not whole or len(raw) > maxsize))
+    if cut:
+        raw, truncated = raw[:maxsize], "length"
     protocol = http.protocol if http else "HTTP/1.1"
     return ServedRecord(status, headers, raw, protocol, rec.get_header("WARC-Record-ID") or "",
-                        rec.get_header("WARC-Truncated"), rec.get_header("WARC-Refers-To-Target-URI"),
-                        rec.get_header("WARC-Refers-To-Date"))
+                        truncated, rec.get_header("WARC-Refers-To-Target-URI"),
+                        rec.get_header("WARC-Refers-To-Date"), cut)
 
 
 _HTTP_LOADER = ArcWarcRecordLoader(verify_http=False)
@@ -356,9 +370,10 @@ class ReplayDownloadHandler:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.verify = crawler.settings.getbool("REPLAY_VERIFY_DIGESTS", True)
-        self.index = shared_index(crawler.settings.get("REPLAY_FROM"),
-                                  crawler.settings.getbool("REPLAY_USE_INDEX", True))
+        self.verify = crawler.settings.getbool("REPLAY_VERIFY_DIGESTS")
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.index = shared_index(crawler.settings.get("REPLAY_FROM"), crawler.settings.getbool("REPLAY_USE_INDEX"),
+                                  crawler.settings.getint("REPLAY_RESYNC_WINDOW"))
         logger.info("replaying %d records from %s", len(self.index), self.index.source)
 
     @classmethod
@@ -371,21 +386,27 @@ class ReplayDownloadHandler:
             self.stats.inc_value("replay/miss")
             logger.debug("replay miss: %s %s", request.method, request.url)
             raise IgnoreRequest(f"not in the replay archive: {request.url}")
+        maxsize = int(request.meta.get("download_maxsize", self.maxsize) or 0)
         try:
-            served = _read_record(pointer, self.verify)
-            body = served.body
+            served = _read_record(pointer, self.verify, maxsize)
+            body, truncated, cut = served.body, served.truncated, served.cut
             if pointer.record_type == "revisit":
                 original = self.index.original_of(pointer, served.refers_to_uri, served.refers_to_date)
                 if original is None:
                     raise ReplayError(f"{pointer.path} offset {pointer.offset}: revisit of an unknown record")
-                body = _read_record(original, self.verify).body
+                first = _read_record(original, self.verify, maxsize)
+                body, truncated, cut = first.body, truncated or first.truncated, cut or first.cut
         except ReplayError as exc:
             self.stats.inc_value("replay/error")
             logger.error("replay: %s", exc)
             raise IgnoreRequest(str(exc)) from exc
         self.stats.inc_value("replay/hit")
-        if served.truncated:
-            request.meta[TRUNCATED_META] = served.truncated
+        if truncated:
+            request.meta[TRUNCATED_META] = truncated
+            if cut:
+                self.stats.inc_value("replay/truncated_oversize")
+                logger.warning("replay: %s offset %d: over DOWNLOAD_MAXSIZE (%d bytes), served truncated: %s",
+                               pointer.path, pointer.offset, maxsize, request.url)
         request.meta[WARC_META] = {"file": pointer.path.name, "record_id": served.record_id,
                                    "offset": pointer.offset, "date": pointer.date}
         scrapy_headers = Headers()
@@ -403,11 +424,11 @@ class ReplayDownloadHandler:
 _INDEXES: dict[str, ReplayIndex] = {}
 
 
-def shared_index(source: str, use_cdxj: bool = True) -> ReplayIndex:
+def shared_index(source: str, use_cdxj: bool = True, resync_window: int = RESYNC_WINDOW) -> ReplayIndex:
     """One index per source per process (the http and https handlers share it, and its serving order)."""
     key = str(Path(source).resolve())
     if key not in _INDEXES:
-        _INDEXES[key] = ReplayIndex(source, use_cdxj)
+        _INDEXES[key] = ReplayIndex(source, use_cdxj, resync_window)
     return _INDEXES[key]
 
 
