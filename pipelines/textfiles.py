@@ -25,6 +25,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.extensions.diskfull import is_disk_full, stop_for_full_disk
 from crawler.items import ArticleItem
+from crawler.text import strip_bidi
 from crawler.paths import TopicPaths, paths_for
 from crawler.signals import text_file_written
 from crawler.state import State, open_state
@@ -53,12 +54,12 @@ def file_name(sequence: int, canonical_url: str) -> str:
 
 
 def clean_line(text: str | None) -> str:
-    """One line of text: NFC, no control characters, single spaces."""
+    """One line of text: NFC, no control characters, no bidirectional controls (crawler.text), single spaces."""
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text)
     if not text.isprintable():  # printable text has none of the control characters: skip the regex
-        text = _CONTROL.sub(" ", text)
+        text = strip_bidi(_CONTROL.sub(" ", text))
     return " ".join(text.split())
 
 

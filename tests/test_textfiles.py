@@ -84,3 +84,13 @@ def test_reconcile_removes_only_the_crawls_own_leftovers(tmp_path, caplog):
     assert state.outcome_of("http://a.test/1")[0] == "kept"
     assert state.next_value(SEQUENCE) == 2, "the number of the cut-off write is reused"
     assert {file for file, _, _ in state.signatures()} == set(names[:2])
+
+
+def test_bidi_controls_never_reach_a_text_file():
+    from pipelines.textfiles import render_text
+
+    content = render_text("Lavrov \u202egnp.exe\u202c speaks", ["He said \u2066so\u2069 \u200fthen\u200e.",
+                                                            "\u0627\u0644\u0633\u0644\u0627\u0645 \u200c kept"],
+                          "2021-07-16")
+    assert not any(ch in content for ch in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "Lavrov gnp.exe speaks" in content and "\u0627\u0644\u0633\u0644\u0627\u0645 \u200c kept" in content
