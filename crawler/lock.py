@@ -2,8 +2,8 @@
 
 The lock is the kernel's: ``fcntl.flock`` on the lock file, kept open for the life of the crawl. The kernel
 gives it to one process only, however many race for it, and releases it when that process ends in any way
-(SIGKILL, power loss of a process tree, an exception), so a dead crawl never blocks the next one and no
-"stale lock" has to be recognized and taken over. The file is never unlinked: a process that unlinked a locked
+(an exception, SIGTERM, SIGKILL), so a dead crawl never blocks the next one and no "stale lock" has to be
+recognized and taken over. The file is never unlinked: a process that unlinked a locked
 file would let the next one lock a new file of the same name while the old one is still held. The pid written
 into it is for people and error messages only; nothing decides on it.
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import NotConfigured, UsageError
@@ -20,6 +21,10 @@ from scrapy.exceptions import NotConfigured, UsageError
 from crawler.archive.replay import replay_files
 from crawler.lock import TopicLocked
 from crawler.paths import UnsafeArchive
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
 
 NOTHING_FETCHED = 3
 DISK_FULL = 1
@@ -60,19 +65,19 @@ class Command(ScrapyCrawlCommand):
 REFUSALS = (UnsafeArchive, TopicLocked)
 
 
-def catch_refusal(crawler, refused: list[Exception]) -> None:
+def catch_refusal(crawler: Crawler, refused: list[Exception]) -> None:
     """Keep a spider's refusal to start (``REFUSALS``, raised while it is built) in ``refused`` instead of letting
     it end the crawl with a traceback; the crawl then stops having done nothing, and ``run`` says why in one line.
     Both ways Scrapy starts a crawler are covered: ``crawl_async`` (the asyncio reactor) and ``crawl``."""
     crawl_async, crawl = crawler.crawl_async, crawler.crawl
 
-    async def guarded_crawl_async(*args, **kwargs) -> None:
+    async def guarded_crawl_async(*args: Any, **kwargs: Any) -> None:
         try:
             await crawl_async(*args, **kwargs)
         except REFUSALS as exc:
             refused.append(exc)
 
-    def keep(failure):
+    def keep(failure: Failure) -> Failure | None:
         if failure.check(*REFUSALS):
             refused.append(failure.value)
             return None
