@@ -62,6 +62,8 @@ def index_lines(files: Iterable[Path]) -> list[str]:
 
 def _read_to_end(fh: BinaryIO, iterator) -> bool:
     """Whether warcio's pass over a file ended at its end: it stops quietly at a torn gzip member."""
+    if getattr(iterator, "err_count", 0):  # a record not followed by its blank lines: a wrong Content-Length
+        return False
     size = os.fstat(fh.fileno()).st_size
     info = getattr(iterator, "member_info", None)
     end = info[0] + info[1] if info else 0
