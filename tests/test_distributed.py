@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import redis
 from pipelines.manifest import read_manifest
 from tests.crawl import REPO
 from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.redisserver import redis_server
 
 # More outlets than one worker's CONCURRENT_REQUESTS (3): a worker that starts first cannot hold every outlet's
 # cluster-wide slot, so the others get work however late they join.
@@ -35,30 +34,10 @@ BODY = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def redis_url(tmp_path):
-    server_binary = shutil.which("redis-server")
-    if server_binary is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server; `make system-deps` does it)")
-    port = free_port()
-    process = subprocess.Popen([server_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def article_url(outlet: str, n: int) -> str:

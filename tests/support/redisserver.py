@@ -39,5 +39,6 @@ def redis_server(directory: Path) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         client.close()
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=10)
