@@ -106,7 +106,7 @@ ADDONS = {
     # Switches the download handlers to the WARC replay when REPLAY_FROM is set.
     "crawler.archive.replay.ReplayAddon": 0,
     # Switches to scrapy-redis and the shared state when DISTRIBUTED is set.
-    "crawler.distributed.DistributedAddon": 1,
+    "crawler.cluster.addon.DistributedAddon": 1,
 }
 
 SPIDER_MIDDLEWARES = {
@@ -200,7 +200,7 @@ ERROR_RETRY_RUNS = 3
 PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off
 REPORT_ENABLED = True  # write the coverage report when a crawl ends (`scrapy report DIR` writes it any time)
 
-# --- Distributed crawls (crawler/distributed.py) --------------------------------------------------------------
+# --- Distributed crawls (crawler/cluster/) ------------------------------------------------------------------
 # A Redis URL (redis://host:port/db): several `scrapy crawl` workers share one topic's crawl through scrapy-redis
 # (queue, fingerprints) and Redis (state, file numbers, per-outlet politeness). None: a local crawl, no Redis.
 DISTRIBUTED = None

@@ -20,7 +20,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawler.distributed import release_lease
+from crawler.cluster.scheduler import release_lease
 from crawler.discovery.candidates import Candidate, DiscoveryError
 from crawler.discovery.feeds import autodiscover_feeds, parse_feed
 from crawler.discovery.search import parse_search, search_url

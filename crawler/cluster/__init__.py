@@ -1,0 +1,30 @@
+"""Several workers, one crawl: the same spider on scrapy-redis, switched on by ``-s DISTRIBUTED=redis://host:port/db``.
+
+scrapy-redis provides the shared request queue (a Redis sorted set, so priorities hold) and the shared request
+fingerprints. What a news crawl needs beyond that is here, one Scrapy component per module, each kept small:
+
+- the topic's state (fetched URLs and outcomes, feed validators, archived payload digests, text files claimed per
+  canonical URL, MinHash signatures, the file-number counter via ``INCR``, site memory) lives in Redis instead of
+  ``state.sqlite`` (``RedisState``, the Redis store), so workers never fetch an article twice, never write two
+  files for one article and never reuse a number.
+- ``addon.DistributedAddon``: turns the crawl distributed when ``DISTRIBUTED`` holds a Redis URL, by setting the
+  scheduler, the dupefilter and the components below; does nothing otherwise.
+- ``scheduler.TopicScheduler``: scrapy-redis's scheduler with keys named after the topic, and *leases*: a request
+  taken from the queue is moved atomically (one Lua script) into the worker's lease hash, and leaves it only once
+  its response has been handled and its item written or dropped (``leases.LeaseSpiderMiddleware``). A worker that
+  dies (its heartbeat key expires) leaves its leases behind; the others put them back in the queue. Nothing taken
+  is lost.
+- ``registry.WorkerRegistry`` (extension): the heartbeat, taking back dead workers' leases, keeping an idle worker
+  open while others still work (they may find more), a fresh fingerprint set for a new crawl, and a clean stop
+  with one clear error when Redis goes away (the queue stays in Redis; the next start resumes it).
+- ``politeness.ClusterPolitenessMiddleware``: the per-outlet delay for the whole cluster, not per worker: before a
+  request, the worker takes the outlet's slot key with ``SET NX PX <delay>``; while another worker holds it, it
+  waits for the key to expire. A slot is a lock with a lifetime, so a dead worker can never block an outlet.
+- ``scripts``: the Lua scripts that make those moves atomic, and what the components share (worker id, timings).
+
+Every key is ``presswarc:<topic>:...``: ``requests`` (the queue), ``fingerprints``, ``leases:<worker>``,
+``worker:<worker>`` (heartbeat), ``slot:<outlet>``, ``opening`` (the lock a starting worker takes), and the state's.
+
+Everything else (WARC files per worker, named with host and pid; manifest lines appended with one ``O_APPEND``
+write each; ``scrapy reindex`` over all files) works unchanged on a shared ``ARCHIVE_DIR``.
+"""
