@@ -32,7 +32,7 @@ from crawler.paths import TopicPaths, paths_for
 from crawler.text import strip_bidi
 from crawler.topic import TopicError, load_topic, slugify
 from pipelines.manifest import read_manifest
-from pipelines.textfiles import write_atomic
+from crawler.fsutil import write_atomic
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import sqlite3
-import tempfile
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.extensions.diskfull import is_disk_full, stop_for_full_disk
+from crawler.fsutil import write_atomic
 from crawler.items import ArticleItem
 from crawler.text import strip_bidi
 from crawler.paths import TopicPaths, paths_for
@@ -76,33 +76,6 @@ def render_text(title: str | None, paragraphs: Iterable[str], published: str | N
 
 def text_sha256(content: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
-
-
-def write_atomic(directory: Path, name: str, content: str) -> Path:
-    """Write ``directory/name`` so that it appears whole or not at all (temporary file, fsync, rename, and the
-    directory fsynced, so the new name is as durable as what is written after it)."""
-    target = directory / name
-    fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(content.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_directory(directory)
-    return target
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make the names in ``directory`` durable (a rename is not, until its directory is synced)."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def manifest_entry(item: ArticleItem, name: str, content: str) -> dict[str, Any]:

@@ -13,13 +13,13 @@ import io
 import json
 import logging
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from crawler.archive.records import Damage, scan
 from crawler.archive.writer import warc_files
+from crawler.fsutil import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -133,36 +133,14 @@ def _index_lock(index: Path) -> Iterator[None]:
 
 
 def _write_atomic(index: Path, lines: Iterable[str]) -> int:
-    """Write ``index`` whole through a temporary file of a name of its own (``mkstemp``: ``O_CREAT|O_EXCL``, so a
-    file or symlink planted in the directory is never written through), renamed over it. The index gets the mode a
-    plain new file would (pywb may read it as another user)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{index.name}.", suffix=".tmp", dir=index.parent)
+    """Write ``index`` whole (crawler.fsutil: an exclusive temporary name renamed over it, the mode a plain new
+    file would get, as pywb may read it as another user); returns the number of lines."""
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o666 & ~_umask())
-            for line in lines:
-                out.write(line if line.endswith("\n") else line + "\n")
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, index)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(index.parent, index.name) as out:
+        for line in lines:
+            out.write(line if line.endswith("\n") else line + "\n")
+            count += 1
     return count
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (``os.umask`` can only set it, racing other threads)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def add_to_index(index: str | Path, files: Iterable[str | Path]) -> int:

@@ -18,7 +18,8 @@ from crawler.commands.base import TopicDirCommand
 from crawler.state import open_state
 from pipelines.extract import extract_article
 from pipelines.manifest import read_manifest
-from pipelines.textfiles import render_text, write_atomic
+from crawler.fsutil import write_atomic
+from pipelines.textfiles import render_text
 
 
 def archived_pages(directories: list[Path], record_ids: set[str]) -> dict[str, tuple[bytes, str | None]]:

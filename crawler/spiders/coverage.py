@@ -36,7 +36,7 @@ from crawler.lock import TopicLock
 from crawler.state import FrontierEntry, open_state
 from crawler.topic import Outlet, Topic, load_topic
 from crawler.urls import canonical_url, in_scope, normalize_url
-from pipelines.textfiles import write_atomic
+from crawler.fsutil import write_atomic
 
 logger = logging.getLogger(__name__)
 
