@@ -8,11 +8,16 @@ mkstemp's ``0600``: a web server or pywb reads the archive as another user.
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL = 13
 
 
 @contextmanager
@@ -60,3 +65,17 @@ def umask() -> int:
     current = os.umask(0o022)
     os.umask(current)
     return current
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether an exception (or one it was raised from) says the disk is full."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+            return True
+        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL
+                                               or "disk is full" in str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False

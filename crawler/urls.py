@@ -242,17 +242,25 @@ def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
 
 
 def is_private_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an IP address is one a public crawl must not reach: private, loopback, link-local, reserved,
-    multicast or unspecified (an IPv4-mapped IPv6 address is judged by its IPv4 address). Not an address: True."""
+    """Whether an IP address is one a public crawl must not reach: any address that is not global (private,
+    loopback, link-local, shared/CGNAT, site-local, reserved), multicast or unspecified; an IPv4 address inside
+    an IPv6 one (mapped, 6to4, Teredo) is judged by itself too. Not an address: True."""
     if isinstance(address, str):
         try:
             address = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
         except ValueError:
             return True
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-            or address.is_multicast or address.is_unspecified)
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is not None and is_private_address(embedded):
+            return True  # an IPv4 address wrapped in IPv6 (mapped, 6to4, Teredo) is judged by itself too
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+    # Not global: private, loopback, link-local, shared (CGNAT, 100.64/10: cloud metadata services live there),
+    # site-local, reserved, documentation ranges; multicast is "global" for the ipaddress module, so named apart.
+    return (not address.is_global or address.is_private or address.is_loopback or address.is_link_local
+            or address.is_reserved or address.is_multicast or address.is_unspecified
+            or getattr(address, "is_site_local", False))
 
 
 def is_private_host(url: str) -> bool:

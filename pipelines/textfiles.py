@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawler.extensions.diskfull import is_disk_full, stop_for_full_disk
-from crawler.fsutil import write_atomic
+from crawler.fsutil import is_disk_full, write_atomic
 from crawler.items import ArticleItem
 from crawler.text import strip_bidi
 from crawler.paths import TopicPaths, paths_for
-from crawler.signals import text_file_written
+from crawler.signals import disk_full, text_file_written
 from crawler.state import State, open_state
 from pipelines.manifest import ManifestWriter, read_manifest, sequence_of
 from pipelines.relevance import NotKept
@@ -219,7 +218,8 @@ class TextFilesPipeline:
             if not is_disk_full(exc):
                 raise
             self.stopped = True
-            stop_for_full_disk(self.crawler, exc, getattr(exc, "filename", None) or str(self.paths.root))
+            self.crawler.signals.send_catch_log(signal=disk_full, exc=exc,
+                                              path=getattr(exc, "filename", None) or str(self.paths.root))
             raise DropItem(f"not written (the disk is full): {item.final_url}") from None
         reached("kept")
         self.stats.inc_value(f"coverage/{item.outlet_slug}/kept")

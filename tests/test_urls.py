@@ -325,3 +325,13 @@ def test_date_from_url_none(url):
 ])
 def test_month_from_url(url, expected):
     assert month_from_url(url) == expected
+
+
+def test_addresses_that_are_not_global_are_private():
+    from crawler.urls import is_private_address
+
+    for address in ("100.100.100.200", "100.64.0.1", "2002:7f00:1::", "2002:a9fe:a9fe::", "fec0::1",
+                    "::ffff:169.254.169.254", "192.0.2.1", "224.0.0.1", "0.0.0.0"):
+        assert is_private_address(address), address
+    for address in ("8.8.8.8", "93.184.216.34", "2606:4700::1111"):
+        assert not is_private_address(address), address

@@ -30,30 +30,17 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
+from crawler.fsutil import is_disk_full  # noqa: F401 - the guard's filter and callers use it from here too
+from crawler.signals import disk_full
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
-SQLITE_FULL = 13
 STOPPED = "diskfull/stopped"
 REASON = "disk_full"
 _FULL_TEXT = re.compile(r"No space left on device|Disk quota exceeded|database or disk is full|\[Errno 28\]")
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """Whether an exception (or one it was raised from) says the disk is full."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
-            return True
-        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL
-                                               or "disk is full" in str(exc)):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
 
 
 def _reason(exc: BaseException) -> str:
@@ -128,7 +115,12 @@ class DiskFullGuard:
     def from_crawler(cls, crawler: Crawler) -> "DiskFullGuard":
         guard = cls(crawler)
         crawler.signals.connect(guard.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(guard.full, signal=disk_full)
         return guard
+
+    def full(self, exc: BaseException, path: str) -> None:
+        """Signal ``disk_full`` from a writer below the extensions (the text files): report it and stop."""
+        stop_for_full_disk(self.crawler, exc, path)
 
     def spider_opened(self, spider) -> None:
         """Scrapy installs its root log handler again once the spider exists, so the filters go on now."""
