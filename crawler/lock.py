@@ -29,6 +29,7 @@ class TopicLock:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
+        self._directory: int | None = None
 
     @property
     def held(self) -> bool:
@@ -56,16 +57,32 @@ class TopicLock:
         except BaseException:
             os.close(fd)
             raise
+        try:
+            # The lock file's name may have been taken from under a holder (deleted, replaced by a restore): the
+            # topic directory is locked too, and a directory cannot be deleted while it holds the archive.
+            directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(directory)
+                raise TopicLocked(f"another crawl of this topic is running (it holds {self.path.parent}, whose "
+                                  f"lock file {self.path.name} was deleted or replaced); wait for it to finish "
+                                  "or stop it") from None
+        except BaseException:
+            os.close(fd)
+            raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        self._fd, self._directory = fd, directory
         return self
 
     def release(self) -> None:
         """Give the lock up (closing the file releases it); the file stays, for the next crawl to lock."""
         fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+        directory, self._directory = self._directory, None
+        for held in (fd, directory):
+            if held is not None:
+                os.close(held)
 
 
 def _read_pid(fd: int) -> int | None:

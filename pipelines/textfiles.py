@@ -198,7 +198,6 @@ class TextFilesPipeline:
             with self.state.transaction():
                 name = file_name(self.state.take_value(SEQUENCE), canonical)
                 if not self.state.add_file(canonical, name, text_sha256(content), item.outlet_slug):
-                    self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
                     raise NotKept("duplicate", f"not kept (another file holds {canonical}): {item.final_url}")
                 try:
                     write_atomic(self.paths.text_dir, name, content)
@@ -214,6 +213,13 @@ class TextFilesPipeline:
                 self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="kept",
                                           final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                                           record_id=item.warc_record_id, fetched_at=item.fetched_at)
+        except NotKept:
+            # after the rolled-back transaction: the URL is settled as a duplicate, its number goes to the next
+            self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
+            self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="duplicate",
+                                      final_url=item.final_url, status=item.status, warc_file=item.warc_file,
+                                      record_id=item.warc_record_id, fetched_at=item.fetched_at)
+            raise
         except (OSError, sqlite3.Error) as exc:
             if not is_disk_full(exc):
                 raise

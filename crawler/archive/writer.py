@@ -275,6 +275,9 @@ def abandoned_open_files(directory: str | Path, all_hosts: bool = False) -> list
     """``.open`` files of this host whose writing process is gone (others may belong to live workers)."""
     found = []
     for path in sorted(Path(directory).glob("*" + WARC_SUFFIX + OPEN_SUFFIX)):
+        if path.is_symlink() or not path.is_file():  # never cut through a link or into a directory
+            logger.warning("%s is not a WARC file this crawl wrote (a symlink or not a file): left alone", path)
+            continue
         match = _NAME_RE.match(path.name[: -len(OPEN_SUFFIX)])
         if match is None:
             if all_hosts:

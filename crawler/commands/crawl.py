@@ -21,6 +21,8 @@ from scrapy.exceptions import NotConfigured, UsageError
 from crawler.archive.replay import replay_files
 from crawler.lock import TopicLocked
 from crawler.paths import UnsafeArchive
+from crawler.spiders.coverage import MissingTopic
+from crawler.topic import TopicError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -46,7 +48,7 @@ class Command(ScrapyCrawlCommand):
         self._create_crawler = remember
         super().run(args, opts)
         for exc in refused:
-            if isinstance(exc, UnsafeArchive):
+            if isinstance(exc, USAGE_ERRORS):
                 raise UsageError(str(exc))
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
@@ -62,7 +64,8 @@ class Command(ScrapyCrawlCommand):
                 self.exitcode = NOTHING_FETCHED
 
 
-REFUSALS = (UnsafeArchive, TopicLocked)
+USAGE_ERRORS = (UnsafeArchive, TopicError, MissingTopic)  # the user's to fix: one line, exit 2
+REFUSALS = (*USAGE_ERRORS, TopicLocked)
 
 
 def catch_refusal(crawler: Crawler, refused: list[Exception]) -> None:

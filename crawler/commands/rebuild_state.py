@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from scrapy.exceptions import UsageError
+
 from crawler.commands.base import TopicDirCommand
+from crawler.lock import TopicLock, TopicLocked
 from crawler.rebuild import rebuild_state
 
 
@@ -17,7 +20,14 @@ class Command(TopicDirCommand):
 
     def run(self, args: list[str], opts) -> None:
         paths = self.topic_paths(args)
-        counts = rebuild_state(paths, self.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
-                               self.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
+        try:
+            lock = TopicLock(paths.lock).acquire()  # a running crawl writes the state and text/ right now
+        except TopicLocked as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            counts = rebuild_state(paths, self.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
+                                   self.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
+        finally:
+            lock.release()
         print(f"{paths.state}: {counts['kept']} kept articles, {counts['archived']} other archived URLs, "
               f"{counts['payloads']} payload digests, {counts['orphans_removed']} interrupted text file(s) removed")

@@ -59,6 +59,10 @@ def keep_topic_copy(topic: Topic, target: Path) -> None:
 VIA_PREFERENCE = ("sitemap", "feed", "search", "section")
 
 
+class MissingTopic(ValueError):
+    """``scrapy crawl coverage`` without ``-a topic=FILE``."""
+
+
 class CoverageSpider(scrapy.Spider):
     """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet.
 
@@ -73,13 +77,13 @@ class CoverageSpider(scrapy.Spider):
     def __init__(self, topic: str | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not topic:
-            raise ValueError("the coverage spider needs a topic file: scrapy crawl coverage -a topic=FILE.toml")
+            raise MissingTopic("the coverage spider needs a topic file: scrapy crawl coverage -a topic=FILE.toml")
         self.topic_path = topic
         self.topic: Topic | None = None
         self.topic_name: str | None = None
         self._seen: set[str] = set()
         self._found_via: dict[str, set[str]] = {}  # every discovery path that listed a URL
-        self._evidence: dict[str, tuple[date | None, date | None]] = {}  # (published, lastmod) from any listing
+        self._evidence: dict[str, set[tuple[date | None, date | None]]] = {}  # (published, lastmod) per listing
         self._in_flight: dict[str, int] = {}  # discovery requests sent and not yet parsed, per outlet
         self._held: dict[str, list[Request]] = {}  # undated article requests waiting for those
         self._sitemaps_sent: dict[str, int] = {}
@@ -146,16 +150,19 @@ class CoverageSpider(scrapy.Spider):
             return age.total_seconds() < self.refresh_after * 86400
         return True
 
-    def _redirect_target(self, url: str) -> str:
-        """Where an earlier run's redirects lead from ``url`` (the URL itself when it never redirected)."""
+    def _redirect_target(self, url: str) -> str | None:
+        """Where an earlier run's redirects lead from ``url`` (the URL itself when it never redirected); None when
+        they go round in a loop, or on past the hops a fetch would follow."""
         seen = {url}
         for _ in range(MAX_REDIRECT_MEMORY_HOPS):
             target = self.archive_state.redirect_of(url)
-            if target is None or target in seen:
-                break
+            if target is None:
+                return url
+            if target in seen:
+                return None
             seen.add(target)
             url = target
-        return url
+        return None
 
     def _settled_by_redirect(self, url: str) -> bool:
         """Whether a URL that redirected to ``url`` (directly or over several hops) was settled."""
@@ -252,17 +259,22 @@ class CoverageSpider(scrapy.Spider):
         assert self.topic is not None
         released = []
         for request in self._held.pop(slug, []):
-            published, lastmod = self._evidence.get(request.url, (None, None))
-            candidate = Candidate(request.url, via=request.meta.get("via", "section"), published=published,
-                                  lastmod=lastmod)
-            if candidate.outside(self.topic.since, self.topic.until):
+            if self._dated_outside(request.url):
                 self._stat(slug, "skipped_out_of_window")
-                logger.info("not fetched: %s is dated %s by a listing, outside the window", request.url,
-                            published or lastmod)
+                logger.info("not fetched: a listing dates %s outside the window", request.url)
                 self.archive_state.drop_pending(request.url)
                 continue
             released.append(request)
         return released
+
+    def _dated_outside(self, url: str, candidate: Candidate | None = None) -> bool:
+        """Whether any listing (or ``candidate``) dates ``url`` outside the window: then it is not fetched, whichever
+        listing answered first."""
+        assert self.topic is not None
+        dates = self._evidence.get(url, set()) | ({(candidate.published, candidate.lastmod)} if candidate else set())
+        return any(Candidate(url, via="", published=published, lastmod=lastmod).outside(self.topic.since,
+                                                                                      self.topic.until)
+                   for published, lastmod in dates)
 
     def _discovery_done(self, request: Request) -> list[Request]:
         """A discovery request ended without its callback (failed, refused, dropped as a duplicate)."""
@@ -313,9 +325,12 @@ class CoverageSpider(scrapy.Spider):
         slugs = {o.slug for o in self.topic.outlets}
         by_outlet: dict[str, list[Request]] = {}
         for entry in self.archive_state.pending():
-            if entry.outlet not in slugs:
-                continue  # an outlet since removed from the topic file
-            outlet = self._outlet_named(entry.outlet)
+            if entry.outlet in slugs:
+                outlet = self._outlet_named(entry.outlet)
+            else:  # an outlet renamed in the topic file since: its URLs still say which one it is
+                outlet = next((o for o in self.topic.outlets if in_scope(entry.url, o.hosts)), None)
+                if outlet is None:
+                    continue  # an outlet removed from the topic file: kept for the day it comes back
             if entry.kind == "article":
                 candidate = Candidate(entry.url, via=entry.via or "section", title=entry.title,
                                       published=_day(entry.published), lastmod=_day(entry.lastmod))
@@ -459,27 +474,33 @@ class CoverageSpider(scrapy.Spider):
                 continue
             url = canonical_url(url)
             self._found_via.setdefault(url, set()).add(candidate.via)
-            published, lastmod = self._evidence.get(url, (None, None))
-            self._evidence[url] = (published or candidate.published, lastmod or candidate.lastmod)
+            if candidate.published is not None or candidate.lastmod is not None:
+                self._evidence.setdefault(url, set()).add((candidate.published, candidate.lastmod))
             if url in self._seen:
                 continue
             self._seen.add(url)
             self._stat(outlet, "discovered")
             target = self._redirect_target(url)
+            if target is None:  # an earlier run's redirects go round in a loop: nothing to fetch there
+                self._stat(outlet, "redirect_loop")
+                self.archive_state.drop_pending(url)
+                continue
             if self._already_done(url) or (target != url and self._already_done(target)) \
                     or self._settled_by_redirect(target):
                 self._stat(outlet, "archived_earlier")
+                self.archive_state.drop_pending(url)  # settled: no later run needs it either
                 continue
             if target != url:
                 if not in_scope(target, outlet.hosts):
                     self._stat(outlet, "redirected_offsite")
+                    self.archive_state.drop_pending(url)
                     continue
                 if target in self._seen:
                     continue
                 self._seen.add(target)
                 self._stat(outlet, "redirect_remembered")
                 url = target
-            if candidate.outside(self.topic.since, self.topic.until):
+            if self._dated_outside(url, candidate):
                 self._stat(outlet, "skipped_out_of_window")
                 if resumed is not None:
                     self.archive_state.drop_pending(url)
@@ -520,6 +541,10 @@ class CoverageSpider(scrapy.Spider):
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
         if content_type and "html" not in content_type and "xml" not in content_type:
             self._stat(outlet, "not_html")
+            self.archive_state.record_outcome(  # settled: a PDF or an image is not read as an article
+                (response.meta.get("redirect_urls") or [response.url])[0], kind="article", outlet=outlet.slug,
+                outcome="not_html", status=response.status, fetched_at=capture_time((response.meta.get("warc") or {})
+                                                                                     .get("date")))
             return
         warc = response.meta.get("warc") or {}
         captured = capture_time(warc.get("date"))
