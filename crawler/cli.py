@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from crawler import __version__
 
@@ -36,7 +36,7 @@ COMMANDS: dict[str, str | None] = {
 HELP_FLAGS = ("-h", "--help", "help")
 
 
-def installed_commands() -> dict[str, object]:
+def installed_commands() -> dict[str, EntryPoint]:
     """The ``scrapy.commands`` entry points installed for presswarc's commands, by name."""
     return {ep.name: ep for ep in entry_points(group="scrapy.commands") if ep.name in COMMANDS}
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     command = scrapy_argv(args)
     wants_help = any(flag in command for flag in ("-h", "--help"))
     if name == "crawl" and not wants_help and not _has_topic(command):
-        print("presswarc: give a topic file: presswarc crawl TOPIC.toml [options]", file=sys.stderr)
+        print("presswarc: give the topic file first: presswarc crawl TOPIC.toml [options]", file=sys.stderr)
         sys.exit(2)
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
     from scrapy.cmdline import execute
