@@ -78,7 +78,7 @@ def test_exit_statuses_are_those_of_the_commands(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "archive" / "lavrov-afghanistan").exists()
 
 
-@pytest.mark.parametrize("args, message", [(["crawl"], "give a topic file"), (["nosuch"], "unknown command")])
+@pytest.mark.parametrize("args, message", [(["crawl"], "give the topic file first"), (["nosuch"], "unknown command")])
 def test_bad_command_lines_get_one_line(tmp_path, args, message):
     result = run_installed("presswarc", args, cwd=tmp_path)
     assert result.returncode == 2
