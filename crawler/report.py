@@ -154,10 +154,10 @@ def timeline_svg(report: dict[str, Any]) -> str:
     for slug, per_day in timeline.items():
         heights = [per_day.get(d, 0) for d in days]
         if any(heights):
-            axes.bar(days, heights, bottom=bottom, label=_text(report["outlets"][slug]["name"]))
+            axes.bar(days, heights, bottom=bottom, label=_plain_label(report["outlets"][slug]["name"]))
             bottom = [b + h for b, h in zip(bottom, heights)]
     axes.set_ylabel("articles")
-    axes.set_title(f"Articles per day: {_text(report['topic'])}")
+    axes.set_title(_plain_label(f"Articles per day: {report['topic']}"))
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.tick_params(axis="x", labelrotation=60, labelsize=7)
     if any(bottom):
@@ -168,6 +168,12 @@ def timeline_svg(report: dict[str, Any]) -> str:
     plt.close(figure)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
+
+
+def _plain_label(value) -> str:
+    """Text for a chart label: matplotlib reads ``$...$`` as mathematics (an outlet named "A $\\x$" would stop the
+    report), so dollar signs are escaped."""
+    return _text(value).replace("$", r"\$")
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 logger = logging.getLogger(__name__)
 
-_SEQUENCE_RE = re.compile(r"^(\d+)_[0-9a-f]{16}\.txt$")
+_SEQUENCE_RE = re.compile(r"([0-9]+)_[0-9a-f]{16}\.txt")  # whole names only (fullmatch), ASCII digits only
 
 
 def read_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -35,13 +35,16 @@ def read_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
             except ValueError:
                 logger.warning("%s: unreadable line %d skipped", path, number)
                 continue
-            if isinstance(entry, dict):
-                yield entry
+            if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) for key in ("file", "url")):
+                logger.warning("%s: line %d is not a manifest entry (a file and a url are required) and is skipped",
+                               path, number)
+                continue
+            yield entry
 
 
 def sequence_of(file_name: str) -> int | None:
     """The NNN of a ``NNN_<16 hex>.txt`` name."""
-    match = _SEQUENCE_RE.match(file_name)
+    match = _SEQUENCE_RE.fullmatch(file_name) if isinstance(file_name, str) else None
     return int(match.group(1)) if match else None
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SEQUENCE = "text_files"  # the state counter numbering a topic's text files
-_TEMPORARY = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")  # tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
@@ -117,7 +117,7 @@ def is_text_file_name(name: str) -> bool:
 def is_temporary_name(name: str) -> bool:
     """A temporary file :func:`write_atomic` makes for a text file (``.NNN_<16 hex>.txt.XXXXXXXX.tmp``), left
     behind only by a process killed while writing it."""
-    match = _TEMPORARY.match(name)
+    match = _TEMPORARY.fullmatch(name)
     return bool(match) and is_text_file_name(match.group(1))
 
 

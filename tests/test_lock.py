@@ -201,3 +201,37 @@ def test_the_crawling_process_holds_the_lock_until_it_dies(tmp_path):
         assert third.returncode == 0, third.stderr[-3000:]
         assert "another crawl" not in third.stderr
         assert len(list((tmp_path / "archive" / "locked" / "text").iterdir())) == 1
+
+
+def _hold_lock_in_another_process(path: Path) -> subprocess.Popen:
+    code = ("import sys,time;sys.path.insert(0,%r);from crawler.lock import TopicLock;"
+            "l=TopicLock(%r).acquire();print('held',flush=True);time.sleep(60)") % (str(REPO), str(path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_lock_deleted_while_held_admits_no_second(tmp_path):
+    lock = tmp_path / "crawl.lock"
+    holder = _hold_lock_in_another_process(lock)
+    try:
+        lock.unlink()  # e.g. a cleanup script, or a user "removing a stale lock"
+        with pytest.raises(TopicLocked):
+            TopicLock(lock).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_replaced_while_held_admits_no_second(tmp_path):
+    lock = tmp_path / "crawl.lock"
+    holder = _hold_lock_in_another_process(lock)
+    try:
+        other = tmp_path / "x"
+        other.write_text("")
+        os.replace(other, lock)  # e.g. rsync/restore of the topic dir
+        with pytest.raises(TopicLocked):
+            TopicLock(lock).acquire()
+    finally:
+        holder.kill()
+        holder.wait()

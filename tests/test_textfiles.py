@@ -94,3 +94,19 @@ def test_bidi_controls_never_reach_a_text_file():
                           "2021-07-16")
     assert not any(ch in content for ch in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
     assert "Lavrov gnp.exe speaks" in content and "\u0627\u0644\u0633\u0644\u0627\u0645 \u200c kept" in content
+
+
+def test_reconcile_leaves_names_that_only_look_like_ours(tmp_path):
+    from crawler.paths import TopicPaths
+    from crawler.state import open_state
+    from pipelines.textfiles import reconcile
+    topic = tmp_path / "t"
+    (topic / "text").mkdir(parents=True)
+    user = [topic / "text" / "001_0123456789abcdef.txt\n", topic / "text" / "\u0661\u0662_0123456789abcdef.txt",
+            topic / "text" / ".001_0123456789abcdef.txt.abcdefgh.tmp\n"]
+    for f in user:
+        f.write_text("mine")
+    paths = TopicPaths(topic)
+    reconcile(paths, open_state(paths.state), 128, 3)
+    gone = [f.name for f in user if not f.exists()]
+    assert not gone, f"user files removed: {gone!r}"

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import scrapy
 import warcio
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.defer import deferred_from_coro
 from warcio.statusandheaders import StatusAndHeaders
@@ -122,6 +122,8 @@ class WarcRecorderMiddleware:
         self.dedup = crawler.settings.getbool("WARC_DEDUP", True)
         self.writer: RotatingWarcWriter | None = None
         self.state = None
+        self.failed = False
+        self.recovered: list = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "WarcRecorderMiddleware":
@@ -134,8 +136,21 @@ class WarcRecorderMiddleware:
         return middleware
 
     def spider_opened(self, spider: scrapy.Spider) -> None:
+        """Recover what a killed crawl left, then open the writer; if that fails nothing may be fetched unarchived,
+        so the crawl stops (finish reason ``warc_unavailable``) instead of going on without its WARC files."""
+        try:
+            self._open(spider)
+        except Exception as exc:  # noqa: BLE001 - any cause: the one line names it
+            self.failed = True
+            logger.error("WARC recording cannot start (%s: %s); stopping the crawl", type(exc).__name__, exc)
+            self.stats.set_value("warc/unavailable", 1)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_unavailable"))
+
+    def _open(self, spider: scrapy.Spider) -> None:
         paths = paths_for(self.settings, spider).create()
         for recovery in recover_directory(paths.warc_dir):
+            if recovery.path.exists():
+                self.recovered.append(recovery.path)  # indexed with this run's files when the spider closes
             logger.warning("recovered %s: %d records kept, %d bytes of torn tail cut",
                            recovery.path, recovery.records, recovery.cut_bytes)
             self.stats.inc_value("warc/files_recovered")
@@ -166,9 +181,9 @@ class WarcRecorderMiddleware:
         if self.writer is None:
             return
         self.writer.close()
-        if self.writer.files_written and self.settings.getbool("WARC_INDEX", True):
+        if (self.writer.files_written or self.recovered) and self.settings.getbool("WARC_INDEX", True):
             paths = paths_for(self.settings, spider)
-            files = [self.writer.directory / name for name in self.writer.files_written]
+            files = self.recovered + [self.writer.directory / name for name in self.writer.files_written]
             try:
                 lines = add_to_index(paths.index, files)
             except Exception:  # the WARC files are safe; `scrapy reindex` can rebuild the index later
@@ -178,6 +193,8 @@ class WarcRecorderMiddleware:
                 self.stats.set_value("warc/index_lines", lines)
 
     def process_request(self, request: Request) -> None:
+        if self.failed:
+            raise IgnoreRequest(f"not fetched: WARC recording is not available ({request.url})")
         request.meta.setdefault("_warc_sent", time.time())
 
     def process_response(self, request: Request, response: Response) -> Response:

@@ -59,6 +59,9 @@ class Command(ScrapyCrawlCommand):
             if stats.get("diskfull/stopped"):
                 self.exitcode = DISK_FULL
                 return
+            if stats.get("warc/unavailable"):
+                self.exitcode = 1  # its one error line is in the log
+                return
             if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
                 print("error: nothing could be fetched (see the log above); exit status 3")
                 self.exitcode = NOTHING_FETCHED

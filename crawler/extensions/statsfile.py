@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.fsutil import write_atomic
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -40,4 +42,4 @@ class StatsFile:
         stats = {key: _plain(value) for key, value in self.crawler.stats.get_stats().items()}
         stats["finish_reason"] = reason
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(stats, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        write_atomic(self.path.parent, self.path.name, json.dumps(stats, indent=1, sort_keys=True, default=str))
