@@ -1,0 +1,204 @@
+"""The topic's store in Redis, shared by every worker of a distributed crawl (``-s DISTRIBUTED=redis://...``).
+
+The same questions as ``crawler.store.sqlite`` (see ``crawler.store.base.TopicStore``), kept in Redis so workers
+never fetch an article twice, never write two files for one article and never reuse a number: fetched URLs and
+outcomes, feed validators, archived payload digests, text files claimed per canonical URL, MinHash signatures,
+the file-number counter via ``INCR``, site memory. Keys are named ``presswarc:<topic>:...`` (:func:`key`), so
+the scheduler and the worker registry of ``crawler.distributed`` share the naming.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import redis
+
+from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
+
+_RAISE_COUNTER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=10)
+
+
+def key(topic: str, *parts: str) -> str:
+    return ":".join(("presswarc", topic, *parts))
+
+
+class RedisStore:
+    """The topic store of ``crawler.store.sqlite.SqliteStore``, kept in Redis so every worker shares it."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        self.redis = connect(url)
+        self.topic = topic
+        self._raise_counter = self.redis.register_script(_RAISE_COUNTER)
+
+    def _key(self, *parts: str) -> str:
+        return key(self.topic, *parts)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    # -- archived payloads (revisit records) --
+    def find_payload(self, url: str, digest: str) -> PayloadRef | None:
+        raw = self.redis.hget(self._key("payloads"), f"{digest} {url}")
+        return PayloadRef(*json.loads(raw)) if raw else None
+
+    def add_payload(self, ref: PayloadRef) -> None:
+        self.redis.hsetnx(self._key("payloads"), f"{ref.digest} {ref.url}",
+                          json.dumps([ref.url, ref.digest, ref.record_id, ref.warc_date, ref.warc_file]))
+
+    # -- fetched URLs and their outcomes --
+    def record_outcome(self, url: str, *, kind: str, outlet: str, outcome: str, final_url: str | None = None,
+                       status: int | None = None, warc_file: str | None = None, record_id: str | None = None,
+                       fetched_at: str | None = None) -> None:
+        previous = self.redis.hget(self._key("fetched"), url)
+        attempts = json.loads(previous)["attempts"] + 1 if previous else 1
+        self.redis.hset(self._key("fetched"), url, json.dumps({
+            "final_url": final_url, "kind": kind, "outlet": outlet, "outcome": outcome, "status": status,
+            "warc_file": warc_file, "record_id": record_id, "fetched_at": fetched_at, "attempts": attempts}))
+        if kind in SETTLED_KINDS and outcome != "error":
+            self.redis.hdel(self._key("frontier"), url)
+
+    def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
+        raw = self.redis.hget(self._key("fetched"), url)
+        if not raw:
+            return None
+        row = json.loads(raw)
+        return row["outcome"], row["attempts"], row["status"], row["fetched_at"]
+
+    def _outcomes(self) -> Iterator[tuple[str, dict]]:
+        for url, raw in self.redis.hscan_iter(self._key("fetched")):
+            yield url.decode(), json.loads(raw)
+
+    def outcome_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for _url, row in self._outcomes():
+            if row["kind"] == "article":
+                per_outlet = counts.setdefault(row["outlet"] or "", {})
+                per_outlet[row["outcome"]] = per_outlet.get(row["outcome"], 0) + 1
+        return counts
+
+    def kept_urls(self) -> list[str]:
+        return [url for url, row in self._outcomes() if row["outcome"] == "kept"]
+
+    def forget_outcome(self, url: str) -> None:
+        self.redis.hdel(self._key("fetched"), url)
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        raw = self.redis.hget(self._key("validators"), url)
+        return tuple(json.loads(raw)) if raw else (None, None)
+
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self.redis.hset(self._key("validators"), url, json.dumps([etag, last_modified]))
+
+    # -- the frontier (see crawler.store.base.FrontierEntry) --
+    def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
+                         last_modified: str | None = None) -> None:
+        """One MULTI/EXEC: what the page listed, then its validators, then the page itself marked done."""
+        entries = list(entries)
+        first = int(self.redis.incrby(self._key("frontier_seq"), len(entries) or 1)) - len(entries)
+        pipe = self.redis.pipeline(transaction=True)
+        for number, entry in enumerate(entries, first):
+            pipe.hsetnx(self._key("frontier"), entry.url, json.dumps([number, *entry.row()]))
+        if page_url is not None:
+            if etag or last_modified:
+                pipe.hset(self._key("validators"), page_url, json.dumps([etag, last_modified]))
+            pipe.hdel(self._key("frontier"), page_url)
+        pipe.execute()
+
+    def pending(self) -> list[FrontierEntry]:
+        rows = sorted(json.loads(raw) for raw in self.redis.hvals(self._key("frontier")))
+        entries = [FrontierEntry(*row[1:]) for row in rows]
+        return [e for e in entries if e.kind != "article"] + [e for e in entries if e.kind == "article"]
+
+    def drop_pending(self, url: str) -> None:
+        self.redis.hdel(self._key("frontier"), url)
+
+    # -- redirects --
+    def save_redirect(self, url: str, target: str, status: int) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._key("redirects"), url, target)
+        pipe.sadd(self._key("redirected_to", target), url)
+        pipe.execute()
+
+    def redirect_sources(self, target: str) -> list[str]:
+        return sorted(m.decode() for m in self.redis.smembers(self._key("redirected_to", target)))
+
+    def redirect_of(self, url: str) -> str | None:
+        raw = self.redis.hget(self._key("redirects"), url)
+        return raw.decode() if raw else None
+
+    # -- counters --
+    def next_value(self, name: str) -> int:
+        return int(self.redis.incr(self._key("counter", name))) - 1
+
+    def set_counter(self, name: str, value: int) -> None:
+        self.ensure_counter_at_least(name, value)  # shared: never lowered
+
+    def ensure_counter_at_least(self, name: str, value: int) -> None:
+        self._raise_counter(keys=[self._key("counter", name)], args=[value])
+
+    # -- text files --
+    def file_for_url(self, canonical_url: str) -> str | None:
+        raw = self.redis.hget(self._key("files"), canonical_url)
+        return json.loads(raw)[0] if raw else None
+
+    def file_for_text(self, outlet: str, text_sha256: str) -> str | None:
+        raw = self.redis.hget(self._key("files_by_text"), f"{outlet} {text_sha256}")
+        return raw.decode() if raw else None
+
+    def add_file(self, canonical_url: str, file: str, text_sha256: str, outlet: str) -> bool:
+        claimed = bool(self.redis.hsetnx(self._key("files"), canonical_url, json.dumps([file, text_sha256, outlet])))
+        if claimed:
+            self.redis.hsetnx(self._key("files_by_text"), f"{outlet} {text_sha256}", file)
+        return claimed
+
+    def forget_file(self, canonical_url: str, file: str) -> None:
+        if self.file_for_url(canonical_url) == file:
+            self.redis.hdel(self._key("files"), canonical_url)
+
+    def claimed_files(self) -> list[tuple[str, str]]:
+        return [(url.decode(), json.loads(raw)[0]) for url, raw in self.redis.hscan_iter(self._key("files"))]
+
+    # -- near-duplicate signatures --
+    def signatures(self, skip: int = 0) -> list[tuple[str, str, bytes]]:
+        rows = []
+        for raw in self.redis.lrange(self._key("signatures"), skip, -1):
+            file, outlet, blob = raw.split(b"\x00", 2)
+            rows.append((file.decode(), outlet.decode(), blob))
+        return rows
+
+    def add_signature(self, file: str, outlet: str, hashvalues: bytes) -> None:
+        self.redis.rpush(self._key("signatures"), file.encode() + b"\x00" + outlet.encode() + b"\x00" + hashvalues)
+
+    # -- site memory --
+    def site_memory(self) -> dict[str, list[str]]:
+        learned = {}
+        for outlet in sorted(m.decode() for m in self.redis.smembers(self._key("memory_outlets"))):
+            learned[outlet] = sorted(k.decode() for k in self.redis.smembers(self._key("memory", outlet)))
+        return learned
+
+    def save_site_memory(self, learned: dict[str, list[str]]) -> None:
+        for outlet, keys in learned.items():
+            if keys:
+                self.redis.sadd(self._key("memory_outlets"), outlet)
+                self.redis.sadd(self._key("memory", outlet), *keys)
+
+    # -- one article's writes (pipelines.textfiles) --
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """No transaction spans Redis and the files: the text-files pipeline undoes a failed article's claim
+        itself, and a number taken by a failed write or a dead worker is not given back (INCR is shared)."""
+        yield
+
+    def take_value(self, name: str) -> int:
+        return self.next_value(name)
