@@ -52,6 +52,17 @@ def test_pending_puts_discovery_pages_first_and_keeps_the_order_found(store):
                                                 "https://a.test/a3"]
 
 
+def test_a_url_listed_again_gains_what_it_lacked(store):
+    """A sitemap without dates and a feed with them may list the same article: the date evidence must not be
+    lost to whichever listing came first."""
+    store.settle_discovery(None, [article("https://a.test/a1", title="First", priority=1)])
+    store.settle_discovery(None, [article("https://a.test/a1", title="Second", published="2021-07-16",
+                                          lastmod="2021-07-17", priority=5)])
+    store.settle_discovery(None, [article("https://a.test/a1", published="2020-01-01", priority=2)])
+    [entry] = store.pending()
+    assert (entry.title, entry.published, entry.lastmod, entry.priority) == ("First", "2021-07-16", "2021-07-17", 5)
+
+
 def test_an_article_leaves_the_frontier_when_settled_not_when_it_failed(store):
     store.settle_discovery(None, [article("https://a.test/a1"), article("https://a.test/a2")])
     store.record_outcome("https://a.test/a1", kind="article", outlet="alpha", outcome="error", status=503)
@@ -66,6 +77,8 @@ def test_redirects_are_remembered_both_ways(store):
     assert store.redirect_of("https://a.test/s/1") == "https://a.test/story"
     assert store.redirect_sources("https://a.test/story") == ["https://a.test/s/1"]
     assert store.redirect_of("https://a.test/story") is None
+    store.save_redirect("https://a.test/s/0", "https://a.test/story", 301)
+    assert store.redirect_sources("https://a.test/story") == ["https://a.test/s/0", "https://a.test/s/1"]
 
 
 def test_the_first_archived_payload_of_a_url_and_digest_stays(store):
@@ -140,6 +153,7 @@ def test_one_file_per_canonical_url(store):
     assert store.file_for_url("https://a.test/a1") == "000_aa.txt"
     store.forget_file("https://a.test/a1", "000_aa.txt")
     assert store.file_for_url("https://a.test/a1") is None
+    assert store.file_for_text("alpha", "sha-1") is None  # an exact duplicate must not point at a file never written
     assert store.claimed_files() == [("https://a.test/a2", "002_cc.txt")]
 
 

@@ -102,7 +102,8 @@ class TopicStore(Protocol):
     def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
                          last_modified: str | None = None) -> None:
         """All at once, or not at all: add what a discovery page listed to the frontier (an entry already there
-        keeps its place and its fields), then save the page's validators (when it sent any), then take the page
+        keeps its place and its fields, takes the title, published and lastmod it lacked and the higher
+        priority), then save the page's validators (when it sent any), then take the page
         itself off the frontier (unless it is an article). Nothing of the page counts as seen before all it
         listed is durable."""
 
@@ -120,7 +121,7 @@ class TopicStore(Protocol):
         """Where ``url`` redirected to, if it did."""
 
     def redirect_sources(self, target: str) -> list[str]:
-        """The URLs that redirected straight to ``target``."""
+        """The URLs that redirected straight to ``target``, sorted."""
 
     # -- counters (text file sequence) --
     def next_value(self, name: str) -> int:
@@ -142,7 +143,8 @@ class TopicStore(Protocol):
         """The text file claimed for an article's canonical URL, if any."""
 
     def file_for_text(self, outlet: str, text_sha256: str) -> str | None:
-        """A text file of ``outlet`` with exactly this text (its SHA-256), if any is claimed."""
+        """A claimed text file of ``outlet`` with exactly this text (its SHA-256), if any; a forgotten claim
+        no longer answers."""
 
     def add_file(self, canonical_url: str, file: str, text_sha256: str, outlet: str) -> bool:
         """Claim ``file`` for an article; False when the canonical URL already has one (the claim is atomic, so

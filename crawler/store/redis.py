@@ -25,6 +25,21 @@ return 1
 
 
 
+_ADD_TO_FRONTIER = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
+local row, new = cjson.decode(old), cjson.decode(ARGV[2])
+for _, field in ipairs({6, 7, 8}) do
+  if row[field] == cjson.null then row[field] = new[field] end
+end
+if new[9] > row[9] then row[9] = new[9] end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(row))
+return 0
+"""
+"""Add one frontier row ``[number, *FrontierEntry.row()]``; a row already there keeps its number (its place) and
+its fields, takes the title, published and lastmod it lacked and the higher priority (as SQLite's upsert)."""
+
+
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=10)
 
@@ -40,6 +55,7 @@ class RedisStore:
         self.redis = connect(url)
         self.topic = topic
         self._raise_counter = self.redis.register_script(_RAISE_COUNTER)
+        self._add_to_frontier = self.redis.register_script(_ADD_TO_FRONTIER)
 
     def _key(self, *parts: str) -> str:
         return key(self.topic, *parts)
@@ -108,7 +124,8 @@ class RedisStore:
         first = int(self.redis.incrby(self._key("frontier_seq"), len(entries) or 1)) - len(entries)
         pipe = self.redis.pipeline(transaction=True)
         for number, entry in enumerate(entries, first):
-            pipe.hsetnx(self._key("frontier"), entry.url, json.dumps([number, *entry.row()]))
+            self._add_to_frontier(keys=[self._key("frontier")], args=[entry.url, json.dumps([number, *entry.row()])],
+                                  client=pipe)
         if page_url is not None:
             if etag or last_modified:
                 pipe.hset(self._key("validators"), page_url, json.dumps([etag, last_modified]))
@@ -163,8 +180,13 @@ class RedisStore:
         return claimed
 
     def forget_file(self, canonical_url: str, file: str) -> None:
-        if self.file_for_url(canonical_url) == file:
+        raw = self.redis.hget(self._key("files"), canonical_url)
+        if raw and json.loads(raw)[0] == file:
+            _file, text_sha256, outlet = json.loads(raw)
             self.redis.hdel(self._key("files"), canonical_url)
+            by_text = f"{outlet} {text_sha256}"
+            if self.redis.hget(self._key("files_by_text"), by_text) == file.encode():
+                self.redis.hdel(self._key("files_by_text"), by_text)
 
     def claimed_files(self) -> list[tuple[str, str]]:
         return [(url.decode(), json.loads(raw)[0]) for url, raw in self.redis.hscan_iter(self._key("files"))]

@@ -168,7 +168,7 @@ class SqliteStore:
 
     def redirect_sources(self, target: str) -> list[str]:
         """The URLs that redirected straight to ``target``."""
-        return [row[0] for row in self._execute("SELECT url FROM redirects WHERE target=?", (target,))]
+        return [row[0] for row in self._execute("SELECT url FROM redirects WHERE target=? ORDER BY url", (target,))]
 
     # -- counters (text file sequence) --
     def next_value(self, name: str) -> int:
