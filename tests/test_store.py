@@ -118,6 +118,14 @@ def test_outcome_counts_are_of_articles_per_outlet(store):
                                       "beta": {"out_of_window": 1}, "": {"error": 1}}
 
 
+def test_a_later_outcome_replaces_kind_and_outlet(store):
+    """``rebuild-state`` records a failed URL of the WARC index without its outlet; when a crawl fetches it again
+    as an article, the report must count it under that article's outlet."""
+    store.record_outcome("https://a.test/a1", kind="archived", outlet="", outcome="error", status=500)
+    store.record_outcome("https://a.test/a1", kind="article", outlet="alpha", outcome="kept", status=200)
+    assert store.outcome_counts() == {"alpha": {"kept": 1}}
+
+
 def test_validators_are_replaced(store):
     assert store.validators("https://a.test/feed") == (None, None)
     store.save_validators("https://a.test/feed", '"e1"', "Wed, 21 Jul 2021 08:00:00 GMT")

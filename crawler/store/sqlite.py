@@ -87,7 +87,7 @@ class SqliteStore:
                                     fetched_at, attempts)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                ON CONFLICT(url) DO UPDATE SET final_url=excluded.final_url, kind=excluded.kind,
-                 outcome=excluded.outcome, status=excluded.status, warc_file=excluded.warc_file,
+                 outlet=excluded.outlet, outcome=excluded.outcome, status=excluded.status, warc_file=excluded.warc_file,
                  record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1""",
             (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at),
         )
