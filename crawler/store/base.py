@@ -80,7 +80,9 @@ class TopicStore(Protocol):
         ``error`` of a kind in :data:`SETTLED_KINDS` also takes the URL off the frontier."""
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
-        """(outcome, attempts, status, fetched_at) of a URL an earlier :meth:`record_outcome` recorded."""
+        """(outcome, attempts, status, fetched_at) of a URL an earlier :meth:`record_outcome` recorded. SQLite
+        keeps validators in the same row, so it also answers ("seen", 0, None, None) for a discovery page it
+        only has validators of; Redis keeps them apart and answers None."""
 
     def outcome_counts(self) -> dict[str, dict[str, int]]:
         """How many article URLs (kind ``article``) ended in each outcome, per outlet: {outlet: {outcome: n}}.
