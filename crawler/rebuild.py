@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive.index import rebuild_index
 from crawler.paths import TopicPaths
-from crawler.state import PayloadRef, State
+from crawler.store import PayloadRef, SqliteStore
 from pipelines.manifest import read_manifest, sequence_of
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> d
     if paths.state.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(str(paths.state) + suffix).unlink(missing_ok=True)
-    state = State(paths.state)
+    state = SqliteStore(paths.state)
     counts = {"kept": 0, "archived": 0, "payloads": 0}
     try:
         last = -1

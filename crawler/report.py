@@ -29,6 +29,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.paths import TopicPaths, paths_for
+from crawler.store import SqliteStore
 from crawler.text import strip_bidi
 from crawler.topic import TopicError, load_topic, slugify
 from pipelines.manifest import read_manifest
@@ -49,11 +50,14 @@ def _state_outcomes(paths: TopicPaths) -> dict[str, Counter]:
     if not paths.state.exists():
         return counts
     try:
-        with sqlite3.connect(f"file:{paths.state}?mode=ro", uri=True) as db:
-            for outlet, outcome, number in db.execute(
-                    "SELECT outlet, outcome, COUNT(*) FROM fetched WHERE kind='article' GROUP BY outlet, outcome"):
-                # a page over DOWNLOAD_MAXSIZE is an error the report counts, though the crawl does not retry it
-                counts[outlet or "unknown"]["error" if outcome == "too_large" else outcome] += number
+        store = SqliteStore(paths.state, read_only=True)
+        try:
+            for outlet, per_outcome in store.outcome_counts().items():
+                for outcome, number in per_outcome.items():
+                    # a page over DOWNLOAD_MAXSIZE is an error the report counts, though the crawl does not retry it
+                    counts[outlet or "unknown"]["error" if outcome == "too_large" else outcome] += number
+        finally:
+            store.close()
     except sqlite3.Error as exc:
         logger.warning("report: cannot read %s (%s); outcomes come from the stats only", paths.state, exc)
     return counts

@@ -1,315 +1,19 @@
-"""The topic's persistent state: ARCHIVE_DIR/<topic>/state.sqlite (WAL mode).
+"""The process-wide store of each topic, so every component of a crawl shares one connection.
 
-One module owns it so the rest of the code asks questions ("was this payload archived for this URL?", "what is
-the next file number?") instead of touching tables. Everything here can be rebuilt from the archive itself
-(manifest.jsonl and the WARC files), so the database is a cache of facts, never their only copy.
+The store itself lives in ``crawler.store``: ``state.sqlite`` beside the archive (``crawler.store.sqlite``), or
+the topic's keys in Redis when the crawl is distributed (``crawler.store.redis``).
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from crawler.lock import TopicLock, TopicLocked  # noqa: F401 - their old home; importers still use it
+from crawler.store.base import TopicStore
+from crawler.store.redis import RedisStore
+from crawler.store.sqlite import SqliteStore
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS payloads (
-    url TEXT NOT NULL, digest TEXT NOT NULL, record_id TEXT NOT NULL, warc_date TEXT NOT NULL,
-    warc_file TEXT NOT NULL, PRIMARY KEY (url, digest));
-CREATE TABLE IF NOT EXISTS fetched (
-    url TEXT PRIMARY KEY, final_url TEXT, kind TEXT, outlet TEXT, outcome TEXT, status INTEGER,
-    warc_file TEXT, record_id TEXT, fetched_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    etag TEXT, last_modified TEXT);
-CREATE TABLE IF NOT EXISTS files (
-    canonical_url TEXT PRIMARY KEY, file TEXT NOT NULL UNIQUE, text_sha256 TEXT NOT NULL, outlet TEXT);
-CREATE INDEX IF NOT EXISTS files_sha ON files (outlet, text_sha256);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS signatures (file TEXT PRIMARY KEY, outlet TEXT, hashvalues BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS site_memory (outlet TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (outlet, key));
-CREATE TABLE IF NOT EXISTS frontier (
-    url TEXT PRIMARY KEY, outlet TEXT NOT NULL, kind TEXT NOT NULL, via TEXT, title TEXT, published TEXT,
-    lastmod TEXT, priority INTEGER NOT NULL DEFAULT 0, found_on TEXT, extra TEXT);
-CREATE TABLE IF NOT EXISTS redirects (url TEXT PRIMARY KEY, target TEXT NOT NULL, status INTEGER);
-CREATE INDEX IF NOT EXISTS redirects_target ON redirects (target);
-"""
-
-SETTLED_KINDS = frozenset({"article"})
-"""Outcomes of these kinds settle a frontier entry (an error keeps it pending: it is retried up to a cap)."""
-
-
-@dataclass(frozen=True)
-class FrontierEntry:
-    """A URL that discovery found and the crawl still owes a fetch: an article candidate, or a discovery page
-    (child sitemap, next listing page, autodiscovered feed) whose own candidates are not yet known.
-
-    Stored before the validators of the page that listed it, so a crash between a listing and its articles
-    costs nothing: the next run schedules every pending entry again, even when that listing then answers 304.
-    """
-
-    url: str
-    outlet: str
-    kind: str  # "article", or the discovery kind: sitemap | feed | section | search
-    via: str | None = None
-    title: str | None = None
-    published: str | None = None  # ISO date: the date evidence discovery had
-    lastmod: str | None = None
-    priority: int = 0
-    found_on: str | None = None  # the page that listed it
-    extra: str | None = None  # JSON of the request's own meta (listing page number, ...)
-
-    def row(self) -> tuple:
-        return (self.url, self.outlet, self.kind, self.via, self.title, self.published, self.lastmod,
-                self.priority, self.found_on, self.extra)
-
-
-@dataclass(frozen=True)
-class PayloadRef:
-    """An archived response that a later identical payload can refer to with a revisit record."""
-
-    url: str
-    digest: str
-    record_id: str
-    warc_date: str
-    warc_file: str
-
-
-class State:
-    """A topic's SQLite state; safe to share between the reactor thread and helper threads."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _execute(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, tuple(params))
-
-    # -- archived payloads (revisit records) --
-    def find_payload(self, url: str, digest: str) -> PayloadRef | None:
-        row = self._execute(
-            "SELECT url, digest, record_id, warc_date, warc_file FROM payloads WHERE url=? AND digest=?",
-            (url, digest),
-        ).fetchone()
-        return PayloadRef(*row) if row else None
-
-    def add_payload(self, ref: PayloadRef) -> None:
-        self._execute(
-            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?, ?)",
-            (ref.url, ref.digest, ref.record_id, ref.warc_date, ref.warc_file),
-        )
-
-    # -- fetched URLs and their outcomes --
-    def record_outcome(self, url: str, *, kind: str, outlet: str, outcome: str, final_url: str | None = None,
-                       status: int | None = None, warc_file: str | None = None, record_id: str | None = None,
-                       fetched_at: str | None = None) -> None:
-        """Remember what became of a fetched URL (kept, off_topic, out_of_window, off_language, duplicate,
-        error); an error increases its attempt count so later runs give up after a cap."""
-        self._execute(
-            """INSERT INTO fetched (url, final_url, kind, outlet, outcome, status, warc_file, record_id,
-                                    fetched_at, attempts)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-               ON CONFLICT(url) DO UPDATE SET final_url=excluded.final_url, kind=excluded.kind,
-                 outcome=excluded.outcome, status=excluded.status, warc_file=excluded.warc_file,
-                 record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1""",
-            (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at),
-        )
-        if kind in SETTLED_KINDS and outcome != "error":
-            self._execute("DELETE FROM frontier WHERE url=?", (url,))
-
-    def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
-        """(outcome, attempts, status, fetched_at) of a URL fetched in an earlier run, if any."""
-        row = self._execute(
-            "SELECT outcome, attempts, status, fetched_at FROM fetched WHERE url=?", (url,)
-        ).fetchone()
-        return tuple(row) if row else None
-
-    def validators(self, url: str) -> tuple[str | None, str | None]:
-        row = self._execute("SELECT etag, last_modified FROM fetched WHERE url=?", (url,)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
-
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self._execute(
-            """INSERT INTO fetched (url, kind, outcome, etag, last_modified) VALUES (?, 'discovery', 'seen', ?, ?)
-               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
-            (url, etag, last_modified),
-        )
-
-    # -- the frontier: what discovery found and no run has settled yet --
-    def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
-                         last_modified: str | None = None) -> None:
-        """In one transaction: store what a discovery page listed, then the page's validators, then mark the
-        page itself done. Nothing of the page counts as seen before all it listed is durable."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    """INSERT INTO frontier VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET
-                         published=COALESCE(frontier.published, excluded.published),
-                         lastmod=COALESCE(frontier.lastmod, excluded.lastmod),
-                         title=COALESCE(frontier.title, excluded.title),
-                         priority=MAX(frontier.priority, excluded.priority)""",
-                    [entry.row() for entry in entries])
-                if page_url is not None:
-                    if etag or last_modified:
-                        self._db.execute(
-                            """INSERT INTO fetched (url, kind, outcome, etag, last_modified)
-                               VALUES (?, 'discovery', 'seen', ?, ?)
-                               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
-                            (page_url, etag, last_modified))
-                    self._db.execute("DELETE FROM frontier WHERE url=? AND kind != 'article'", (page_url,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-
-    def pending(self) -> list[FrontierEntry]:
-        """Every frontier entry in the order it was found (discovery pages first)."""
-        rows = self._execute("SELECT url, outlet, kind, via, title, published, lastmod, priority, found_on, extra "
-                             "FROM frontier ORDER BY kind = 'article', rowid").fetchall()
-        return [FrontierEntry(*row) for row in rows]
-
-    def drop_pending(self, url: str) -> None:
-        """Forget a frontier entry the crawl will never fetch (dated outside the window, page gone)."""
-        self._execute("DELETE FROM frontier WHERE url=?", (url,))
-
-    # -- redirects: a URL that redirected is settled; later runs go to its target --
-    def save_redirect(self, url: str, target: str, status: int) -> None:
-        self._execute("INSERT OR REPLACE INTO redirects VALUES (?, ?, ?)", (url, target, status))
-
-    def redirect_of(self, url: str) -> str | None:
-        row = self._execute("SELECT target FROM redirects WHERE url=?", (url,)).fetchone()
-        return row[0] if row else None
-
-    def redirect_sources(self, target: str) -> list[str]:
-        """The URLs that redirected straight to ``target``."""
-        return [row[0] for row in self._execute("SELECT url FROM redirects WHERE target=?", (target,))]
-
-    # -- counters (text file sequence) --
-    def next_value(self, name: str) -> int:
-        """Atomically take the next number of a counter, starting at 0."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
-                value = row[0] if row else 0
-                self._db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value + 1))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return value
-
-    def set_counter(self, name: str, value: int) -> None:
-        """Set a counter outright (only when this process alone writes the topic: it holds the lock)."""
-        self._execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value))
-
-    def ensure_counter_at_least(self, name: str, value: int) -> None:
-        """Raise a counter to ``value`` (used when rebuilding from files already on disk)."""
-        self._execute(
-            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value=MAX(value, excluded.value)",
-            (name, value),
-        )
-
-    # -- text files --
-    def file_for_url(self, canonical_url: str) -> str | None:
-        row = self._execute("SELECT file FROM files WHERE canonical_url=?", (canonical_url,)).fetchone()
-        return row[0] if row else None
-
-    def file_for_text(self, outlet: str, text_sha256: str) -> str | None:
-        row = self._execute(
-            "SELECT file FROM files WHERE outlet=? AND text_sha256=?", (outlet, text_sha256)
-        ).fetchone()
-        return row[0] if row else None
-
-    def add_file(self, canonical_url: str, file: str, text_sha256: str, outlet: str) -> bool:
-        """Claim ``file`` for an article; False when the canonical URL already has one (the claim is atomic, so
-        two writers can never give one article two files)."""
-        cursor = self._execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)",
-                               (canonical_url, file, text_sha256, outlet))
-        return cursor.rowcount == 1
-
-    def forget_file(self, canonical_url: str, file: str) -> None:
-        """Undo a claim whose file could not be written."""
-        self._execute("DELETE FROM files WHERE canonical_url=? AND file=?", (canonical_url, file))
-
-    # -- near-duplicate signatures (MinHash of files that are not duplicates themselves) --
-    def signatures(self, skip: int = 0) -> list[tuple[str, str, bytes]]:
-        """Stored signatures in the order they were added, without the first ``skip`` (already loaded)."""
-        return self._execute("SELECT file, outlet, hashvalues FROM signatures ORDER BY rowid LIMIT -1 OFFSET ?",
-                             (skip,)).fetchall()
-
-    def add_signature(self, file: str, outlet: str, hashvalues: bytes) -> None:
-        self._execute("INSERT OR REPLACE INTO signatures VALUES (?, ?, ?)", (file, outlet, hashvalues))
-
-    # -- site memory (outlet boilerplate paragraphs) --
-    def site_memory(self) -> dict[str, list[str]]:
-        learned: dict[str, list[str]] = {}
-        for outlet, key in self._execute("SELECT outlet, key FROM site_memory ORDER BY outlet, key"):
-            learned.setdefault(outlet, []).append(key)
-        return learned
-
-    def save_site_memory(self, learned: dict[str, list[str]]) -> None:
-        with self._lock:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO site_memory VALUES (?, ?)",
-                [(outlet, key) for outlet, keys in learned.items() for key in keys],
-            )
-
-    # -- one article's writes as one unit (pipelines.textfiles), and the start-up reconciliation --
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Everything the block writes becomes durable together when it ends, or not at all: an exception (or a
-        process killed inside the block) leaves the state as it was, the counter included."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-    def take_value(self, name: str) -> int:
-        """:meth:`next_value` inside a :meth:`transaction`: the number is given back if the block fails."""
-        with self._lock:
-            row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
-            value = row[0] if row else 0
-            self._db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value + 1))
-        return value
-
-    def claimed_files(self) -> list[tuple[str, str]]:
-        """(canonical URL, file) of every claim in the files table."""
-        return self._execute("SELECT canonical_url, file FROM files").fetchall()
-
-    def kept_urls(self) -> list[str]:
-        """The fetched URLs whose outcome is ``kept``."""
-        return [row[0] for row in self._execute("SELECT url FROM fetched WHERE outcome='kept'")]
-
-    def forget_outcome(self, url: str) -> None:
-        """Forget what became of a URL, so the next run fetches it again."""
-        self._execute("DELETE FROM fetched WHERE url=?", (url,))
-
-
-_STATES: dict[Path, State] = {}
+_STATES: dict[Path, TopicStore] = {}
 _SHARED_URL: str | None = None
 
 
@@ -319,17 +23,15 @@ def share_state_in(redis_url: str | None) -> None:
     _SHARED_URL = redis_url
 
 
-def open_state(path: str | Path) -> State:
-    """The process-wide State of one topic, so every component of a crawl shares one connection: the SQLite file
+def open_state(path: str | Path) -> TopicStore:
+    """The process-wide store of one topic, so every component of a crawl shares one connection: the SQLite file
     at ``path``, or, in a distributed crawl, the topic's keys in Redis (named after the topic directory)."""
     key = Path(path).resolve()
     if key not in _STATES:
         if _SHARED_URL:
-            from crawler.distributed import RedisState
-
-            _STATES[key] = RedisState(_SHARED_URL, topic=key.parent.name)
+            _STATES[key] = RedisStore(_SHARED_URL, topic=key.parent.name)
         else:
-            _STATES[key] = State(key)
+            _STATES[key] = SqliteStore(key)
     return _STATES[key]
 
 

@@ -22,7 +22,8 @@ from scrapy.exceptions import NotConfigured
 from crawler.items import ArticleItem
 from crawler.paths import paths_for
 from crawler.signals import text_file_written
-from crawler.state import State, open_state
+from crawler.state import open_state
+from crawler.store import TopicStore
 from crawler.urls import canonical_url, in_scope
 from pipelines.minhash import LSHIndex, jaccard, minhash
 from pipelines.relevance import NotKept
@@ -71,7 +72,7 @@ def article_canonical_url(item: ArticleItem, outlet_hosts) -> str:
 class NearDuplicateIndex:
     """MinHash LSH over the files already written that are not duplicates themselves."""
 
-    def __init__(self, state: State, threshold: float, num_perm: int) -> None:
+    def __init__(self, state: TopicStore, threshold: float, num_perm: int) -> None:
         self.state = state
         self.num_perm = num_perm
         # LSH is tuned below the decision threshold so that borderline copies reach the exact estimate below
@@ -122,7 +123,7 @@ class DedupPipeline:
         self.threshold = settings.getfloat("NEAR_DUPLICATE_THRESHOLD", 0.8)
         self.num_perm = settings.getint("NEAR_DUPLICATE_NUM_PERM", 128)
         self.shingle = settings.getint("NEAR_DUPLICATE_SHINGLE", 3)
-        self.state: State | None = None
+        self.state: TopicStore | None = None
         self.index: NearDuplicateIndex | None = None
 
     @classmethod

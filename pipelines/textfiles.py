@@ -27,7 +27,8 @@ from crawler.items import ArticleItem
 from crawler.text import strip_bidi
 from crawler.paths import TopicPaths, paths_for
 from crawler.signals import disk_full, text_file_written
-from crawler.state import State, open_state
+from crawler.state import open_state
+from crawler.store import TopicStore
 from pipelines.manifest import ManifestWriter, read_manifest, sequence_of
 from pipelines.relevance import NotKept
 
@@ -141,7 +142,7 @@ class TextFilesPipeline:
         self.stats = crawler.stats
         self.paths: TopicPaths | None = None
         self.manifest: ManifestWriter | None = None
-        self.state: State | None = None
+        self.state: TopicStore | None = None
         self.stopped = False  # the disk is full: nothing more is written
 
     @classmethod
@@ -239,7 +240,7 @@ def _nothing() -> Iterator[list]:
     yield []
 
 
-def reconcile(paths: TopicPaths, state: State, num_perm: int, shingle: int) -> dict[str, int]:
+def reconcile(paths: TopicPaths, state: TopicStore, num_perm: int, shingle: int) -> dict[str, int]:
     """Make the state and ``text/`` agree with the manifest, after a crash or anything else; returns counts.
 
     The manifest is the record of what was kept. Its files are claimed and their URLs marked ``kept`` (a crawl

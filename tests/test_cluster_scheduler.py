@@ -18,7 +18,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.cluster.scheduler import TopicScheduler
 from crawler.cluster.scripts import LEASE_META
-from crawler.distributed import key
+from crawler.store.redis import key
 from tests.support.redisserver import redis_server
 
 TOPIC = "scheduling"

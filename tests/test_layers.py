@@ -20,7 +20,7 @@ LAYERS = {
     "crawler.archive": 2, "pipelines": 2,
     "crawler.compat": 3, "crawler.run": 3, "crawler.spiders": 3, "crawler.fetch": 3, "crawler.middlewares": 3,
     "crawler.compression": 3, "crawler.resolver": 3, "crawler.extensions": 3, "crawler.cluster": 3,
-    "crawler.distributed": 3, "crawler.settings": 3, "crawler.logformatter": 3, "crawler.rebuild": 4,
+"crawler.settings": 3, "crawler.logformatter": 3, "crawler.rebuild": 4,
     "crawler.commands": 4, "crawler.report": 4,
 }
 # The archive layer and the pipelines sit side by side: neither imports the other.

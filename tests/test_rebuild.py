@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crawler.rebuild import rebuild_state
-from crawler.state import State
+from crawler.store import SqliteStore
 from pipelines.textfiles import SEQUENCE
 from tests.crawl import run_scrapy
 from tests.support.archives import archive_with_leftovers
@@ -18,7 +18,7 @@ def test_rebuild_state_heals_an_archive_a_crash_left(tmp_path):
     assert "2 interrupted text file(s) removed" in result.stdout
     assert not (paths.text_dir / names[2]).exists()
     assert (paths.text_dir / "notes.txt").exists() and outside.read_text() == "keep"
-    rebuilt = State(paths.state)
+    rebuilt = SqliteStore(paths.state)
     assert rebuilt.file_for_url("http://a.test/2") is None
     assert rebuilt.outcome_of("http://a.test/0")[0] == "kept"
     assert rebuilt.next_value(SEQUENCE) == 2

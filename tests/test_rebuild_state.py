@@ -27,7 +27,7 @@ def test_rebuild_state_ignores_running_crawl(tmp_path):
     topic = tmp_path / "t"
     (topic / "text").mkdir(parents=True)
     (topic / "warc").mkdir()
-    from crawler.state import State
+    from crawler.store import SqliteStore as State
     st = State(topic / "state.sqlite")
     st.close() if hasattr(st, "close") else None
     (topic / "manifest.jsonl").write_text("")

@@ -41,7 +41,8 @@ from crawler.archive.wire import install as install_connection_headers
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
 from crawler.extensions.oversize import TRUNCATED_META
 from crawler.paths import paths_for, topic_name_of
-from crawler.state import PayloadRef, open_state
+from crawler.state import open_state
+from crawler.store import PayloadRef
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -5,7 +5,7 @@ fingerprints. What a news crawl needs beyond that is here, one Scrapy component 
 
 - the topic's state (fetched URLs and outcomes, feed validators, archived payload digests, text files claimed per
   canonical URL, MinHash signatures, the file-number counter via ``INCR``, site memory) lives in Redis instead of
-  ``state.sqlite`` (``RedisState``, the Redis store), so workers never fetch an article twice, never write two
+  ``state.sqlite`` (``crawler.store.redis.RedisStore``), so workers never fetch an article twice, never write two
   files for one article and never reuse a number.
 - ``addon.DistributedAddon``: turns the crawl distributed when ``DISTRIBUTED`` holds a Redis URL, by setting the
   scheduler, the dupefilter and the components below; does nothing otherwise.

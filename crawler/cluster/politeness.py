@@ -13,7 +13,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.cluster.scripts import HAND_OVER_SLOT, HEARTBEAT_SECONDS, WORKER_TTL_SECONDS
-from crawler.distributed import connect, key
+from crawler.store.redis import connect, key
 from crawler.paths import topic_name_of
 
 if TYPE_CHECKING:

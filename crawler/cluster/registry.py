@@ -13,7 +13,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawler.cluster.scheduler import _scheduler
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, worker_id
-from crawler.distributed import connect, key
+from crawler.store.redis import connect, key
 from crawler.paths import topic_name_of
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.cluster.scripts import LEASE_META, POP_AND_LEASE, RETURN_LEASE, worker_id
-from crawler.distributed import connect, key
+from crawler.store.redis import connect, key
 from crawler.paths import topic_name_of
 
 if TYPE_CHECKING:

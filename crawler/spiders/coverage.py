@@ -33,7 +33,8 @@ from crawler.paths import paths_for
 from crawler.query import slug_text
 from crawler.rebuild import rebuild_state
 from crawler.lock import TopicLock
-from crawler.state import FrontierEntry, open_state
+from crawler.state import open_state
+from crawler.store import FrontierEntry
 from crawler.topic import Outlet, Topic, load_topic
 from crawler.urls import canonical_url, in_scope, normalize_url
 from crawler.fsutil import write_atomic
@@ -66,7 +67,7 @@ class MissingTopic(ValueError):
 class CoverageSpider(scrapy.Spider):
     """``scrapy crawl coverage -a topic=topics/x.toml``: finds and fetches a story's articles on every outlet.
 
-    What discovery finds goes through the topic's frontier (``State.settle_discovery``): every request a listing
+    What discovery finds goes through the topic's frontier (``TopicStore.settle_discovery``): every request a listing
     page leads to is stored before that page's validators, so a crash between a listing and its articles never
     hides them behind a later 304. Article candidates without date evidence wait while the outlet's other
     discovery pages are still in flight, so a feed read a moment later can still date them out of the window.

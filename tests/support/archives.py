@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 from crawler.paths import TopicPaths
-from crawler.state import State
+from crawler.store import SqliteStore
 from pipelines.textfiles import file_name, render_text, text_sha256
 
 
-def archive_with_leftovers(root: Path) -> tuple[TopicPaths, State, list[str], Path]:
+def archive_with_leftovers(root: Path) -> tuple[TopicPaths, SqliteStore, list[str], Path]:
     """A topic directory as a crash and a user leave it: two listed files, an unlisted one of ours, a temporary
     one of ours, and things the crawl never wrote."""
     paths = TopicPaths(root).create()
@@ -32,6 +32,6 @@ def archive_with_leftovers(root: Path) -> tuple[TopicPaths, State, list[str], Pa
     outside = root.parent / "precious.txt"
     outside.write_text("keep")
     os.symlink(outside, paths.text_dir / "999_0123456789abcdef.txt")
-    state = State(paths.state)
+    state = SqliteStore(paths.state)
     state.add_file("http://a.test/2", names[2], "x", "a")  # the claim of the write cut off
     return paths, state, names, outside

@@ -1,26 +1,43 @@
-"""The topic's state in Redis (``RedisState``), shared by every worker of a distributed crawl.
+"""The topic's store in Redis, shared by every worker of a distributed crawl (``-s DISTRIBUTED=redis://...``).
 
-The cluster itself (scheduler, leases, worker registry, politeness) lives in ``crawler.cluster``, whose docstring
-describes what each piece keeps in Redis; it takes ``connect`` and ``key`` from here, so that all of the crawl's
-keys are named in one way.
+The same questions as ``crawler.store.sqlite`` (see ``crawler.store.base.TopicStore``), kept in Redis so workers
+never fetch an article twice, never write two files for one article and never reuse a number: fetched URLs and
+outcomes, feed validators, archived payload digests, text files claimed per canonical URL, MinHash signatures,
+the file-number counter via ``INCR``, site memory. Keys are named ``presswarc:<topic>:...`` (:func:`key`), so
+the scheduler and the worker registry of ``crawler.cluster`` share the naming.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable
+from typing import Iterable, Iterator
 
 import redis
 
-from crawler.state import SETTLED_KINDS, FrontierEntry, PayloadRef
+from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
 
 _RAISE_COUNTER = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
 """
+
+
+
+_ADD_TO_FRONTIER = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
+local row, new = cjson.decode(old), cjson.decode(ARGV[2])
+for _, field in ipairs({6, 7, 8}) do
+  if row[field] == cjson.null then row[field] = new[field] end
+end
+if new[9] > row[9] then row[9] = new[9] end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(row))
+return 0
+"""
+"""Add one frontier row ``[number, *FrontierEntry.row()]``; a row already there keeps its number (its place) and
+its fields, takes the title, published and lastmod it lacked and the higher priority (as SQLite's upsert)."""
 
 
 def connect(url: str) -> redis.Redis:
@@ -31,22 +48,20 @@ def key(topic: str, *parts: str) -> str:
     return ":".join(("presswarc", topic, *parts))
 
 
-class RedisState:
-    """The topic state of ``crawler.state.State``, kept in Redis so every worker shares it (same methods)."""
+class RedisStore:
+    """The topic store of ``crawler.store.sqlite.SqliteStore``, kept in Redis so every worker shares it."""
 
     def __init__(self, url: str, topic: str) -> None:
         self.redis = connect(url)
         self.topic = topic
         self._raise_counter = self.redis.register_script(_RAISE_COUNTER)
+        self._add_to_frontier = self.redis.register_script(_ADD_TO_FRONTIER)
 
     def _key(self, *parts: str) -> str:
         return key(self.topic, *parts)
 
     def close(self) -> None:
         self.redis.close()
-
-    def is_empty(self) -> bool:
-        return not self.redis.exists(self._key("fetched"), self._key("files"))
 
     # -- archived payloads (revisit records) --
     def find_payload(self, url: str, digest: str) -> PayloadRef | None:
@@ -76,8 +91,23 @@ class RedisState:
         row = json.loads(raw)
         return row["outcome"], row["attempts"], row["status"], row["fetched_at"]
 
-    def outcomes(self) -> dict[str, dict[str, Any]]:
-        return {k.decode(): json.loads(v) for k, v in self.redis.hgetall(self._key("fetched")).items()}
+    def _outcomes(self) -> Iterator[tuple[str, dict]]:
+        for url, raw in self.redis.hscan_iter(self._key("fetched")):
+            yield url.decode(), json.loads(raw)
+
+    def outcome_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for _url, row in self._outcomes():
+            if row["kind"] == "article":
+                per_outlet = counts.setdefault(row["outlet"] or "", {})
+                per_outlet[row["outcome"]] = per_outlet.get(row["outcome"], 0) + 1
+        return counts
+
+    def kept_urls(self) -> list[str]:
+        return [url for url, row in self._outcomes() if row["outcome"] == "kept"]
+
+    def forget_outcome(self, url: str) -> None:
+        self.redis.hdel(self._key("fetched"), url)
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         raw = self.redis.hget(self._key("validators"), url)
@@ -86,7 +116,7 @@ class RedisState:
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         self.redis.hset(self._key("validators"), url, json.dumps([etag, last_modified]))
 
-    # -- the frontier (see crawler.state.FrontierEntry) --
+    # -- the frontier (see crawler.store.base.FrontierEntry) --
     def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
                          last_modified: str | None = None) -> None:
         """One MULTI/EXEC: what the page listed, then its validators, then the page itself marked done."""
@@ -94,7 +124,8 @@ class RedisState:
         first = int(self.redis.incrby(self._key("frontier_seq"), len(entries) or 1)) - len(entries)
         pipe = self.redis.pipeline(transaction=True)
         for number, entry in enumerate(entries, first):
-            pipe.hsetnx(self._key("frontier"), entry.url, json.dumps([number, *entry.row()]))
+            self._add_to_frontier(keys=[self._key("frontier")], args=[entry.url, json.dumps([number, *entry.row()])],
+                                  client=pipe)
         if page_url is not None:
             if etag or last_modified:
                 pipe.hset(self._key("validators"), page_url, json.dumps([etag, last_modified]))
@@ -149,8 +180,16 @@ class RedisState:
         return claimed
 
     def forget_file(self, canonical_url: str, file: str) -> None:
-        if self.file_for_url(canonical_url) == file:
+        raw = self.redis.hget(self._key("files"), canonical_url)
+        if raw and json.loads(raw)[0] == file:
+            _file, text_sha256, outlet = json.loads(raw)
             self.redis.hdel(self._key("files"), canonical_url)
+            by_text = f"{outlet} {text_sha256}"
+            if self.redis.hget(self._key("files_by_text"), by_text) == file.encode():
+                self.redis.hdel(self._key("files_by_text"), by_text)
+
+    def claimed_files(self) -> list[tuple[str, str]]:
+        return [(url.decode(), json.loads(raw)[0]) for url, raw in self.redis.hscan_iter(self._key("files"))]
 
     # -- near-duplicate signatures --
     def signatures(self, skip: int = 0) -> list[tuple[str, str, bytes]]:
