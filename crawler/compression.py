@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, Sequence
 
 from scrapy.http import Request, Response
 
-from crawler.extensions.oversize import TRUNCATED_META
+from crawler.items import TRUNCATED_META
 
 try:
     import brotli

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# request.meta keys more than one component reads (named once, so a typo is an import error, not a silent miss)
+TRUNCATED_META = "truncated"  # the WARC-Truncated reason of a cut response (crawler.extensions.oversize)
+WARC_META = "warc"  # {"file", "record_id", "offset", "date"} of the response record (recorder, replay)
+
 
 @dataclass
 class ArticleItem:

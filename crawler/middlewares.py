@@ -24,7 +24,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
 from crawler.compression import TruncatedBodyMiddleware, complete_stream  # noqa: F401 - settings name this path
-from crawler.extensions.oversize import TRUNCATED_META
+from crawler.items import TRUNCATED_META
 from crawler.resolver import refused as refused_names
 from crawler.urls import in_scope, is_private_host, same_host
 

@@ -27,7 +27,7 @@ from crawler.store import TopicStore
 from crawler.urls import canonical_url, in_scope
 from pipelines.minhash import LSHIndex, jaccard, minhash
 from pipelines.relevance import NotKept
-from pipelines.textfiles import render_text, text_sha256
+from pipelines.render import render_text, text_sha256
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -10,12 +10,10 @@ Files are written under a temporary name and renamed, so a reader never sees hal
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
 import sqlite3
-import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -24,13 +22,14 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.fsutil import is_disk_full, write_atomic
 from crawler.items import ArticleItem
-from crawler.text import strip_bidi
 from crawler.paths import TopicPaths, paths_for
 from crawler.signals import disk_full, text_file_written
 from crawler.state import open_state
 from crawler.store import TopicStore
 from pipelines.manifest import ManifestWriter, read_manifest, sequence_of
 from pipelines.relevance import NotKept
+from pipelines.render import (clean_line, file_name, render_text, text_sha256,  # noqa: F401 - the names
+                              url_hash)  # of a text file's content and name, used from here by many
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -39,43 +38,6 @@ logger = logging.getLogger(__name__)
 
 SEQUENCE = "text_files"  # the state counter numbering a topic's text files
 _TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")  # tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-
-
-def url_hash(canonical_url: str) -> str:
-    """The first 16 hex digits of the sha256 of the canonical URL: the stable half of a file name."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]
-
-
-def file_name(sequence: int, canonical_url: str) -> str:
-    if sequence < 0:
-        raise ValueError(f"sequence must not be negative: {sequence}")
-    return f"{sequence:03d}_{url_hash(canonical_url)}.txt"
-
-
-def clean_line(text: str | None) -> str:
-    """One line of text: NFC, no control characters, no bidirectional controls (crawler.text), single spaces."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFC", text)
-    if not text.isprintable():  # printable text has none of the control characters: skip the regex
-        text = strip_bidi(_CONTROL.sub(" ", text))
-    return " ".join(text.split())
-
-
-def render_text(title: str | None, paragraphs: Iterable[str], published: str | None) -> str:
-    """The text file's content for an article (see the module docstring for the format)."""
-    head = clean_line(title)
-    day = clean_line(published)[:10]
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-        head = f" date {day} {head}".rstrip(" ") if head else f" date {day} "
-    body = [line for line in (clean_line(p) for p in paragraphs) if line]
-    blocks = ([head] if head else []) + body
-    return "\n\n".join(blocks) + "\n"
-
-
-def text_sha256(content: str) -> str:
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def manifest_entry(item: ArticleItem, name: str, content: str) -> dict[str, Any]:

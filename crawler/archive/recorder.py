@@ -39,7 +39,7 @@ from crawler import __version__
 from crawler.archive.index import add_to_index
 from crawler.archive.wire import install as install_connection_headers
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
-from crawler.extensions.oversize import TRUNCATED_META
+from crawler.items import TRUNCATED_META, WARC_META
 from crawler.paths import paths_for, topic_name_of
 from crawler.state import open_state
 from crawler.store import PayloadRef
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WARC_META = "warc"  # request.meta key: {"file", "record_id", "offset"} of the response record
 
 
 def warc_enabled(settings) -> bool:

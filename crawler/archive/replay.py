@@ -43,7 +43,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from crawler.archive.recorder import WARC_META
 from crawler.archive.records import RESYNC_WINDOW, Damage, scan
 from crawler.archive.writer import warc_files
-from crawler.extensions.oversize import TRUNCATED_META
+from crawler.items import TRUNCATED_META
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -22,9 +22,10 @@ from scrapy.http import Request
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+from crawler.items import TRUNCATED_META  # noqa: E402 - named with the other meta keys
+
 logger = logging.getLogger(__name__)
 
-TRUNCATED_META = "truncated"  # request.meta key: the WARC-Truncated reason of a cut response
 _RECEIVED_META = "_oversize_received"
 
 

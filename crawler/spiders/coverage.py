@@ -26,7 +26,7 @@ from crawler.discovery.feeds import autodiscover_feeds, parse_feed
 from crawler.discovery.search import parse_search, search_url
 from crawler.discovery.sections import parse_section as parse_listing
 from crawler.discovery.sitemaps import child_may_hold_window, child_recency, parse_sitemap
-from crawler.extensions.oversize import TRUNCATED_META
+from crawler.items import TRUNCATED_META
 from crawler.items import ArticleItem
 from crawler.middlewares import OutletRobotsMiddleware
 from crawler.paths import paths_for
