@@ -70,9 +70,31 @@ def test_refused_children_are_not_archived(sitemap_run):
 
 def test_refusals_are_counted(sitemap_run):
     stats = sitemap_run["stats"]
-    # Another site and the intranet name by scope; localhost and the literal addresses by name before that.
-    assert stats["guard/offsite"] == 2
-    assert stats["guard/private_host"] == 3
+    # The spider does not even ask for children off the outlet (another site, the intranet name, localhost and
+    # the literal addresses); the guard below it refuses whatever would still leave (next test).
+    assert stats["coverage/alpha/sitemaps_offsite"] == 5
+    assert not any(key.startswith("guard/") for key in stats)
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://www.other.test/sitemap.xml", "offsite"), ("http://intranet/sitemap.xml", "offsite"),
+    ("http://localhost:8080/sitemap.xml", "private_host"), ("http://10.1.2.3/sitemap.xml", "private_host"),
+    ("http://169.254.169.254/latest/meta-data/", "private_host"),
+])
+def test_the_guard_refuses_any_request_off_the_outlet(url, reason):
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.middlewares import RequestGuardMiddleware
+
+    crawler = get_crawler(settings_dict={"ALLOW_PRIVATE_HOSTS": False})
+    guard = RequestGuardMiddleware.from_crawler(crawler)
+    request = Request(url, meta={"outlet": "alpha", "kind": "sitemap", "outlet_hosts": ["www.alpha.test", "alpha.test"]})
+    with pytest.raises(IgnoreRequest):
+        guard.process_request(request)
+    assert crawler.stats.get_value(f"guard/{reason}") == 1
+    guard.process_request(Request(f"{A}/sitemap.xml", meta=dict(request.meta)))  # its own host passes
 
 
 LOOPBACK = loopback_name()

@@ -22,7 +22,7 @@ BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afg
 GRACE, TIMEOUT = 1.5, 4
 # A download delay as real crawls have: without one the outlet's next request leaves the moment an answer
 # arrives, before any middleware has read it.
-SETTINGS = {"DOWNLOAD_DELAY": "0.3", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "RETRY_TIMES": "3",
+SETTINGS = {"DOWNLOAD_DELAY": "1", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "RETRY_TIMES": "3",
             "RETRY_BACKOFF_BASE": "0", "CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_TIMEOUT": str(TIMEOUT),
             "DOWNLOAD_MIN_RATE_GRACE": str(GRACE), "CLOSESPIDER_TIMEOUT": "60"}
 
