@@ -45,6 +45,7 @@ DISCOVERY_PRIORITY = 100
 HINT_PRIORITY = {2: 20, 1: 10, 0: 0}
 RESUMED_PRIORITY = 30  # added to a candidate left pending by an earlier run: it goes before new ones
 MAX_REDIRECT_MEMORY_HOPS = 10
+NOT_NOW = "not_now"  # request.meta: stored in the frontier, not requested in this run (over a discovery budget)
 
 
 def keep_topic_copy(topic: Topic, target: Path) -> None:
@@ -109,6 +110,9 @@ class CoverageSpider(scrapy.Spider):
                           settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
         keep_topic_copy(spider.topic, paths.root / "topic.toml")
         spider.archive_state = open_state(paths.state)  # not `state`: Scrapy keeps JOBDIR data there
+        # What a listing is read for: a 304 only ends a branch read for the same window, since what another window
+        # skipped was never stored.
+        spider.scope = f"{spider.topic.since}..{spider.topic.until}"
         spider.refresh_after = settings.getfloat("REFRESH_AFTER_DAYS") or None
         spider.error_runs = settings.getint("ERROR_RETRY_RUNS", 3)
         if spider.lock is not None:
@@ -125,7 +129,7 @@ class CoverageSpider(scrapy.Spider):
                            **extra: Any) -> Request:
         """A feed, sitemap or listing page request, conditional on what an earlier run saw. The home page is
         always fetched in full: it leads to the robots.txt sitemaps and autodiscovered feeds."""
-        etag, last_modified = self.archive_state.validators(url) if kind != "home" else (None, None)
+        etag, last_modified = self.archive_state.validators(url, self.scope) if kind != "home" else (None, None)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -236,12 +240,22 @@ class CoverageSpider(scrapy.Spider):
                 validators = tuple(  # type: ignore[assignment]
                     value.decode("latin-1") if value else None
                     for value in (response.headers.get(b"ETag"), response.headers.get(b"Last-Modified")))
-            self.archive_state.settle_discovery(page_url, [self._entry(r, page_url) for r in requests], *validators)
+            self.archive_state.settle_discovery(page_url, [self._entry(r, page_url) for r in requests], *validators,
+                                                scope=self.scope)
         finally:
             self._in_flight[outlet.slug] = self._in_flight.get(outlet.slug, 1) - 1
         return self._schedule(outlet.slug, requests)
 
+    def _sitemap_allowed(self, outlet: Outlet) -> bool:
+        """Whether this run's sitemap budget of the outlet (DISCOVERY_MAX_SITEMAPS) has room for one more."""
+        if self._sitemaps_sent.get(outlet.slug, 0) >= self.max_sitemaps:
+            self._stat(outlet, "sitemaps_over_budget")
+            return False
+        self._sitemaps_sent[outlet.slug] = self._sitemaps_sent.get(outlet.slug, 0) + 1
+        return True
+
     def _schedule(self, slug: str, requests: list[Request]) -> list[Request]:
+        requests = [r for r in requests if not r.meta.get(NOT_NOW)]
         self._sent(requests)
         ready = []
         for request in requests:
@@ -337,6 +351,8 @@ class CoverageSpider(scrapy.Spider):
                                       published=_day(entry.published), lastmod=_day(entry.lastmod))
                 requests = list(self._follow(outlet, [candidate], resumed=entry.priority))
             elif entry.kind in callbacks and in_scope(entry.url, outlet.hosts):
+                if entry.kind == "sitemap" and not self._sitemap_allowed(outlet):
+                    continue  # stays pending for a later run
                 extra = json.loads(entry.extra) if entry.extra else {}
                 requests = [self._discovery_request(entry.url, callbacks[entry.kind], outlet, entry.kind,
                                                     priority=entry.priority, **extra)]
@@ -411,11 +427,10 @@ class CoverageSpider(scrapy.Spider):
             wanted = []
         wanted.sort(key=child_recency, reverse=True)  # the budget goes to the newest first
         for child in wanted:
-            if self._sitemaps_sent.get(outlet.slug, 0) >= self.max_sitemaps:
-                self._stat(outlet, "sitemaps_over_budget")
-                continue
-            self._sitemaps_sent[outlet.slug] = self._sitemaps_sent.get(outlet.slug, 0) + 1
-            yield self._sitemap_request(outlet, child.url, depth)
+            request = self._sitemap_request(outlet, child.url, depth)
+            if not self._sitemap_allowed(outlet):
+                request.meta[NOT_NOW] = True  # stored in the frontier for a later run, not requested in this one
+            yield request
         yield from self._follow(outlet, result.entries)
 
     def parse_feed(self, response: Response) -> list[Request]:

@@ -94,15 +94,17 @@ class TopicStore(Protocol):
     def forget_outcome(self, url: str) -> None:
         """Forget what became of a URL (its attempts too), so the next run fetches it again."""
 
-    def validators(self, url: str) -> tuple[str | None, str | None]:
-        """(ETag, Last-Modified) an earlier run saw for a discovery page; (None, None) when none."""
+    def validators(self, url: str, scope: str | None = None) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) an earlier run saw for a discovery page; (None, None) when none, or when they were
+        saved under another ``scope`` (what the page was read for: a listing read for another window may have
+        been left partly unfollowed, so its 304 would hide what this window needs)."""
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        """Replace the validators of a discovery page."""
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None, scope: str | None = None) -> None:
+        """Replace the validators of a discovery page (with the scope they were read under)."""
 
     # -- the frontier: what discovery found and no run has settled yet --
     def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
-                         last_modified: str | None = None) -> None:
+                         last_modified: str | None = None, scope: str | None = None) -> None:
         """All at once, or not at all: add what a discovery page listed to the frontier (an entry already there
         keeps its place and its fields, takes the title, published and lastmod it lacked and the higher
         priority), then save the page's validators (when it sent any), then take the page

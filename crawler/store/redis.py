@@ -109,16 +109,21 @@ class RedisStore:
     def forget_outcome(self, url: str) -> None:
         self.redis.hdel(self._key("fetched"), url)
 
-    def validators(self, url: str) -> tuple[str | None, str | None]:
+    def validators(self, url: str, scope: str | None = None) -> tuple[str | None, str | None]:
         raw = self.redis.hget(self._key("validators"), url)
-        return tuple(json.loads(raw)) if raw else (None, None)
+        if not raw:
+            return (None, None)
+        etag, last_modified, *stored = json.loads(raw)
+        if scope is not None and (stored[0] if stored else None) != scope:
+            return (None, None)
+        return (etag, last_modified)
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self.redis.hset(self._key("validators"), url, json.dumps([etag, last_modified]))
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None, scope: str | None = None) -> None:
+        self.redis.hset(self._key("validators"), url, json.dumps([etag, last_modified, scope]))
 
     # -- the frontier (see crawler.store.base.FrontierEntry) --
     def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
-                         last_modified: str | None = None) -> None:
+                         last_modified: str | None = None, scope: str | None = None) -> None:
         """One MULTI/EXEC: what the page listed, then its validators, then the page itself marked done."""
         entries = list(entries)
         first = int(self.redis.incrby(self._key("frontier_seq"), len(entries) or 1)) - len(entries)
@@ -128,7 +133,7 @@ class RedisStore:
                                   client=pipe)
         if page_url is not None:
             if etag or last_modified:
-                pipe.hset(self._key("validators"), page_url, json.dumps([etag, last_modified]))
+                pipe.hset(self._key("validators"), page_url, json.dumps([etag, last_modified, scope]))
             pipe.hdel(self._key("frontier"), page_url)
         pipe.execute()
 

@@ -53,6 +53,8 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        if "scope" not in {row[1] for row in self._db.execute("PRAGMA table_info(fetched)")}:
+            self._db.execute("ALTER TABLE fetched ADD COLUMN scope TEXT")  # a state made before validator scopes
 
     def close(self) -> None:
         with self._lock:
@@ -109,20 +111,24 @@ class SqliteStore:
             counts.setdefault(outlet, {})[outcome] = number
         return counts
 
-    def validators(self, url: str) -> tuple[str | None, str | None]:
-        row = self._execute("SELECT etag, last_modified FROM fetched WHERE url=?", (url,)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+    def validators(self, url: str, scope: str | None = None) -> tuple[str | None, str | None]:
+        row = self._execute("SELECT etag, last_modified, scope FROM fetched WHERE url=?", (url,)).fetchone()
+        if not row or (scope is not None and row[2] != scope):
+            return (None, None)
+        return (row[0], row[1])
 
-    def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+    def save_validators(self, url: str, etag: str | None, last_modified: str | None, scope: str | None = None) -> None:
         self._execute(
-            """INSERT INTO fetched (url, kind, outcome, etag, last_modified) VALUES (?, 'discovery', 'seen', ?, ?)
-               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
-            (url, etag, last_modified),
+            """INSERT INTO fetched (url, kind, outcome, etag, last_modified, scope)
+               VALUES (?, 'discovery', 'seen', ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
+                 scope=excluded.scope""",
+            (url, etag, last_modified, scope),
         )
 
     # -- the frontier: what discovery found and no run has settled yet --
     def settle_discovery(self, page_url: str | None, entries: Iterable[FrontierEntry], etag: str | None = None,
-                         last_modified: str | None = None) -> None:
+                         last_modified: str | None = None, scope: str | None = None) -> None:
         """In one transaction: store what a discovery page listed, then the page's validators, then mark the
         page itself done. Nothing of the page counts as seen before all it listed is durable."""
         with self._lock:
@@ -138,10 +144,11 @@ class SqliteStore:
                 if page_url is not None:
                     if etag or last_modified:
                         self._db.execute(
-                            """INSERT INTO fetched (url, kind, outcome, etag, last_modified)
-                               VALUES (?, 'discovery', 'seen', ?, ?)
-                               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified""",
-                            (page_url, etag, last_modified))
+                            """INSERT INTO fetched (url, kind, outcome, etag, last_modified, scope)
+                               VALUES (?, 'discovery', 'seen', ?, ?, ?)
+                               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
+                                 scope=excluded.scope""",
+                            (page_url, etag, last_modified, scope))
                     self._db.execute("DELETE FROM frontier WHERE url=? AND kind != 'article'", (page_url,))
                 self._db.execute("COMMIT")
             except BaseException:
