@@ -19,3 +19,20 @@ def engine_drained(engine: Any) -> bool:
     if engine._start is not None:  # noqa: SLF001 - start requests not all consumed
         return False
     return not engine._slot.scheduler.has_pending_requests()  # noqa: SLF001
+
+
+def use_bundled_public_suffix_list() -> None:
+    """Make the cookies middleware use tldextract's bundled public suffix list instead of downloading it.
+
+    Scrapy's ``_split_domain`` is a ``TLDExtract`` with its default list URLs: on the first cookie of a crawl it
+    fetches the list from publicsuffix.org (then GitHub) with ``requests``, synchronously in the reactor thread
+    and past every request check of the crawl, logging two tracebacks when offline. A replay must not touch the
+    network and a live crawl must not leave the outlets' hosts, so every crawl uses the bundled snapshot.
+
+    Missing public API: Scrapy has no setting or hook for the suffix list (or the ``TLDExtract``) the cookies
+    middleware judges public domains with; it is the module attribute ``_split_domain``.
+    """
+    from scrapy.downloadermiddlewares import cookies
+    from tldextract import TLDExtract
+
+    cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)  # noqa: SLF001

@@ -10,13 +10,12 @@ after the manifest's last number; files the crawl did not write are left alone.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
-
+from crawler.archive import cdxj
 from crawler.archive.index import rebuild_index
+from crawler.archive.reader import record_at
 from crawler.paths import TopicPaths
 from crawler.store import PayloadRef, SqliteStore
 from pipelines.manifest import read_manifest, sequence_of
@@ -34,8 +33,7 @@ def _record_header(warc: Path, offset: int) -> tuple[str, str, str] | None:
     """(type, record id, date) of the record at ``offset``."""
     try:
         with open(warc, "rb") as fh:
-            fh.seek(offset)
-            record = next(iter(ArchiveIterator(fh)))
+            record = record_at(fh, offset, parse_http=False)
             headers = record.rec_headers
             return record.rec_type, headers.get_header("WARC-Record-ID"), headers.get_header("WARC-Date")
     except (OSError, StopIteration, ValueError) as exc:
@@ -75,10 +73,10 @@ def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> d
             rebuild_index(paths.index, paths.warc_dir)
         with open(paths.index, encoding="utf-8") as fh:
             for line in fh:
-                try:
-                    fields = json.loads(line.split(" ", 2)[2])
-                except (IndexError, ValueError):
+                entry = cdxj.parse_line(line)
+                if entry is None:
                     continue
+                fields = entry.fields
                 url, status = fields.get("url"), int(fields.get("status") or 0)
                 if state.outcome_of(url) is None:
                     outcome = "error" if status >= 400 else "archived"

@@ -164,7 +164,7 @@ WARC_DEDUP = True
 # index.cdxj is brought up to date with the files of the run when the spider closes (`scrapy reindex` rebuilds it).
 WARC_INDEX = True
 
-# --- Offline replay (crawler/archive/replay.py) ---------------------------------------------------------------
+# --- Offline replay (crawler/archive/replay/) -----------------------------------------------------------------
 # A WARC file or a directory of them: every request is answered from it, the network is never used.
 REPLAY_FROM = None
 # Records whose digest does not match their content are refused (logged as errors) rather than served.
@@ -175,7 +175,7 @@ REPLAY_USE_INDEX = True
 # file is given up: a record of a crawl is at most DOWNLOAD_MAXSIZE of payload, so the next one starts within it.
 REPLAY_RESYNC_WINDOW = 16 * 1024 * 1024
 
-# --- Extraction (pipelines/extract.py) --------------------------------------------------------------------
+# --- Extraction (pipelines/extract/) ----------------------------------------------------------------------
 # Worker processes for extraction (about 175 MB each); 0 runs it in the crawling process. None = one per CPU.
 EXTRACT_WORKERS = None
 # A paragraph repeated verbatim in this many articles of one outlet is its boilerplate.

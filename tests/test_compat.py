@@ -19,3 +19,37 @@ def test_engine_has_the_attributes_engine_drained_reads():
 def test_scraper_slot_counts_items_in_progress():
     slot = Slot()
     assert hasattr(slot, "itemproc_size") and hasattr(slot, "queue")
+
+
+def test_cookies_middleware_judges_public_domains_with_split_domain():
+    """``use_bundled_public_suffix_list`` replaces ``cookies._split_domain``: if Scrapy stops reading it, the
+    replacement would do nothing and crawls would download the suffix list again."""
+    from scrapy.downloadermiddlewares import cookies
+    from tldextract import TLDExtract
+
+    assert isinstance(cookies._split_domain, TLDExtract)
+    assert "_split_domain(" in inspect.getsource(cookies._is_public_domain)
+
+
+def test_bundled_public_suffix_list_looks_nothing_up(tmp_path):
+    """With the patch, the cookies middleware's public-domain check runs on the bundled list: no host name is
+    looked up, even with an empty tldextract cache (without it, tldextract fetches the list from publicsuffix.org
+    and GitHub). A fresh process, so the cache and the patch are those of a crawl's start."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.crawl import REPO
+
+    script = ("import socket\n"
+              "looked_up, real = [], socket.getaddrinfo\n"
+              "socket.getaddrinfo = lambda host, *args, **kw: looked_up.append(host) or real(host, *args, **kw)\n"
+              "from crawler.compat import use_bundled_public_suffix_list\n"
+              "use_bundled_public_suffix_list()\n"
+              "from scrapy.downloadermiddlewares.cookies import _is_public_domain\n"
+              "assert _is_public_domain('co.uk') and not _is_public_domain('www.example.co.uk')\n"
+              "assert not looked_up, looked_up\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TLDEXTRACT_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -121,3 +121,21 @@ def test_command_reads_an_archived_page(tmp_path):
     assert result.stdout == "\n\n".join(BODY) + "\n"
     missing = run_command("--from-warc", str(warc), "--url", URL + "/other")
     assert missing.returncode != 0 and "no response record" in missing.stderr
+
+
+def test_command_reads_a_br_encoded_archived_page(tmp_path):
+    """A live crawl archives what the server sent, br included; the command decodes it with the brotli package
+    Scrapy needs (warcio's own br decoder is written for another package and failed with a traceback)."""
+    import brotli
+
+    warc = tmp_path / "page.warc.gz"
+    with open(warc, "wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        payload = brotli.compress(page().encode())
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                              ("Content-Encoding", "br")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(URL, "response", payload=BytesIO(payload),
+                                                      length=len(payload), http_headers=headers))
+    result = run_command("--from-warc", str(warc), "--url", URL)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "\n\n".join(BODY) + "\n"

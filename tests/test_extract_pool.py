@@ -123,3 +123,20 @@ def test_workers_die_with_a_crawl_killed_while_extracting(tmp_path):
     assert len(workers) >= 2, "the crawl had not started its workers"
     time.sleep(2)
     assert [pid for pid in workers if alive(pid)] == []
+
+
+def test_a_worker_that_extracted_a_page_has_not_imported_scrapy():
+    """A worker loads only what extraction needs (Scrapy costs a third of a second and memory in each worker):
+    the package it imports for ``extract_to_dict`` and its initializer leave Scrapy to the pipeline's methods."""
+    from pipelines.extract import extract_to_dict
+    from pipelines.extract.pool import new_executor
+    from tests.support.modules import imports_scrapy
+
+    executor = new_executor(1)
+    try:
+        article = executor.submit(extract_to_dict, article_page("Lavrov in Tashkent", BODY).encode(),
+                                  f"{HOST}/news/lavrov", frozenset()).result(timeout=120)
+        assert article["paragraphs"]
+        assert executor.submit(imports_scrapy).result(timeout=60) is False
+    finally:
+        executor.shutdown(wait=True)

@@ -123,16 +123,16 @@ def test_wrong_digest_is_refused(tmp_path):
     _write_warc(path, {"http://e.test/d": b"<p>original text</p>"}, gzip=False)
     data = path.read_bytes().replace(b"original text", b"tampered text")
     path.write_bytes(data)
-    from crawler.archive.replay import ReplayError, _read_record
+    from crawler.archive.replay import ReplayError, read_record
 
     pointer = ReplayIndex(tmp_path).lookup("GET", "http://e.test/d")
     with pytest.raises(ReplayError, match=r"d\.warc offset \d+: digest mismatch"):
-        _read_record(pointer, verify=True)
+        read_record(pointer, verify=True)
 
 
 def test_bytes_that_pass_for_an_arc_header_are_not_served(tmp_path):
     """A stale offset can land on bytes warcio reads as an old ARC header; they are refused, not served."""
-    from crawler.archive.replay import ReplayError, _read_record
+    from crawler.archive.replay import ReplayError, read_record
 
     path = tmp_path / "arc.warc"
     _write_warc(path, {"http://e.test/a": b"<p>real</p>"}, gzip=False)
@@ -141,18 +141,18 @@ def test_bytes_that_pass_for_an_arc_header_are_not_served(tmp_path):
         fh.write(b"http://e.test/a 10.0.0.1 20210716000000 text/html 9\n<p>x</p>\n\n")
     pointer = replace(ReplayIndex(tmp_path).lookup("GET", "http://e.test/a"), offset=offset)
     with pytest.raises(ReplayError, match="no WARC record at this offset"):
-        _read_record(pointer, verify=True)
+        read_record(pointer, verify=True)
 
 
 def test_a_record_for_another_url_is_not_served(tmp_path):
-    from crawler.archive.replay import ReplayError, _read_record
+    from crawler.archive.replay import ReplayError, read_record
 
     _write_warc(tmp_path / "two.warc.gz", {"http://e.test/a": b"<p>a</p>", "http://e.test/b": b"<p>b</p>"})
     index = ReplayIndex(tmp_path)
     pointer_b = index.lookup("GET", "http://e.test/b")
     swapped = replace(index.lookup("GET", "http://e.test/a"), offset=pointer_b.offset)
     with pytest.raises(ReplayError, match="a record for http://e.test/b where one for http://e.test/a"):
-        _read_record(swapped, verify=True)
+        read_record(swapped, verify=True)
 
 
 def test_tampered_http_header_is_refused_too(tmp_path):
@@ -160,12 +160,12 @@ def test_tampered_http_header_is_refused_too(tmp_path):
     path = tmp_path / "h.warc"
     _write_warc(path, {"http://e.test/h": b"<p>text</p>"}, gzip=False)
     path.write_bytes(path.read_bytes().replace(b"Content-Type: text/html", b"Content-Type: text/xml!"))
-    from crawler.archive.replay import ReplayError, _read_record
+    from crawler.archive.replay import ReplayError, read_record
 
     pointer = ReplayIndex(tmp_path).lookup("GET", "http://e.test/h")
     with pytest.raises(ReplayError, match="digest mismatch"):
-        _read_record(pointer, verify=True)
-    assert _read_record(pointer, verify=False).body == b"<p>text</p>"
+        read_record(pointer, verify=True)
+    assert read_record(pointer, verify=False).body == b"<p>text</p>"
 
 
 def _without_block_digest(data: bytes, hex_payload_digest: bool = False) -> bytes:
@@ -182,7 +182,7 @@ def _without_block_digest(data: bytes, hex_payload_digest: bool = False) -> byte
 
 @pytest.mark.parametrize("hex_payload_digest", [False, True])
 def test_payload_digest_alone_is_checked(tmp_path, hex_payload_digest):
-    from crawler.archive.replay import ReplayError, _read_record
+    from crawler.archive.replay import ReplayError, read_record
 
     good, bad = tmp_path / "good", tmp_path / "bad"
     for directory, body in ((good, b"<p>original text</p>"), (bad, b"<p>original text</p>")):
@@ -193,10 +193,10 @@ def test_payload_digest_alone_is_checked(tmp_path, hex_payload_digest):
         if directory is bad:
             data = data.replace(b"original text", b"tampered text")
         (directory / "p.warc").write_bytes(data)
-    assert _read_record(ReplayIndex(good).lookup("GET", "http://e.test/p"), verify=True).body == (
+    assert read_record(ReplayIndex(good).lookup("GET", "http://e.test/p"), verify=True).body == (
         b"<p>original text</p>")
     with pytest.raises(ReplayError, match="digest mismatch"):
-        _read_record(ReplayIndex(bad).lookup("GET", "http://e.test/p"), verify=True)
+        read_record(ReplayIndex(bad).lookup("GET", "http://e.test/p"), verify=True)
 
 
 def test_digest_encodings():
@@ -220,7 +220,7 @@ def _pointers(index: ReplayIndex) -> dict:
 
 
 def test_the_cdxj_index_locates_the_same_records_as_a_scan(recorded, caplog):
-    from crawler.archive.replay import _read_record, find_cdxj
+    from crawler.archive.replay import read_record, find_cdxj
 
     warc_dir, _ = recorded
     assert find_cdxj(warc_dir) == warc_dir.parent / "index.cdxj"
@@ -232,12 +232,12 @@ def test_the_cdxj_index_locates_the_same_records_as_a_scan(recorded, caplog):
     revisits = [p for pointers in indexed.exact.values() for p in pointers if p.record_type == "revisit"]
     assert revisits  # a.html fetched twice: the second copy is a revisit, found through its own headers
     for revisit in revisits:
-        served = _read_record(revisit, verify=True)
+        served = read_record(revisit, verify=True)
         original = indexed.original_of(revisit, served.refers_to_uri, served.refers_to_date)
         assert original is not None and original.url == revisit.url
     for key, pointers in scanned.exact.items():
         for scan_pointer, index_pointer in zip(pointers, indexed.exact[key]):
-            by_scan, by_index = _read_record(scan_pointer, True), _read_record(index_pointer, True)
+            by_scan, by_index = read_record(scan_pointer, True), read_record(index_pointer, True)
             assert by_scan == by_index and by_index.record_id == scan_pointer.record_id
 
 
@@ -255,7 +255,7 @@ def test_a_file_the_index_does_not_cover_is_scanned(recorded, tmp_path):
 
 
 def test_a_stale_index_entry_is_a_clear_error(tmp_path):
-    from crawler.archive.replay import ReplayError, _read_record
+    from crawler.archive.replay import ReplayError, read_record
 
     warc = tmp_path / "warc"
     warc.mkdir()
@@ -269,7 +269,7 @@ def test_a_stale_index_entry_is_a_clear_error(tmp_path):
     index = ReplayIndex(warc)
     assert index.lookup("GET", "http://e.test/t") is None  # the index covers the file: no scan
     with pytest.raises(ReplayError, match=r"s\.warc\.gz offset 7: unreadable record"):
-        _read_record(index.lookup("GET", "http://e.test/s"), verify=True)
+        read_record(index.lookup("GET", "http://e.test/s"), verify=True)
 
 
 def test_replay_drops_request_shaping_middlewares_only():

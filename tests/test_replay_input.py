@@ -75,14 +75,14 @@ def test_a_record_declaring_4_gb_keeps_the_replay_small(tmp_path, kind):
 def test_a_record_over_download_maxsize_is_served_cut_and_flagged(tmp_path):
     """As a live download is: cut at DOWNLOAD_MAXSIZE and marked truncated "length" (the coverage spider then
     counts it and reads no article from it); under the limit the record is served whole, its digest checked."""
-    from crawler.archive.replay import _read_record
+    from crawler.archive.replay import read_record
 
     body = os.urandom(3 << 20)
     write_warc(tmp_path / "big.warc.gz", {"http://e.test/big": body})
     pointer = ReplayIndex(tmp_path).lookup("GET", "http://e.test/big")
-    cut = _read_record(pointer, verify=True, maxsize=1 << 20)
+    cut = read_record(pointer, verify=True, maxsize=1 << 20)
     assert cut.body == body[:1 << 20] and cut.truncated == "length" and cut.cut
-    whole = _read_record(pointer, verify=True, maxsize=4 << 20)
+    whole = read_record(pointer, verify=True, maxsize=4 << 20)
     assert whole.body == body and whole.truncated is None and not whole.cut
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import fcntl
 import heapq
 import io
-import json
 import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from crawler.archive import cdxj
 from crawler.archive.records import Damage, scan
 from crawler.archive.writer import warc_files
 from crawler.fsutil import atomic_file
@@ -111,11 +111,10 @@ def _existing_lines(index: Path, skip_files: set[str]) -> Iterator[str]:
         for line in fh:
             if not line.strip():
                 continue
-            try:
-                filename = json.loads(line.split(" ", 2)[2]).get("filename")
-            except (IndexError, ValueError):
+            entry = cdxj.parse_line(line)
+            if entry is None:
                 continue  # a torn line from an interrupted writer is dropped, the rest stays usable
-            if filename not in skip_files:
+            if entry.fields.get("filename") not in skip_files:
                 yield line
 
 

@@ -11,8 +11,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
-
+from crawler.archive.reader import response_payloads
 from crawler.archive.writer import warc_files
 from crawler.commands.base import TopicDirCommand
 from crawler.state import open_state
@@ -24,16 +23,8 @@ from pipelines.textfiles import render_text
 
 def archived_pages(directories: list[Path], record_ids: set[str]) -> dict[str, tuple[bytes, str | None]]:
     """The decompressed bodies (and Content-Type) of the response records with these ids."""
-    found: dict[str, tuple[bytes, str | None]] = {}
-    for directory in directories:
-        for path in warc_files(directory):
-            with open(path, "rb") as stream:
-                for record in ArchiveIterator(stream):
-                    record_id = record.rec_headers.get_header("WARC-Record-ID")
-                    if record.rec_type == "response" and record_id in record_ids:
-                        content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
-                        found[record_id] = (record.content_stream().read(), content_type)
-    return found
+    return response_payloads([path for directory in directories for path in warc_files(directory)],
+                             "WARC-Record-ID", record_ids)
 
 
 def word_changes(old: str, new: str) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from scrapy.exceptions import UsageError
 
+from crawler.archive import cdxj
 from crawler.archive.writer import warc_files
 from crawler.commands.base import TopicDirCommand
 from pipelines.manifest import read_manifest
@@ -25,11 +26,10 @@ def capture_times(index: Path) -> dict[str, str]:
         return times
     with open(index, encoding="utf-8") as lines:
         for line in lines:
-            try:
-                _, stamp, data = line.split(" ", 2)
-                url = json.loads(data)["url"]
-            except (ValueError, KeyError):
+            entry = cdxj.parse_line(line)
+            if entry is None or "url" not in entry.fields:
                 continue
+            stamp, url = entry.timestamp, entry.fields["url"]
             iso = f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:14]}Z"
             times[url] = max(times.get(url, iso), iso)
     return times

@@ -1,4 +1,4 @@
-"""Extraction: one fetched page -> the article's clean text and metadata.
+"""The per-page extraction: one fetched page -> the article's clean text and metadata (pure: no Scrapy).
 
 Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
   1. decode the bytes (HTTP charset, BOM, <meta charset>, then detection: w3lib's rules, as browsers do);
@@ -9,42 +9,24 @@ Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
   4. the paragraphs cleaned of calls to action and of the outlet's learned boilerplate;
   5. language from the text (py3langid), falling back to the page's declared language.
 
-``ExtractPipeline`` runs this in worker processes so the reactor keeps downloading while pages are parsed.
-``python -m pipelines.extract PAGE.html`` runs it on one page (see ``main``).
+Worker processes import this module for extract_to_dict: Scrapy (a third of a second to import) is left to the
+pipeline (``pipelines.extract.pipeline``), so a worker loads only what extraction needs.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
 import logging
-import multiprocessing
-import os
 import re
-import sys
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from crawler.paths import paths_for
-from crawler.state import open_state
-from pipelines.prompts import SiteMemory, clean_paragraphs, paragraph_key, paywall_marked, strip_prompt_elements
-
-# Worker processes import this module for extract_to_dict: Scrapy (a third of a second to import) is left to the
-# pipeline's own methods, so a worker loads only what extraction needs.
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
-
-    from crawler.items import ArticleItem
+from pipelines.prompts import clean_paragraphs, paragraph_key, paywall_marked, strip_prompt_elements
 
 logger = logging.getLogger(__name__)
 
@@ -280,213 +262,3 @@ def extract_to_dict(html: bytes, url: str, boilerplate: frozenset[str], content_
     Python (about a millisecond a page), work that would queue behind the reactor in the one crawling process;
     the price is its model (about 75 MB) in each worker."""
     return extract_article(html, url, boilerplate, content_type).to_dict()
-
-
-_WARM_UP_PAGE = ("<html lang='en'><head><title>Warm-up</title><meta name='date' content='2021-07-16'></head><body>"
-                 "<article><h1>Warm-up</h1><p>Extraction libraries load their models and caches on first use, "
-                 "so a fresh worker reads one small page before the first real one reaches it.</p>"
-                 "<p>Support our journalism: subscribe to our newsletter.</p></article></body></html>")
-
-
-def warm_up() -> None:
-    """Load the extraction libraries, their caches, the prompt cues and the language detector's model in a fresh
-    worker (a second or so) while discovery runs, instead of on the first page."""
-    extract_article(_WARM_UP_PAGE.encode(), "http://warm-up.invalid/")
-    load_language_detector()
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(parent: int) -> None:
-    """Worker initializer: the worker dies with the crawl that started it, even a crawl killed with SIGKILL
-    (which runs no clean-up), instead of living on idle with its 175 MB.
-
-    On Linux the kernel does it: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; the parent may have died before that call,
-    so the parent pid is checked right after it. Elsewhere a daemon thread polls the parent pid once a second.
-    (The signal follows the *thread* that started the worker: the pool is grown from the reactor thread.)"""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-            if os.getppid() != parent:
-                os._exit(1)
-            return
-    import threading
-    import time
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
-class ExtractPipeline:
-    """Runs :func:`extract_article` for each fetched page in a pool of worker processes.
-
-    Extraction is CPU work (lxml + trafilatura, 10-50 ms a page); in the reactor thread it would stall
-    downloads and use one core. Items wait on a future of a ``ProcessPoolExecutor`` instead, so the reactor
-    keeps going; Scrapy's scraper slot (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``) stops the engine from taking more
-    responses while too many wait, which bounds memory. A worker that dies costs only the page that killed it:
-    the pool is rebuilt and the pages it held are tried again one by one in a worker of their own.
-
-    Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``SITE_MEMORY_MIN_ARTICLES``,
-    ``EXTRACT_FUNCTION`` (a module-level function with :func:`extract_to_dict`'s signature, to plug in another
-    extractor).
-    """
-
-    def __init__(self, crawler: Crawler) -> None:
-        from scrapy.utils.misc import load_object
-
-        self.crawler = crawler
-        self.stats = crawler.stats
-        workers = crawler.settings.get("EXTRACT_WORKERS")
-        self.workers = (os.cpu_count() or 1) if workers in (None, "") else int(workers)
-        self.min_articles = crawler.settings.getint("SITE_MEMORY_MIN_ARTICLES", 3)
-        self.extract = load_object(crawler.settings.get("EXTRACT_FUNCTION") or extract_to_dict)
-        self.memory = SiteMemory(self.min_articles)
-        self.executor: ProcessPoolExecutor | None = None
-        self.alone: ProcessPoolExecutor | None = None  # runs pages suspected of killing a worker, one at a time
-        self.state = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
-        pipeline = cls(crawler)
-        pipeline._start_workers()
-        return pipeline
-
-    def _start_workers(self) -> None:
-        """Start the workers as soon as the pipeline exists: their imports (a second or so each) then overlap
-        the rest of the crawler's start-up and discovery instead of following them."""
-        if self.workers > 0:
-            self.executor = self._new_executor(self.workers)
-            if self.extract is extract_to_dict:
-                for _ in range(self.workers):
-                    self.executor.submit(warm_up)
-
-    def open_spider(self) -> None:
-        self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
-        self.memory = SiteMemory(self.min_articles, self.state.site_memory())
-        self._alone_lock = asyncio.Lock()
-
-    def close_spider(self) -> None:
-        if self.state is not None:
-            self.state.save_site_memory(self.memory.learned())
-        for executor in (self.executor, self.alone):
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
-        self.executor = self.alone = None
-
-    def _new_executor(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=die_with_parent, initargs=(os.getpid(),))
-
-    async def _run(self, item: ArticleItem, boilerplate: frozenset[str]) -> dict:
-        args = (item.html, item.final_url, boilerplate, item.content_type)
-        if self.executor is None:
-            return self.extract(*args)
-        executor = self.executor
-        try:
-            return await asyncio.wrap_future(executor.submit(self.extract, *args))
-        except BrokenProcessPool:
-            # One of the pages in the pool killed its worker, and the pool fails every page it held. Which one
-            # is not known: each is tried again alone, in a worker of its own, so only the culprit is lost.
-            self.stats.inc_value("extract/worker_crashed")
-            logger.error("extraction worker died while %s was in the pool; trying it again alone", item.final_url)
-            if self.executor is executor:  # the first page to notice replaces the pool for all
-                executor.shutdown(wait=False, cancel_futures=False)
-                self.executor = self._new_executor(self.workers)
-            return await self._run_alone(args)
-
-    async def _run_alone(self, args: tuple) -> dict:
-        """A suspect page in a worker of its own: a crash there is its own; it gets one fresh worker more."""
-        from scrapy.exceptions import DropItem
-
-        async with self._alone_lock:
-            for attempt in (1, 2):
-                if self.alone is None:
-                    self.alone = self._new_executor(1)
-                try:
-                    return await asyncio.wrap_future(self.alone.submit(self.extract, *args))
-                except BrokenProcessPool:
-                    self.stats.inc_value("extract/worker_crashed")
-                    logger.error("extraction worker died on %s (alone, attempt %d)", args[1], attempt)
-                    self.alone.shutdown(wait=False, cancel_futures=False)
-                    self.alone = None
-        raise DropItem(f"extraction failed twice (worker died): {args[1]}")
-
-    async def process_item(self, item: ArticleItem) -> ArticleItem:
-        from scrapy.exceptions import DropItem
-
-        boilerplate = self.memory.boilerplate(item.outlet_slug)
-        try:
-            article = await self._run(item, boilerplate)
-        except DropItem:
-            raise
-        except Exception as exc:
-            self.stats.inc_value("extract/errors")
-            raise DropItem(f"extraction failed on {item.final_url}: {exc!r}") from exc
-        self.memory.observe_keys(item.outlet_slug, item.final_url, article.pop("memory_keys", []))
-        learned = self.memory.boilerplate(item.outlet_slug) - boilerplate
-        if learned:  # boilerplate recognised while this page was in the pool
-            article["paragraphs"] = _without_boilerplate(article["paragraphs"], learned)
-            article["text"] = "\n\n".join(article["paragraphs"])
-            article["words"] = len(article["text"].split())
-        if "language" not in article:  # a plugged-in extractor that leaves the language to the pipeline
-            article["language"] = detect_language(article.get("text") or "", article.get("declared_language"))
-        item.article = article
-        item.html = b""  # the page stays in the WARC; the item need not carry it further
-        self.stats.inc_value("extract/pages")
-        if article.get("prompts_removed"):
-            self.stats.inc_value("extract/prompts_removed", article["prompts_removed"])
-        return item
-
-
-def _page_from_warc(warc_path: str, url: str) -> tuple[bytes, str | None]:
-    """The decompressed body and Content-Type of the response archived for ``url``."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    with open(warc_path, "rb") as stream:
-        for record in ArchiveIterator(stream):
-            if record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == url:
-                return record.content_stream().read(), record.http_headers.get_header("Content-Type")
-    raise SystemExit(f"error: {warc_path}: no response record for {url}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.extract PAGE.html [--url URL] [--json]`` or ``--from-warc FILE --url URL``."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.extract",
-                                     description="Print the clean article text of one page (body only).")
-    parser.add_argument("page", nargs="?", help="an HTML file")
-    parser.add_argument("--url", help="the page's URL (resolves links, helps date detection)")
-    parser.add_argument("--json", action="store_true", help="print the whole extraction result as JSON")
-    parser.add_argument("--from-warc", metavar="FILE", help="read the page from this WARC file (needs --url)")
-    args = parser.parse_args(argv)
-    if args.from_warc:
-        if not args.url:
-            parser.error("--from-warc needs --url")
-        html, content_type = _page_from_warc(args.from_warc, args.url)
-    elif args.page:
-        html, content_type = Path(args.page).read_bytes(), None
-    else:
-        parser.error("give an HTML file or --from-warc FILE --url URL")
-    url = args.url or Path(args.page).resolve().as_uri()
-    article = extract_article(html, url, content_type=content_type)
-    if args.json:
-        data = article.to_dict()
-        data.pop("memory_keys", None)
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    elif article.paragraphs:
-        sys.stdout.write(article.text + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

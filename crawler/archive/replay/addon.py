@@ -1,0 +1,41 @@
+"""The replay's add-on: with REPLAY_FROM set, http(s) downloads go to the replay handler and the settings that
+only matter to live servers (request-shaping middlewares, politeness delays) are switched off.
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+
+from crawler.compat import use_bundled_public_suffix_list
+
+
+class ReplayAddon:
+    """Switches http/https downloads to :class:`ReplayDownloadHandler` when REPLAY_FROM is set."""
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        use_bundled_public_suffix_list()  # every crawl: see the function for why a live one needs it too
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        if not settings.get("REPLAY_FROM"):
+            return
+        handler = "crawler.archive.replay.handler.ReplayDownloadHandler"
+        settings.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler, "ftp": None, "s3": None},
+                     priority="addon")
+        # Middlewares that only shape the request sent to a server (default headers, credentials, proxy,
+        # timeout): a replay sends none, and matches records by method and URL alone. (The Referer middleware
+        # stays: the redirect middlewares warn on every run without it.)
+        from scrapy.downloadermiddlewares.defaultheaders import DefaultHeadersMiddleware
+        from scrapy.downloadermiddlewares.downloadtimeout import DownloadTimeoutMiddleware
+        from scrapy.downloadermiddlewares.httpauth import HttpAuthMiddleware
+        from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
+
+        for middleware in (DefaultHeadersMiddleware, DownloadTimeoutMiddleware, HttpAuthMiddleware,
+                           HttpProxyMiddleware):
+            settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", middleware, None)
+        # A replay is as fast as the disk: politeness delays protect live servers only.
+        for name, value in (("DOWNLOAD_DELAY", 0), ("AUTOTHROTTLE_ENABLED", False),
+                            ("CONCURRENT_REQUESTS_PER_DOMAIN", 64), ("CONCURRENT_REQUESTS", 64),
+                            ("RETRY_BACKOFF_BASE", 0)):
+            if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["project"]:
+                settings.set(name, value, priority="spider")

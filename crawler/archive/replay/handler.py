@@ -1,0 +1,81 @@
+"""The replay's download handler: http(s) requests answered from the REPLAY_FROM archive, never the network.
+
+A handler rather than a middleware, so the rest of Scrapy (robots.txt, redirects, retries, decompression,
+cookies) works exactly as in a live crawl, and there is no network handler to open a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Headers, Request, Response
+from scrapy.responsetypes import responsetypes
+
+from crawler.archive.replay.index import shared_index
+from crawler.archive.replay.record import ReplayError, read_record
+from crawler.items import TRUNCATED_META, WARC_META
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+class ReplayDownloadHandler:
+    """Answers http(s) requests from the REPLAY_FROM archive; a miss is dropped and counted."""
+
+    lazy = False
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.verify = crawler.settings.getbool("REPLAY_VERIFY_DIGESTS")
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.index = shared_index(crawler.settings.get("REPLAY_FROM"), crawler.settings.getbool("REPLAY_USE_INDEX"),
+                                  crawler.settings.getint("REPLAY_RESYNC_WINDOW"))
+        logger.info("replaying %d records from %s", len(self.index), self.index.source)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "ReplayDownloadHandler":
+        return cls(crawler)
+
+    async def download_request(self, request: Request) -> Response:
+        pointer = self.index.lookup(request.method, request.url)
+        if pointer is None:
+            self.stats.inc_value("replay/miss")
+            logger.debug("replay miss: %s %s", request.method, request.url)
+            raise IgnoreRequest(f"not in the replay archive: {request.url}")
+        maxsize = int(request.meta.get("download_maxsize", self.maxsize) or 0)
+        try:
+            served = read_record(pointer, self.verify, maxsize)
+            body, truncated, cut = served.body, served.truncated, served.cut
+            if pointer.record_type == "revisit":
+                original = self.index.original_of(pointer, served.refers_to_uri, served.refers_to_date)
+                if original is None:
+                    raise ReplayError(f"{pointer.path} offset {pointer.offset}: revisit of an unknown record")
+                first = read_record(original, self.verify, maxsize)
+                body, truncated, cut = first.body, truncated or first.truncated, cut or first.cut
+        except ReplayError as exc:
+            self.stats.inc_value("replay/error")
+            logger.error("replay: %s", exc)
+            raise IgnoreRequest(str(exc)) from exc
+        self.stats.inc_value("replay/hit")
+        if truncated:
+            request.meta[TRUNCATED_META] = truncated
+            if cut:
+                self.stats.inc_value("replay/truncated_oversize")
+                logger.warning("replay: %s offset %d: over DOWNLOAD_MAXSIZE (%d bytes), served truncated: %s",
+                               pointer.path, pointer.offset, maxsize, request.url)
+        request.meta[WARC_META] = {"file": pointer.path.name, "record_id": served.record_id,
+                                   "offset": pointer.offset, "date": pointer.date}
+        scrapy_headers = Headers()
+        for name, value in served.headers:
+            if name.lower() != "transfer-encoding":
+                scrapy_headers.appendlist(name, value)
+        cls = responsetypes.from_args(headers=scrapy_headers, url=request.url, body=body)
+        return cls(url=request.url, status=served.status, headers=scrapy_headers, body=body, request=request,
+                   flags=["replay"], protocol=served.protocol)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,5 @@
+import sys
+
+from pipelines.extract.cli import main
+
+sys.exit(main())
