@@ -296,6 +296,24 @@ def recover_directory(directory: str | Path, all_hosts: bool = False) -> list[Re
     return [recover_warc(path) for path in abandoned_open_files(directory, all_hosts)]
 
 
+def runs_of(files: Iterable[Path]) -> dict[Path, str]:
+    """Which crawl run wrote each WARC file. A run's files share host and pid and number their rotations from
+    serial 00000, which a new run starts again (a pid can come back: in a container every run may have the
+    same one); a file of another name is a run of its own."""
+    runs: dict[Path, str] = {}
+    current: dict[str, str] = {}
+    for path in sorted(files, key=lambda p: p.name):
+        match = _NAME_RE.match(path.name.removesuffix(OPEN_SUFFIX))
+        if match is None:
+            runs[path] = str(path)
+            continue
+        writer = f"{match['host']}-{match['pid']}"
+        if int(match["serial"]) == 0 or writer not in current:
+            current[writer] = f"{writer}-{match['ts']}"
+        runs[path] = current[writer]
+    return runs
+
+
 def warc_files(directory: str | Path) -> list[Path]:
     """The closed WARC files of a directory, oldest first (names start with their UTC timestamp)."""
     directory = Path(directory)

@@ -3,7 +3,8 @@
 Offsets come from the archive's ``index.cdxj`` for the files it covers (no scan of those at start), and from one
 bounded scan of the record headers for the others (:func:`crawler.archive.records.scan`). Matching is by method
 and URL, exact first, then canonicalized; several records of one URL are served in recorded order, the last one
-repeating. No Scrapy here: :class:`ReplayIndex` is plain data the download handler reads.
+repeating; when several crawl runs answered a URL, the newest run's records are served (see ``_latest_run``).
+No Scrapy here: :class:`ReplayIndex` is plain data the download handler reads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from w3lib.url import canonicalize_url
 
 from crawler.archive import cdxj
 from crawler.archive.records import RESYNC_WINDOW, Damage, scan
-from crawler.archive.writer import warc_files
+from crawler.archive.writer import runs_of, warc_files
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class RecordPointer:
     refers_to_date: str | None = None
     date: str | None = None
     truncated: str | None = None  # WARC-Truncated: the payload is only the start of what the server sent
+    status: int | None = None  # the HTTP status, when the index or the record's first bytes say it
 
 
 def replay_files(source: Path) -> list[Path]:
@@ -79,6 +81,8 @@ class ReplayIndex:
         self._canonical: dict[tuple[str, str], list[RecordPointer]] | None = None
         self.by_digest: dict[str, RecordPointer] = {}
         self.by_uri_date: dict[tuple[str, str], RecordPointer] = {}
+        self._runs: dict[tuple[str, str, str], list[RecordPointer]] = {}
+        self._run_of = runs_of(files)  # which crawl run wrote each file
         self.errors: list[str] = []
         self._served: dict[tuple[str, str, str], int] = defaultdict(int)
         indexed = self._from_cdxj(files) if use_cdxj else set()
@@ -120,7 +124,7 @@ class ReplayIndex:
                         digest = "sha1:" + digest
                     pointers.append((str(entry.get("method") or "GET").upper(), RecordPointer(
                         by_name[entry["filename"]], int(entry["offset"]), kind, entry.get("url", ""), "", digest,
-                        date=parsed.timestamp)))
+                        date=parsed.timestamp, status=_status(entry.get("status")))))
         except (OSError, UnicodeDecodeError, KeyError, ValueError) as exc:
             logger.warning("replay: cannot use %s (%s); scanning the WARC files instead", index, exc)
             return set()
@@ -128,7 +132,8 @@ class ReplayIndex:
         for method, pointer in pointers:
             self._register(method, pointer)
         logger.info("replay: %d records located through %s", len(pointers), index)
-        return set(by_name.values())
+        # A file the index has no line of (a crawl killed before it indexed its file) is scanned, however old.
+        return {pointer.path for _, pointer in pointers}
 
     def _register(self, method: str, pointer: RecordPointer) -> None:
         self.exact[(method, pointer.url)].append(pointer)
@@ -161,7 +166,7 @@ class ReplayIndex:
                         path, found.offset, found.rec_type, found.get("WARC-Target-URI") or "",
                         found.get("WARC-Record-ID") or "", found.get("WARC-Payload-Digest"),
                         found.get("WARC-Refers-To-Target-URI"), found.get("WARC-Refers-To-Date"),
-                        found.get("WARC-Date"), found.get("WARC-Truncated")))
+                        found.get("WARC-Date"), found.get("WARC-Truncated"), _http_status(found.block_start)))
         except OSError as exc:
             message = f"{path}: cannot read ({exc})"
             logger.error("replay: %s", message)
@@ -192,9 +197,26 @@ class ReplayIndex:
         return self._next(("canonical", *key), pointers) if pointers else None
 
     def _next(self, served_key: tuple[str, str, str], pointers: list[RecordPointer]) -> RecordPointer:
+        pointers = self._latest_run(served_key, pointers)
         served = self._served[served_key]
         self._served[served_key] = served + 1
         return pointers[min(served, len(pointers) - 1)]
+
+    def _latest_run(self, served_key: tuple[str, str, str], pointers: list[RecordPointer]) -> list[RecordPointer]:
+        """The records of a URL from the newest crawl run that answered it with content (not a 304).
+
+        An archive of scheduled runs holds a listing once per run, and an article again when a killed run's
+        article was fetched by the next one; the archive's text files follow the newest answer, so replay serves
+        that run's records (in their recorded order, a retry's 503 then its 200 included)."""
+        chosen = self._runs.get(served_key)
+        if chosen is None:
+            runs: dict[str, list[RecordPointer]] = {}
+            for pointer in pointers:
+                runs.setdefault(self._run_of.get(pointer.path, str(pointer.path)), []).append(pointer)
+            chosen = next((found for found in reversed(list(runs.values()))
+                           if any(p.status != 304 for p in found)), pointers)
+            self._runs[served_key] = chosen
+        return chosen
 
     def original_of(self, revisit: RecordPointer, refers_to_uri: str | None = None,
                     refers_to_date: str | None = None) -> RecordPointer | None:
@@ -204,6 +226,19 @@ class ReplayIndex:
             if found:
                 return found
         return self.by_digest.get(revisit.digest or "")
+
+
+def _status(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _http_status(block_start: bytes | None) -> int | None:
+    """The status of an HTTP response from its first bytes (``HTTP/1.1 304 Not Modified``)."""
+    parts = (block_start or b"").split(b" ", 2)
+    return _status(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else None
 
 
 def _second(date: str) -> str:
