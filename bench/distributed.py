@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import redis as redis_client  # noqa: E402
 
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed  # noqa: E402
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed  # noqa: E402
 
 BASELINE_REDIS_BYTES = 1_000_000  # an empty redis-server's own use, roughly; subtracted from used_memory
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.manifest import read_manifest  # noqa: E402
 from bench.common import _children  # noqa: E402
-from tests.crawl import crawl  # noqa: E402
-from tests.sites import SiteServer  # noqa: E402
+from tests.support.crawl import crawl  # noqa: E402
+from tests.support.sites import SiteServer  # noqa: E402
 from tests.support.newsroom import build_newsroom  # noqa: E402
 from tests.support.processes import FAST, kill_when  # noqa: E402
 from tests.support.processes import popen_crawl as popen_topic  # noqa: E402

@@ -20,8 +20,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO, crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import REPO, crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 OUTLETS = ["http://www.crash-a.test", "http://www.crash-b.test"]
 ARTICLES = 8

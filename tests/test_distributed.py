@@ -19,8 +19,8 @@ import pytest
 import redis
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import REPO
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 from tests.support.redisserver import redis_server
 
 # More outlets than one worker's CONCURRENT_REQUESTS (3): a worker that starts first cannot hold every outlet's

@@ -17,7 +17,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO, crawl
+from tests.support.crawl import REPO, crawl
 
 EXAMPLE = REPO / "examples" / "lavrov-afghanistan"
 GOLDEN = REPO / "tests" / "fixtures" / "example-golden"

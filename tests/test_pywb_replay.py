@@ -15,8 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.crawl import REPO, crawl
-from tests.sites import Reply, SiteServer
+from tests.support.crawl import REPO, crawl
+from tests.support.sites import Reply, SiteServer
 from tests.test_recorder import ARTICLE, LIVE
 
 

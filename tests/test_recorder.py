@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer
 
 LIVE = {"ALLOW_PRIVATE_HOSTS": "True", "DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}
 ARTICLE = "<html><head><title>Lavrov on Afghanistan</title></head><body><p>" + "Text. " * 200 + "</p></body></html>"

@@ -12,8 +12,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.archive.replay import ReplayIndex, replay_key
-from tests.crawl import REPO, crawl
-from tests.sites import Reply, SiteServer
+from tests.support.crawl import REPO, crawl
+from tests.support.sites import Reply, SiteServer
 from tests.test_recorder import ARTICLE, LIVE
 
 NETGUARD = REPO / "tests" / "netguard"

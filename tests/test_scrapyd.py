@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO
-from tests.sites import SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import REPO
+from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 
 HOST = "http://www.scheduled.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
