@@ -43,8 +43,8 @@ from tests.support.sites import SiteServer  # noqa: E402
 from tests.support.newsroom import build_newsroom  # noqa: E402
 from tests.support.processes import FAST, kill_when  # noqa: E402
 from tests.support.processes import popen_crawl as popen_topic  # noqa: E402
-from tests.test_crash import (article_responses, article_urls, build_site, check_archive, kill_and_resume,  # noqa: E402
-                              kill_at_step, popen_crawl)
+from tests.support.crashsite import (article_responses, article_urls, build_site, check_archive,  # noqa: E402
+                                     kill_and_resume, kill_at_step, popen_crawl)
 
 STEPS = ("text_partial", "text_written", "manifest_written", "kept")
 

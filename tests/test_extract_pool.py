@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pipelines.manifest import read_manifest
 from tests.support.crawl import crawl
+from tests.support.example import EXAMPLE
 from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
-from tests.test_example import EXAMPLE
 
 HOST = "http://www.pool.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",

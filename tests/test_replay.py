@@ -13,8 +13,8 @@ from warcio.warcwriter import WARCWriter
 
 from crawler.archive.replay import ReplayIndex, replay_key
 from tests.support.crawl import REPO, crawl
+from tests.support.live import ARTICLE, LIVE
 from tests.support.sites import Reply, SiteServer
-from tests.test_recorder import ARTICLE, LIVE
 
 NETGUARD = REPO / "tests" / "netguard"
 

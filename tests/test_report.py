@@ -15,8 +15,8 @@ import pytest
 
 from crawler.report import write_report
 from tests.support.crawl import REPO, crawl, run_scrapy
+from tests.support.example import EXAMPLE
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
-from tests.test_example import EXAMPLE
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import pytest
 
 from crawler.distributed import RedisState
 from crawler.state import FrontierEntry, State
-from tests.support.redisserver import redis_server
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -16,10 +15,9 @@ def store(request, tmp_path):
         yield state
         state.close()
     else:
-        with redis_server(tmp_path) as url:
-            state = RedisState(url, topic="t")
-            yield state
-            state.close()
+        state = RedisState(request.getfixturevalue("redis_url"), topic="t")
+        yield state
+        state.close()
 
 
 def article(url: str, **extra) -> FrontierEntry:
