@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,17 +25,12 @@ sys.path.insert(0, str(REPO))
 
 import redis as redis_client  # noqa: E402
 
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed  # noqa: E402
 
 BASELINE_REDIS_BYTES = 1_000_000  # an empty redis-server's own use, roughly; subtracted from used_memory
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build(site: SiteServer, outlets: int, articles: int, latency: float, topic: Path) -> int:

@@ -38,13 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.manifest import read_manifest  # noqa: E402
 from bench.common import _children  # noqa: E402
-from tests.crawl import crawl  # noqa: E402
-from tests.sites import SiteServer  # noqa: E402
+from tests.support.crawl import crawl  # noqa: E402
+from tests.support.sites import SiteServer  # noqa: E402
 from tests.support.newsroom import build_newsroom  # noqa: E402
 from tests.support.processes import FAST, kill_when  # noqa: E402
 from tests.support.processes import popen_crawl as popen_topic  # noqa: E402
-from tests.test_crash import (article_responses, article_urls, build_site, check_archive, kill_and_resume,  # noqa: E402
-                              kill_at_step, popen_crawl)
+from tests.support.crashsite import (article_responses, article_urls, build_site, check_archive,  # noqa: E402
+                                     kill_and_resume, kill_at_step, popen_crawl)
 
 STEPS = ("text_partial", "text_written", "manifest_written", "kept")
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import dev_pages, run_measured  # noqa: E402
 from crawler import settings as defaults  # noqa: E402
-from tests.sites import Reply, SiteServer, robots_txt, urlset  # noqa: E402
+from tests.support.sites import Reply, SiteServer, robots_txt, urlset  # noqa: E402
 
 
 def build(site: SiteServer, outlets: int, articles: int, latency: float) -> Path:

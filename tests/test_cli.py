@@ -16,7 +16,7 @@ import pytest
 
 from crawler.cli import COMMANDS, scrapy_argv
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO
+from tests.support.crawl import REPO
 from tests.support.installed import EXAMPLE, example_crawl, run_installed
 
 

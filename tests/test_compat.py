@@ -39,7 +39,7 @@ def test_bundled_public_suffix_list_looks_nothing_up(tmp_path):
     import subprocess
     import sys
 
-    from tests.crawl import REPO
+    from tests.support.crawl import REPO
 
     script = ("import socket\n"
               "looked_up, real = [], socket.getaddrinfo\n"

@@ -11,8 +11,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.compression import complete_stream, decoded_codings
 from pipelines.manifest import read_manifest
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 from tests.support.warc import warcio_check
 
 CODINGS = ["gzip", "deflate", "br", "zstd", "gzip, br", "gzip, gzip", "br, zstd", "zstd, deflate"]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.manifest import read_manifest
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, news_sitemap, robots_txt, rss_feed, section_page, sitemap_index
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, news_sitemap, robots_txt, rss_feed, section_page, sitemap_index
 
 ON_TOPIC = [
     "Russian Foreign Minister Sergei Lavrov said on Friday that the United States had failed in Afghanistan.",

@@ -6,8 +6,8 @@ of requests; the budget goes to the newest sitemaps first.
 
 from __future__ import annotations
 
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, robots_txt, section_page, sitemap_index, urlset
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, robots_txt, section_page, sitemap_index, urlset
 from tests.support.processes import FAST
 
 A = "http://www.alpha.test"

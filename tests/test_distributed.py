@@ -19,9 +19,8 @@ import pytest
 import redis
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
-from tests.support.redisserver import redis_server
+from tests.support.crawl import REPO
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 # More outlets than one worker's CONCURRENT_REQUESTS (3): a worker that starts first cannot hold every outlet's
 # cluster-wide slot, so the others get work however late they join.
@@ -32,12 +31,6 @@ BODY = [
     "Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
     "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani.",
 ]
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    with redis_server(tmp_path) as url:
-        yield url
 
 
 def article_url(outlet: str, n: int) -> str:

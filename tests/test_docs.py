@@ -23,7 +23,7 @@ import re
 import scrapy.settings.default_settings as scrapy_defaults
 
 import crawler.settings as project_settings
-from tests.crawl import REPO
+from tests.support.crawl import REPO
 
 # Scrapy < 2.12's choice of request fingerprinter; Scrapy 2.13 (our minimum) neither defines nor reads it.
 STALE = {"REQUEST_FINGERPRINTER_IMPLEMENTATION"}

@@ -11,28 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO, crawl
+from tests.support.example import EXAMPLE, GOLDEN, replay_example
 
-EXAMPLE = REPO / "examples" / "lavrov-afghanistan"
-GOLDEN = REPO / "tests" / "fixtures" / "example-golden"
 MANIFEST_FIELDS = {"file", "url", "final_url", "canonical_url", "outlet", "title", "author", "published", "language",
                    "words", "text_sha256", "paywalled", "warc_file", "warc_record_id", "fetched_at", "relevance",
                    "duplicate_of", "similarity", "via"}
 PROMPT_WORDS = re.compile(r"favor to ask|support us|support the moscow times|remind me later|newsletter|sign up|"
                           r"subscribe|already a subscriber|we use cookies|read also|read more|unterstützen|"
                           r"share on|premium|contribute|paiment|tyler durden's photo", re.IGNORECASE)
-
-
-def replay_example(archive: Path) -> tuple[dict, Path]:
-    stats, _ = crawl("coverage", archive, spider_args={"topic": str(EXAMPLE / "topic.toml")},
-                     settings={"REPLAY_FROM": str(EXAMPLE / "example.warc.gz"), "EXTRACT_WORKERS": "0"})
-    return stats, archive / "lavrov-afghanistan"
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipelines.extract import extract_article
-from tests.crawl import REPO
-from tests.sites import article_page
+from tests.support.crawl import REPO
+from tests.support.sites import article_page
 
 BODY = [
     "Russian Foreign Minister Sergei Lavrov said on Friday that the United States had failed in Afghanistan.",

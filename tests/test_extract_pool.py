@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 from pipelines.manifest import read_manifest
-from tests.crawl import crawl
-from tests.sites import SiteServer, article_page, robots_txt, rss_feed
-from tests.test_example import EXAMPLE
+from tests.support.crawl import crawl
+from tests.support.example import EXAMPLE
+from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 
 HOST = "http://www.pool.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
@@ -96,7 +96,7 @@ def test_workers_die_with_a_crawl_killed_while_extracting(tmp_path):
     import sys
     import time
 
-    from tests.crawl import REPO
+    from tests.support.crawl import REPO
 
     urls = [f"{HOST}/news/lavrov-afghanistan-{n}" for n in range(40)]
     (tmp_path / "topic.toml").write_text(f'name = "pool"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Pool"\n'

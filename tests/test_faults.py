@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from pipelines.manifest import read_manifest
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 GOOD, BAD, STORM = "http://www.good.test", "http://www.hostile.test", "http://www.storm.test"
 NOWHERE = "http://www.nowhere.invalid"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.crawl import crawl
-from tests.sites import SiteServer, article_page, news_sitemap, robots_txt, sitemap_index
+from tests.support.crawl import crawl
+from tests.support.sites import SiteServer, article_page, news_sitemap, robots_txt, sitemap_index
 from tests.support.network import archived_urls, loopback_name
 
 A = "http://www.alpha.test"

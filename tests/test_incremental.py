@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipelines.manifest import read_manifest
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 HOST = "http://www.delta.test"
 TOPIC = f"""
@@ -164,7 +164,7 @@ def test_deleted_state_is_rebuilt_and_nothing_is_fetched_again(site, tmp_path):
     assert not [p for p in paths_of(again) if p.startswith("/news/")]
     assert len(list(read_manifest(topic_dir / "manifest.jsonl"))) == 2
     (topic_dir / "state.sqlite").unlink()
-    from tests.crawl import run_scrapy
+    from tests.support.crawl import run_scrapy
     result = run_scrapy(["rebuild-state", str(topic_dir)])
     assert (topic_dir / "state.sqlite").exists() and result.returncode == 0
 
@@ -175,7 +175,7 @@ def test_a_second_run_of_the_same_topic_exits_at_once(site, tmp_path):
     import sys
     import time
 
-    from tests.crawl import REPO
+    from tests.support.crawl import REPO
 
     site.route(f"{HOST}/feed.xml", feed([1], "v1"))
     site.route(article_url(1), Reply(body=article_page("Lavrov", BODY, published="2021-07-16"), delay=6))

@@ -13,8 +13,8 @@ import pytest
 
 from crawler.lock import TopicLock, TopicLocked
 from crawler.paths import UnsafeArchive
-from tests.crawl import REPO
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import REPO
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 TRIALS = 300
 CONTENDERS = 3

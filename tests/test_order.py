@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.crawl import crawl
-from tests.sites import SiteServer
+from tests.support.crawl import crawl
+from tests.support.sites import SiteServer
 from tests.support.newsroom import build_newsroom
 from tests.support.processes import FAST
 
@@ -34,7 +34,7 @@ def test_replay_reproduces_text_files_and_manifest_of_a_multi_outlet_crawl(tmp_p
 
 
 def test_the_bundled_example_numbers_its_files_the_same_whatever_the_workers(tmp_path):
-    from tests.crawl import REPO
+    from tests.support.crawl import REPO
 
     example = REPO / "examples" / "lavrov-afghanistan"
     outputs = []

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from crawler.paths import IN_PLACE_FILES, TopicPaths, UnsafeArchive, topic_paths
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 HOST = "http://www.paths.test"
 TOPIC = f"""

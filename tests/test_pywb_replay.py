@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.crawl import REPO, crawl
-from tests.sites import Reply, SiteServer
-from tests.test_recorder import ARTICLE, LIVE
+from tests.support.crawl import REPO, crawl
+from tests.support.live import ARTICLE, LIVE
+from tests.support.network import free_port
+from tests.support.sites import Reply, SiteServer
 
 
 def pywb_venv() -> Path:
@@ -26,12 +26,6 @@ def pywb_venv() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "pywb"], check=True, timeout=900)
     return venv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_pywb_replays_the_original_body(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from crawler.rebuild import rebuild_state
 from crawler.store import SqliteStore
 from pipelines.textfiles import SEQUENCE
-from tests.crawl import run_scrapy
+from tests.support.crawl import run_scrapy
 from tests.support.archives import archive_with_leftovers
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.lock import TopicLock, TopicLocked
-from tests.crawl import REPO, run_scrapy
+from tests.support.crawl import REPO, run_scrapy
 
 
 def _hold_lock(path: Path) -> subprocess.Popen:

@@ -10,14 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer
-
-LIVE = {"ALLOW_PRIVATE_HOSTS": "True", "DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}
-ARTICLE = "<html><head><title>Lavrov on Afghanistan</title></head><body><p>" + "Text. " * 200 + "</p></body></html>"
+from tests.support.crawl import crawl
+from tests.support.live import ARTICLE, LIVE
+from tests.support.sites import Reply
 
 
 def records(path: Path) -> list:
@@ -44,12 +41,6 @@ def crawl_urls(archive: Path, urls: list[str], topic: str = "rec", **settings) -
     stats, _ = crawl("urllist", archive, spider_args={"urls": ",".join(urls), "topic_name": topic},
                      settings={**LIVE, **settings})
     return stats
-
-
-@pytest.fixture
-def site():
-    with SiteServer() as server:
-        yield server
 
 
 def test_every_exchange_is_a_valid_request_response_pair(site, tmp_path):

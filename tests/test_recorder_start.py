@@ -7,8 +7,8 @@ import re
 import pytest
 
 from pipelines.manifest import read_manifest
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 A = "http://www.alpha.test"
 BODY = [f"Russian Foreign Minister Sergei Lavrov said the mission in Afghanistan had failed ({n})." for n in range(20)]

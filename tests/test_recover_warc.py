@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawl import REPO, run_scrapy
+from tests.support.crawl import REPO, run_scrapy
 
 
 def _warc_gz_record() -> bytes:

@@ -12,9 +12,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.archive.replay import ReplayIndex, replay_key
-from tests.crawl import REPO, crawl
-from tests.sites import Reply, SiteServer
-from tests.test_recorder import ARTICLE, LIVE
+from tests.support.crawl import REPO, crawl
+from tests.support.live import ARTICLE, LIVE
+from tests.support.sites import Reply, SiteServer
 
 NETGUARD = REPO / "tests" / "netguard"
 

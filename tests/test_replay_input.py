@@ -18,7 +18,7 @@ import pytest
 from crawler.archive.index import rebuild_index
 from crawler.archive.records import Damage, RecordHead, scan
 from crawler.archive.replay import ReplayIndex
-from tests.crawl import crawl
+from tests.support.crawl import crawl
 from tests.support.warcs import crawl_measured, gzip_member, raw_record, write_warc, zero_bomb_member
 
 ARTICLE = (b"<html><head><title>Lavrov</title></head><body><p>" + b"Lavrov spoke in Kabul. " * 40

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from crawler.report import write_report
-from tests.crawl import REPO, crawl, run_scrapy
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
-from tests.test_example import EXAMPLE
+from tests.support.crawl import REPO, crawl, run_scrapy
+from tests.support.example import EXAMPLE
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 from crawler.middlewares import BackoffRetryMiddleware, retry_after_seconds
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
-from tests.crawl import crawl
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 A, B, C, S = "http://www.alpha.test", "http://www.beta.test", "http://www.gamma.test", "http://www.slow.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from crawler.middlewares import capped_robots
-from tests.crawl import crawl
-from tests.sites import SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import crawl
+from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 
 B, C, D, E = "http://www.beta.test", "http://www.gamma.test", "http://www.delta.test", "http://www.epsilon.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from pathlib import Path
 import pytest
 
 from pipelines.manifest import read_manifest
-from tests.crawl import REPO
-from tests.sites import SiteServer, article_page, robots_txt, rss_feed
+from tests.support.crawl import REPO
+from tests.support.network import free_port
+from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 
 HOST = "http://www.scheduled.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president."]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_egg(workdir: Path) -> Path:

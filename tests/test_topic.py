@@ -400,8 +400,8 @@ def test_check_topic_needs_exactly_one_file():
 
 
 def test_check_topic_online_lists_sitemaps_and_feeds(tmp_path):
-    from tests.crawl import run_scrapy
-    from tests.sites import SiteServer, robots_txt
+    from tests.support.crawl import run_scrapy
+    from tests.support.sites import SiteServer, robots_txt
 
     host = "http://www.online.test"
     with SiteServer() as site:

@@ -85,7 +85,7 @@ def test_only_files_of_dead_writers_are_recovered(tmp_path):
 
 def encoded_response(writer: RotatingWarcWriter, n: int, coding: str):
     """A response record whose payload is an article encoded as the server sent it (br, zstd, stacked)."""
-    from tests.sites import Reply
+    from tests.support.sites import Reply
 
     body = Reply(body=f"<p>article {n} about Lavrov</p>" * 200, encoding=coding).encoded()
     headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", coding),

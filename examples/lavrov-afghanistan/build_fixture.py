@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.sites import SiteServer  # noqa: E402
+from tests.support.sites import SiteServer  # noqa: E402
 
 
 def load_example_site():

@@ -371,8 +371,8 @@ def _rss(title: str, items: list[dict]) -> str:
 
 
 def build_site(server) -> None:
-    """Register every page of the example's outlets on a ``tests.sites.SiteServer``."""
-    from tests.sites import Reply, news_sitemap, robots_txt
+    """Register every page of the example's outlets on a ``tests.support.sites.SiteServer``."""
+    from tests.support.sites import Reply, news_sitemap, robots_txt
 
     a = ARTICLES
     html = [("Content-Type", "text/html; charset=utf-8")]

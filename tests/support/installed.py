@@ -23,7 +23,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from tests.crawl import REPO
+from tests.support.crawl import REPO
 
 EXAMPLE = REPO / "examples" / "lavrov-afghanistan"
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "crawler", "pipelines")

@@ -1,10 +1,18 @@
-"""What the tests need to know about this machine's network: a host name that resolves to loopback, and the
-URLs a crawl archived."""
+"""What the tests need to know about this machine's network: a free port on loopback, a host name that resolves
+to loopback, and the URLs a crawl archived."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on now, for a server a test starts (redis-server, scrapyd, pywb):
+    the kernel picks it, so parallel tests and other users of the machine do not collide."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def loopback_name() -> str | None:

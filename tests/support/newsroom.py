@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.sites import Reply, SiteServer, article_page, robots_txt, rss_feed, section_page, sitemap_index, urlset
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed, section_page, sitemap_index, urlset
 
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]

@@ -1,4 +1,4 @@
-"""Crawls as separate processes that a test can kill at a chosen moment (``tests.crawl`` runs them to the end)."""
+"""Crawls as separate processes that a test can kill at a chosen moment (``tests.support.crawl`` runs them to the end)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tests.crawl import REPO
+from tests.support.crawl import REPO
 
 FAST = {"DOWNLOAD_DELAY": "0", "EXTRACT_WORKERS": "0", "AUTOTHROTTLE_ENABLED": "False", "RETRY_BACKOFF_BASE": "0"}
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.crawl import REPO
+from tests.support.crawl import REPO
 
 
 def warcio_check(path: Path) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from typing import Any
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.crawl import REPO
+from tests.support.crawl import REPO
 
 
 def write_warc(path: Path, bodies: dict[str, bytes], gzip: bool = True,
@@ -70,7 +70,7 @@ def zero_bomb_member(url: str, content_length: int) -> bytes:
 
 def crawl_measured(archive: Path, settings: dict[str, Any], urls: list[str], *, memory_limit: int,
                    timeout: float = 120) -> tuple[int, str, int]:
-    """A ``scrapy crawl urllist`` replay run as tests/crawl.py runs one; returns (exit status, stderr, peak RSS
+    """A ``scrapy crawl urllist`` replay run as tests/support/crawl.py runs one; returns (exit status, stderr, peak RSS
     in bytes of the process, from wait4). The process gets an address-space limit, so a replay that does not
     bound its memory fails there instead of taking the machine with it."""
     import resource

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the repository root (this file is tests/support/crawl.py)
 
 
 def run_scrapy(args: list[str], *, cwd: Path = REPO, env: dict[str, str] | None = None,
