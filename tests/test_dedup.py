@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from crawler.signals import text_file_written
-from crawler.state import State, close_state
+from crawler.state import close_state
+from crawler.store import SqliteStore as State
 from pipelines.dedup import DedupPipeline, shingles
 from pipelines.relevance import NotKept
 from tests.support.pipelines import article_item, topic_crawler

@@ -12,7 +12,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from crawler.fetch.redirects import RedirectMemoryMiddleware
-from crawler.state import State
+from crawler.store import SqliteStore as State
 
 
 @pytest.fixture

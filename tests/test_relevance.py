@@ -10,7 +10,8 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.state import State, close_state
+from crawler.state import close_state
+from crawler.store import SqliteStore as State
 from pipelines.relevance import NotKept, RelevancePipeline, judge
 from tests.support.pipelines import TopicSpider, article_item, topic_crawler
 
