@@ -225,8 +225,8 @@ class CoverageSpider(scrapy.Spider):
 
     def _discovery(self, response: Response, produce) -> list[Request]:
         """Run one discovery callback: its requests are stored in the frontier together with the page's validators
-        (one transaction), then scheduled; undated article candidates wait while the outlet has discovery in
-        flight, and are released (or dropped, when a listing dated them outside the window) once it has none."""
+        (one transaction), then scheduled; article candidates wait while the outlet has discovery in flight, and
+        are released (or dropped, when a listing dated them outside the window) once it has none."""
         outlet = self._outlet(response)
         # Under the URL that was asked for: a redirected page is asked for there again, conditionally.
         page_url = (response.meta.get("redirect_urls") or [response.request.url if response.request else response.url])[0]
@@ -259,8 +259,7 @@ class CoverageSpider(scrapy.Spider):
         self._sent(requests)
         ready = []
         for request in requests:
-            if request.meta.get("kind") == "article" and not request.meta.get("evidence") \
-                    and self._in_flight.get(slug, 0) > 0:
+            if request.meta.get("kind") == "article" and self._in_flight.get(slug, 0) > 0:
                 self._held.setdefault(slug, []).append(request)
                 self._stat(slug, "held_for_dates")
             else:
