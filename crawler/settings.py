@@ -124,6 +124,8 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    # The crawl's topic, archive paths, lock and store (crawler/run.py), built once and handed to every component.
+    "crawler.extensions.topicrun.TopicRunExtension": 0,
     # A progress line (or live table) per outlet while crawling: PROGRESS_INTERVAL.
     "crawler.extensions.progress.Progress": 500,
     # A full disk stops the crawl with one clear error line (not one per failing write).

@@ -20,9 +20,8 @@ import numpy as np
 from scrapy.exceptions import NotConfigured
 
 from crawler.items import ArticleItem
-from crawler.paths import paths_for
 from crawler.signals import text_file_written
-from crawler.state import open_state
+from crawler.run import topic_run
 from crawler.store import TopicStore
 from crawler.urls import canonical_url, in_scope
 from pipelines.minhash import LSHIndex, jaccard, minhash
@@ -128,18 +127,17 @@ class DedupPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "DedupPipeline":
-        if getattr(crawler.spider, "topic", None) is None:
-            raise NotConfigured("no topic")
+        topic_run(crawler)  # NotConfigured without a topic
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.file_written, signal=text_file_written)
         return pipeline
 
     def open_spider(self) -> None:
-        self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
+        self.state = topic_run(self.crawler).store
         self.index = NearDuplicateIndex(self.state, self.threshold, self.num_perm)
 
     def _outlet_hosts(self, item: ArticleItem):
-        topic = self.crawler.spider.topic
+        topic = topic_run(self.crawler).topic
         return next(o.hosts for o in topic.outlets if o.slug == item.outlet_slug)
 
     def _duplicate(self, item: ArticleItem, original: str, how: str) -> NotKept:

@@ -49,7 +49,7 @@ class CaptureOrderPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "CaptureOrderPipeline":
-        if getattr(crawler.spider, "topic", None) is None:
+        if getattr(crawler, "topic_run", None) is None:
             raise NotConfigured("no topic")
         pipeline = cls(crawler, replay=bool(crawler.settings.get("REPLAY_FROM")))
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):

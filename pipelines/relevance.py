@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ArticleItem
-from crawler.paths import paths_for
-from crawler.state import open_state
+from crawler.run import topic_run
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -63,16 +62,16 @@ class RelevancePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RelevancePipeline":
-        if getattr(crawler.spider, "topic", None) is None:
+        if getattr(crawler, "topic_run", None) is None:
             raise NotConfigured("no topic: relevance needs one")
         return cls(crawler)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
-        outcome, item.relevance = judge(item, self.crawler.spider.topic)
+        outcome, item.relevance = judge(item, topic_run(self.crawler).topic)
         if outcome == "kept":
             return item
         self.stats.inc_value(f"coverage/{item.outlet_slug}/{outcome}")
-        state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
+        state = topic_run(self.crawler).store
         state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome=outcome,
                              final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                              record_id=item.warc_record_id, fetched_at=item.fetched_at)

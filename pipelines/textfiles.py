@@ -22,9 +22,9 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.fsutil import is_disk_full, write_atomic
 from crawler.items import ArticleItem
-from crawler.paths import TopicPaths, paths_for
+from crawler.paths import TopicPaths
 from crawler.signals import disk_full, text_file_written
-from crawler.state import open_state
+from crawler.run import topic_run
 from crawler.store import TopicStore
 from pipelines.manifest import ManifestWriter, read_manifest, sequence_of
 from pipelines.relevance import NotKept
@@ -109,13 +109,13 @@ class TextFilesPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "TextFilesPipeline":
-        if getattr(crawler.spider, "topic", None) is None:
+        if getattr(crawler, "topic_run", None) is None:
             raise NotConfigured("no topic")
         return cls(crawler)
 
     def open_spider(self) -> None:
-        self.paths = paths_for(self.crawler.settings, self.crawler.spider).create()
-        self.state = open_state(self.paths.state)
+        run = topic_run(self.crawler)
+        self.paths, self.state = run.paths, run.store
         self.manifest = ManifestWriter(self.paths.manifest)
         if self.crawler.settings.get("DISTRIBUTED"):
             self._continue_numbering()

@@ -18,9 +18,9 @@ LAYERS = {
     "crawler.discovery": 0, "crawler.process": 0, "crawler.signals": 0, "crawler.fsutil": 0, "crawler": 0,
     "crawler.settings": 0,  # declarative data (every default once): any layer may read a default from it
     "crawler.compat": 1,  # wrappers of private Scrapy APIs, importing nothing of ours
-    "crawler.paths": 1, "crawler.lock": 1, "crawler.store": 1, "crawler.state": 1,
+    "crawler.paths": 1, "crawler.lock": 1, "crawler.store": 1, "crawler.state": 1, "crawler.run": 1,
     "crawler.archive": 2, "pipelines": 2,
-    "crawler.run": 3, "crawler.spiders": 3, "crawler.fetch": 3, "crawler.middlewares": 3,
+    "crawler.spiders": 3, "crawler.fetch": 3, "crawler.middlewares": 3,
     "crawler.compression": 3, "crawler.resolver": 3, "crawler.extensions": 3, "crawler.cluster": 3,
     "crawler.logformatter": 3,
     "crawler.rebuild": 3,  # rebuilds a missing state at crawl start, and for `scrapy rebuild-state`

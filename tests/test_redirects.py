@@ -12,6 +12,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from crawler.fetch.redirects import RedirectMemoryMiddleware
+from crawler.run import TopicRun
 from crawler.store import SqliteStore as State
 
 
@@ -25,7 +26,8 @@ def state(tmp_path):
 def middleware(state: State | None) -> RedirectMemoryMiddleware:
     crawler = get_crawler(Spider)
     crawler.spider = Spider("coverage")
-    crawler.spider.archive_state = state
+    if state is not None:  # the crawl's run holds the store (crawler.run.TopicRun)
+        crawler.topic_run = TopicRun(topic=None, paths=None, store=state)
     return RedirectMemoryMiddleware.from_crawler(crawler)
 
 

@@ -158,7 +158,8 @@ class WarcRecorderMiddleware:
             if recovery.cut_bytes:
                 self.stats.inc_value("warc/torn_records_cut")
                 self.stats.inc_value("warc/torn_bytes_cut", recovery.cut_bytes)
-        self.state = open_state(paths.state)
+        run = getattr(self.crawler, "topic_run", None)  # a crawl without a topic (another spider) has none
+        self.state = run.store if run is not None else open_state(paths.state)
         info = {
             "software": f"presswarc/{__version__} (Scrapy {scrapy.__version__}; warcio {warcio.__version__})"
             if hasattr(warcio, "__version__") else f"presswarc/{__version__} (Scrapy {scrapy.__version__})",

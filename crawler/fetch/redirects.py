@@ -36,7 +36,8 @@ class RedirectMemoryMiddleware:
         if response.status not in REDIRECT_STATUSES or request.meta.get("kind") != "article":
             return response
         location = response.headers.get(b"Location")
-        state = getattr(self.crawler.spider, "archive_state", None)
+        run = getattr(self.crawler, "topic_run", None)
+        state = run.store if run is not None else None
         if not location or state is None:
             return response
         target = normalize_url(safe_url_string(location.decode("latin-1").strip()), base=request.url)

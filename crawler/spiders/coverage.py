@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 import scrapy
@@ -26,18 +25,13 @@ from crawler.discovery.feeds import autodiscover_feeds, parse_feed
 from crawler.discovery.search import parse_search, search_url
 from crawler.discovery.sections import parse_section as parse_listing
 from crawler.discovery.sitemaps import child_may_hold_window, child_recency, parse_sitemap
-from crawler.items import TRUNCATED_META
-from crawler.items import ArticleItem
+from crawler.items import TRUNCATED_META, ArticleItem
 from crawler.middlewares import OutletRobotsMiddleware
-from crawler.paths import paths_for
 from crawler.query import slug_text
-from crawler.rebuild import rebuild_state
-from crawler.lock import TopicLock
-from crawler.state import open_state
-from crawler.store import FrontierEntry
-from crawler.topic import Outlet, Topic, load_topic
+from crawler.run import TopicRun
+from crawler.store import FrontierEntry, TopicStore
+from crawler.topic import Outlet, Topic
 from crawler.urls import canonical_url, in_scope, normalize_url
-from crawler.fsutil import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +40,6 @@ HINT_PRIORITY = {2: 20, 1: 10, 0: 0}
 RESUMED_PRIORITY = 30  # added to a candidate left pending by an earlier run: it goes before new ones
 MAX_REDIRECT_MEMORY_HOPS = 10
 NOT_NOW = "not_now"  # request.meta: stored in the frontier, not requested in this run (over a discovery budget)
-
-
-def keep_topic_copy(topic: Topic, target: Path) -> None:
-    """Keep the topic file next to its archive, so the archive explains itself (reports read the window)."""
-    if not topic.path:
-        return
-    text = Path(topic.path).read_text(encoding="utf-8")  # valid UTF-8: TOML requires it and the topic loaded
-    if target.exists() and target.read_text(encoding="utf-8", errors="replace") == text:
-        return
-    write_atomic(target.parent, target.name, text)  # a temporary name of its own: workers start together
 
 
 VIA_PREFERENCE = ("sitemap", "feed", "search", "section")
@@ -81,8 +65,6 @@ class CoverageSpider(scrapy.Spider):
         if not topic:
             raise MissingTopic("the coverage spider needs a topic file: scrapy crawl coverage -a topic=FILE.toml")
         self.topic_path = topic
-        self.topic: Topic | None = None
-        self.topic_name: str | None = None
         self._seen: set[str] = set()
         self._found_via: dict[str, set[str]] = {}  # every discovery path that listed a URL
         self._evidence: dict[str, set[tuple[date | None, date | None]]] = {}  # (published, lastmod) per listing
@@ -93,33 +75,42 @@ class CoverageSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
+        """Settings only: the topic, its archive, lock and store are the crawl's ``TopicRun`` (crawler.run), built
+        after the spider and before the engine."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.topic = load_topic(spider.topic_path, topics_dir=settings.get("TOPICS_DIR"))
-        spider.topic_name = spider.topic.name
         spider.section_pages = settings.getint("SECTION_MAX_PAGES")
         spider.max_depth = settings.getint("DISCOVERY_MAX_DEPTH")
         spider.max_sitemaps = settings.getint("DISCOVERY_MAX_SITEMAPS")
         spider.max_urls_per_sitemap = settings.getint("DISCOVERY_MAX_URLS_PER_SITEMAP")
-        paths = paths_for(settings, spider).create()
-        distributed = bool(settings.get("DISTRIBUTED"))
-        spider.lock = TopicLock(paths.lock).acquire() if not distributed else None  # workers share a topic
-        if not distributed and not paths.state.exists() and paths.manifest.exists():
-            logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
-            rebuild_state(paths, settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
-                          settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
-        keep_topic_copy(spider.topic, paths.root / "topic.toml")
-        spider.archive_state = open_state(paths.state)  # not `state`: Scrapy keeps JOBDIR data there
-        # What a listing is read for: a 304 only ends a branch read for the same window, since what another window
-        # skipped was never stored.
-        spider.scope = f"{spider.topic.since}..{spider.topic.until}"
         spider.refresh_after = settings.getfloat("REFRESH_AFTER_DAYS") or None
-        spider.error_runs = settings.getint("ERROR_RETRY_RUNS", 3)
-        if spider.lock is not None:
-            crawler.signals.connect(spider.lock.release, signal=signals.spider_closed)
+        spider.error_runs = settings.getint("ERROR_RETRY_RUNS")
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
+
+    # -- the run this spider crawls for (crawler.run.TopicRun) --
+    @property
+    def run(self) -> TopicRun:
+        return self.crawler.topic_run
+
+    @property
+    def topic(self) -> Topic:
+        return self.run.topic
+
+    @property
+    def topic_name(self) -> str:
+        return self.run.topic.name
+
+    @property
+    def archive_state(self) -> TopicStore:  # not `state`: Scrapy keeps JOBDIR data there
+        return self.run.store
+
+    @property
+    def scope(self) -> str:
+        """What a listing is read for: a 304 only ends a branch read for the same window, since what another
+        window skipped was never stored."""
+        return f"{self.topic.since}..{self.topic.until}"
 
     # -- helpers --
     def _meta(self, outlet: Outlet, kind: str, **extra: Any) -> dict[str, Any]:

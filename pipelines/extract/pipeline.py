@@ -55,7 +55,9 @@ class ExtractPipeline:
         return pipeline
 
     def open_spider(self) -> None:
-        self.state = open_state(paths_for(self.crawler.settings, self.crawler.spider).state)
+        run = getattr(self.crawler, "topic_run", None)  # a crawl of another spider keeps its own state
+        self.state = run.store if run is not None else open_state(paths_for(self.crawler.settings,
+                                                                             self.crawler.spider).state)
         self.memory = SiteMemory(self.min_articles, self.state.site_memory())
 
     def close_spider(self) -> None:

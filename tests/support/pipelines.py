@@ -36,8 +36,14 @@ class TopicSpider(Spider):
 def topic_crawler(archive: Path, topic: dict[str, Any] | None = None, **settings: Any) -> Crawler:
     """A crawler with ``ARCHIVE_DIR=archive`` (and ``settings``) whose spider crawls ``topic`` (default
     ``TOPIC``)."""
+    from crawler.paths import topic_paths
+    from crawler.run import TopicRun
+    from crawler.state import open_state
+
     crawler = get_crawler(TopicSpider, {"ARCHIVE_DIR": str(archive), **settings})
     crawler.spider = TopicSpider.from_crawler(crawler, topic=parse_topic(topic or TOPIC))
+    paths = topic_paths(archive, crawler.spider.topic.name).create()
+    crawler.topic_run = TopicRun(crawler.spider.topic, paths, open_state(paths.state))  # as TopicRunExtension does
     return crawler
 
 
