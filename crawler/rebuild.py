@@ -55,6 +55,9 @@ def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> d
         last = -1
         for entry in read_manifest(paths.manifest):
             name = entry.get("file", "")
+            if not entry.get("url") or not (entry.get("canonical_url") or entry.get("final_url")):
+                logger.warning("%s: the line of %s names no URL; left out of the state", paths.manifest, name)
+                continue
             outlet = entry.get("outlet_slug") or entry.get("outlet") or ""
             state.add_file(entry.get("canonical_url") or entry.get("final_url"), name,
                            entry.get("text_sha256", ""), outlet)

@@ -35,9 +35,10 @@ def read_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
             except ValueError:
                 logger.warning("%s: unreadable line %d skipped", path, number)
                 continue
-            if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) for key in ("file", "url")):
-                logger.warning("%s: line %d is not a manifest entry (a file and a url are required) and is skipped",
-                               path, number)
+            if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not all(
+                    isinstance(entry[key], str) for key in ("url", "canonical_url", "final_url") if entry.get(key)):
+                logger.warning("%s: line %d is not a manifest entry (a file name and text URLs are required) and is "
+                               "skipped", path, number)
                 continue
             yield entry
 
