@@ -14,6 +14,7 @@ import pytest
 from crawler.lock import TopicLock, TopicLocked
 from crawler.paths import UnsafeArchive
 from tests.support.crawl import REPO
+from tests.support.processes import hold_lock
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 TRIALS = 300
@@ -203,17 +204,9 @@ def test_the_crawling_process_holds_the_lock_until_it_dies(tmp_path):
         assert len(list((tmp_path / "archive" / "locked" / "text").iterdir())) == 1
 
 
-def _hold_lock_in_another_process(path: Path) -> subprocess.Popen:
-    code = ("import sys,time;sys.path.insert(0,%r);from crawler.lock import TopicLock;"
-            "l=TopicLock(%r).acquire();print('held',flush=True);time.sleep(60)") % (str(REPO), str(path))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
-
 def test_lock_deleted_while_held_admits_no_second(tmp_path):
     lock = tmp_path / "crawl.lock"
-    holder = _hold_lock_in_another_process(lock)
+    holder = hold_lock(lock)
     try:
         lock.unlink()  # e.g. a cleanup script, or a user "removing a stale lock"
         with pytest.raises(TopicLocked):
@@ -225,7 +218,7 @@ def test_lock_deleted_while_held_admits_no_second(tmp_path):
 
 def test_lock_replaced_while_held_admits_no_second(tmp_path):
     lock = tmp_path / "crawl.lock"
-    holder = _hold_lock_in_another_process(lock)
+    holder = hold_lock(lock)
     try:
         other = tmp_path / "x"
         other.write_text("")

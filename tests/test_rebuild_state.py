@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from crawler.lock import TopicLock, TopicLocked
-from tests.support.crawl import REPO, run_scrapy
-
-
-def _hold_lock(path: Path) -> subprocess.Popen:
-    code = ("import sys,time;sys.path.insert(0,%r);from crawler.lock import TopicLock;"
-            "l=TopicLock(%r).acquire();print('held',flush=True);time.sleep(60)") % (str(REPO), str(path))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
-    return proc
+from tests.support.crawl import run_scrapy
+from tests.support.processes import hold_lock
 
 
 def test_rebuild_state_ignores_running_crawl(tmp_path):
@@ -35,7 +22,7 @@ def test_rebuild_state_ignores_running_crawl(tmp_path):
     inflight = topic / "text" / "000_0123456789abcdef.txt"
     inflight.write_text(" date 2021-07-16 Title\n\nBody\n")
     ino = (topic / "state.sqlite").stat().st_ino
-    holder = _hold_lock(topic / "crawl.lock")
+    holder = hold_lock(topic / "crawl.lock")
     try:
         result = run_scrapy(["rebuild-state", str(topic)], check=False)
         print(result.returncode, result.stdout, result.stderr[-2000:])

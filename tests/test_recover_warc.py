@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.crawl import REPO, run_scrapy
+from tests.support.crawl import run_scrapy
 
 
 def _warc_gz_record() -> bytes:

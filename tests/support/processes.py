@@ -40,3 +40,12 @@ def kill_when(process: subprocess.Popen, condition: Callable[[], bool], timeout:
         process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     return alive
+
+
+def hold_lock(path: Path) -> subprocess.Popen:
+    """Another process that takes the topic lock at ``path`` and holds it (for a minute, or until killed)."""
+    code = ("import sys,time;sys.path.insert(0,%r);from crawler.lock import TopicLock;"
+            "l=TopicLock(%r).acquire();print('held',flush=True);time.sleep(60)") % (str(REPO), str(path))
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().strip() == "held"
+    return process
