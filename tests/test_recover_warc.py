@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
-import pytest
 
 from tests.support.crawl import run_scrapy
 
