@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-
 from tests.support.crawl import run_scrapy
 
 
