@@ -34,9 +34,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 8192
+ROBOTS_FORBIDDEN = "Forbidden by robots.txt"  # the message of Scrapy's RobotsTxtMiddleware refusal (test_compat)
 
 
-class RefusedRedirect(IgnoreRequest):
+class Refused(IgnoreRequest):
+    """A request the crawl never sends, whichever run asks: not on the outlet, a private address, a non-HTTP
+    scheme, an over-long URL (a budget or a pause is not this: those end with the run)."""
+
+
+class RefusedRedirect(Refused):
     """A redirect hop the crawl does not follow: another site, a private address, a non-HTTP scheme, or more
     robots.txt hops than ``ROBOTSTXT_MAX_REDIRECTS``."""
 
@@ -206,7 +212,7 @@ class RequestGuardMiddleware:
     def _refuse(self, request: Request, reason: str, message: str | None = None) -> None:
         self.stats.inc_value(f"guard/{reason}")
         logger.debug("refused (%s): %s", reason, request.url[:300])
-        error = RefusedRedirect if request.meta.get("redirect_urls") else IgnoreRequest
+        error = RefusedRedirect if request.meta.get("redirect_urls") else Refused
         raise error(message or f"refused ({reason}): {request.url[:300]}")
 
     def process_request(self, request: Request) -> None:

@@ -53,3 +53,11 @@ def test_bundled_public_suffix_list_looks_nothing_up(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_scrapy_robots_middleware_still_refuses_with_the_message_the_spider_reads():
+    from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+
+    from crawler.middlewares import ROBOTS_FORBIDDEN
+
+    assert ROBOTS_FORBIDDEN in inspect.getsource(RobotsTxtMiddleware)

@@ -29,8 +29,19 @@ def test_kill_between_a_listing_and_its_articles_loses_nothing(tmp_path):
         room = build_newsroom(site, tmp_path, article_delay=30)  # the articles hang: the kill lands before them
         process = popen_crawl(room.topic_file, archive, site.proxy_url)
         july = [u for u in room.sitemaps if "2021-07" in u]
-        fetched = lambda: any(site.count(u) for u in room.expected) and all(site.count(u) for u in july)  # noqa: E731
-        assert kill_when(process, fetched), "the crawl ended before its articles were requested"
+
+        def listings_settled() -> bool:  # every July sitemap read and its validators committed, articles asked for
+            if not any(site.count(u) for u in room.expected):
+                return False
+            try:
+                with sqlite3.connect(f"file:{archive / 'newsroom' / 'state.sqlite'}?mode=ro", uri=True) as db:
+                    marks = ",".join("?" * len(july))
+                    return db.execute(f"SELECT count(*) FROM fetched WHERE etag IS NOT NULL AND url IN ({marks})",
+                                      july).fetchone()[0] == len(july)
+            except sqlite3.Error:
+                return False
+
+        assert kill_when(process, listings_settled), "the crawl ended before its articles were requested"
         state = sqlite3.connect(archive / "newsroom" / "state.sqlite")
         assert state.execute("SELECT count(*) FROM fetched WHERE etag IS NOT NULL").fetchone()[0] >= 5
         state.close()

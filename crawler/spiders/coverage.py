@@ -26,7 +26,7 @@ from crawler.discovery.search import parse_search, search_url
 from crawler.discovery.sections import parse_section as parse_listing
 from crawler.discovery.sitemaps import child_may_hold_window, child_recency, parse_sitemap
 from crawler.items import TRUNCATED_META, ArticleItem
-from crawler.middlewares import OutletRobotsMiddleware
+from crawler.middlewares import ROBOTS_FORBIDDEN, OutletRobotsMiddleware, Refused
 from crawler.query import slug_text
 from crawler.run import TopicRun
 from crawler.store import FrontierEntry, TopicStore
@@ -578,7 +578,11 @@ class CoverageSpider(scrapy.Spider):
         release_lease(self.crawler, request)
         slug = request.meta.get("outlet", "unknown")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            return  # refused by robots.txt, the budget or a guard: not an error of the outlet
+            # Refused by robots.txt, the budget or a guard: not an error of the outlet. What no run will fetch
+            # leaves the frontier; what a budget or a pause held back stays for the next run.
+            if failure.check(Refused) or ROBOTS_FORBIDDEN in failure.getErrorMessage():
+                self.archive_state.drop_pending(request.url)
+            return
         self.crawler.stats.inc_value(f"coverage/{slug}/errors")
         response = getattr(failure.value, "response", None)
         warc = request.meta.get("warc") or {}
