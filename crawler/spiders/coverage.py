@@ -72,6 +72,8 @@ class CoverageSpider(scrapy.Spider):
         self._held: dict[str, list[Request]] = {}  # undated article requests waiting for those
         self._sitemaps_sent: dict[str, int] = {}
         self._arrivals = 0  # article pages handed to the pipelines, numbered in the order they came
+        self._pending: list[FrontierEntry] | None = None  # the frontier at start (_pending_entries)
+        self._pending_urls: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
@@ -272,6 +274,21 @@ class CoverageSpider(scrapy.Spider):
             released.append(request)
         return released
 
+    def _pending_entries(self) -> list[FrontierEntry]:
+        """The frontier as this run found it, read once (the resume and the settled checks share it)."""
+        if self._pending is None:
+            self._pending = self.archive_state.pending()
+            self._pending_urls = {entry.url for entry in self._pending}
+        return self._pending
+
+    def _settle_pending(self, url: str) -> None:
+        """Take a settled URL off the frontier, if an earlier run left it there: a store write only for those,
+        not for each of the many settled URLs a listing names again on every run."""
+        self._pending_entries()
+        if url in self._pending_urls:
+            self._pending_urls.discard(url)
+            self.archive_state.drop_pending(url)
+
     def _dated_outside(self, url: str, candidate: Candidate | None = None) -> bool:
         """Whether any listing (or ``candidate``) dates ``url`` outside the window: then it is not fetched, whichever
         listing answered first."""
@@ -329,7 +346,7 @@ class CoverageSpider(scrapy.Spider):
         assert self.topic is not None
         slugs = {o.slug for o in self.topic.outlets}
         by_outlet: dict[str, list[Request]] = {}
-        for entry in self.archive_state.pending():
+        for entry in self._pending_entries():
             if entry.outlet in slugs:
                 outlet = self._outlet_named(entry.outlet)
             else:  # an outlet renamed in the topic file since: its URLs still say which one it is
@@ -489,17 +506,17 @@ class CoverageSpider(scrapy.Spider):
             target = self._redirect_target(url)
             if target is None:  # an earlier run's redirects go round in a loop: nothing to fetch there
                 self._stat(outlet, "redirect_loop")
-                self.archive_state.drop_pending(url)
+                self._settle_pending(url)
                 continue
             if self._already_done(url) or (target != url and self._already_done(target)) \
                     or self._settled_by_redirect(target):
                 self._stat(outlet, "archived_earlier")
-                self.archive_state.drop_pending(url)  # settled: no later run needs it either
+                self._settle_pending(url)  # settled: no later run needs it either
                 continue
             if target != url:
                 if not in_scope(target, outlet.hosts):
                     self._stat(outlet, "redirected_offsite")
-                    self.archive_state.drop_pending(url)
+                    self._settle_pending(url)
                     continue
                 if target in self._seen:
                     continue
@@ -509,7 +526,7 @@ class CoverageSpider(scrapy.Spider):
             if self._dated_outside(url, candidate):
                 self._stat(outlet, "skipped_out_of_window")
                 if resumed is not None:
-                    self.archive_state.drop_pending(url)
+                    self._settle_pending(url)
                 continue
             score = self.topic.query.hint_score(candidate.title or "", candidate.summary or "", slug_text(url))
             priority = HINT_PRIORITY[score] if resumed is None else max(resumed, HINT_PRIORITY[score]) + RESUMED_PRIORITY
