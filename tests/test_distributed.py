@@ -57,7 +57,7 @@ def site(tmp_path):
         yield server
 
 
-def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int) -> subprocess.Popen:
+def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int, *settings: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
     env.update(http_proxy=site.proxy_url, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
                SCRAPY_SETTINGS_MODULE="crawler.settings")
@@ -66,7 +66,8 @@ def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int) 
         [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={tmp_path / 'topic.toml'}",
          "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", f"DISTRIBUTED={redis_url}",
          "-s", f"DOWNLOAD_DELAY={DELAY}", "-s", "CONCURRENT_REQUESTS=3", "-s", "AUTOTHROTTLE_ENABLED=False",
-         "-s", "EXTRACT_WORKERS=0", "-s", f"STATS_FILE={tmp_path / f'stats-{number}.json'}"],
+         "-s", "EXTRACT_WORKERS=0", "-s", f"STATS_FILE={tmp_path / f'stats-{number}.json'}",
+         *(arg for setting in settings for arg in ("-s", setting))],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -139,6 +140,35 @@ def test_a_killed_worker_loses_nothing(tmp_path, site, redis_url):
     assert recovered.returncode == 0, recovered.stderr
     warc_check(topic_dir)
     assert not list((topic_dir / "warc").glob("*.open"))
+
+
+def test_a_worker_killed_while_holding_articles_loses_none(tmp_path, site, redis_url):
+    """A worker holds an outlet's article requests while that outlet's other feed is still being read; killed
+    then, its requests were in no queue and no lease, only in the frontier, which the survivor reads again."""
+    topic = tmp_path / "topic.toml"
+    text = topic.read_text()
+    for outlet in OUTLETS:  # a second feed, slow and empty: the first feed's articles wait for it
+        text = text.replace(f'feeds = ["{outlet}/feed"]', f'feeds = ["{outlet}/feed", "{outlet}/later-feed"]')
+        site.route(f"{outlet}/later-feed", Reply(body=rss_feed("later", []), delay=4,
+                                                 headers=[("Content-Type", "application/rss+xml")]))
+    topic.write_text(text)
+    processes = [start_worker(tmp_path, site, redis_url, n, "LOG_LEVEL=DEBUG") for n in range(2)]
+    deadline, holder = time.time() + 60, None
+    while holder is None and time.time() < deadline:
+        holder = next((n for n in range(2) if "held until the outlet's other listings are read"
+                       in (tmp_path / f"worker-{n}.log").read_text()), None)
+        time.sleep(0.02)
+    assert holder is not None, "no worker held an outlet's articles"
+    processes[holder].send_signal(signal.SIGKILL)
+    survivor = 1 - holder
+    try:
+        processes[survivor].wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        processes[survivor].kill()
+        pytest.fail("the surviving worker did not finish")
+    check_output(tmp_path)
+    stats = json.loads((tmp_path / f"stats-{survivor}.json").read_text())
+    assert any(k.endswith("/recovered") for k in stats), sorted(stats)
 
 
 def test_redis_going_away_stops_workers_cleanly(tmp_path, site, redis_url):

@@ -257,6 +257,9 @@ class CoverageSpider(scrapy.Spider):
                 self._stat(slug, "held_for_dates")
             else:
                 ready.append(request)
+        if len(ready) < len(requests):
+            logger.debug("%s: %d article request(s) held until the outlet's other listings are read", slug,
+                         len(requests) - len(ready))
         if self._in_flight.get(slug, 0) <= 0:
             ready.extend(self._release(slug))
         return ready
@@ -311,12 +314,25 @@ class CoverageSpider(scrapy.Spider):
             self.crawler.engine.crawl(held)
 
     def _idle(self) -> None:
-        """Nothing left in flight: whatever is still held (a count missed somewhere) is released now."""
-        released = [r for slug in list(self._held) for r in self._release(slug)]
+        """Nothing left in flight: whatever is still held (a count missed somewhere) is released now; then the
+        frontier is read again for article candidates this spider never saw (``_recovered``)."""
+        released = [r for slug in list(self._held) for r in self._release(slug)] or self._recovered()
         for request in released:
             self.crawler.engine.crawl(request)
         if released:
             raise DontCloseSpider
+
+    def _recovered(self) -> list[Request]:
+        """Article candidates still pending in the frontier that this spider has not seen in this run.
+
+        In a cluster they are what another worker found and held (its listing's lease ended with the callback, its
+        article requests were still waiting for the outlet's other listings) when it died: the frontier is the only
+        place left that knows them, and the workers that survive read it at start only. A local run has seen every
+        pending entry at start, so it finds none. Requests another worker did schedule meanwhile are dropped by the
+        shared duplicate filter."""
+        entries = [e for e in self.archive_state.pending()
+                   if e.kind == "article" and canonical_url(e.url) not in self._seen]
+        return self._resumed(entries, event="recovered") if entries else []
 
     # -- first requests --
     async def start(self) -> AsyncIterator[Request]:
@@ -339,14 +355,14 @@ class CoverageSpider(scrapy.Spider):
         for request in self._resumed():
             yield request
 
-    def _resumed(self) -> list[Request]:
+    def _resumed(self, entries: list[FrontierEntry] | None = None, event: str = "resumed") -> list[Request]:
         """Requests for what earlier runs found and never settled, scheduled again under today's rules."""
         callbacks = {"sitemap": self.parse_sitemap, "feed": self.parse_feed, "section": self.parse_section,
                      "search": self.parse_search, "home": self.parse_home}
         assert self.topic is not None
         slugs = {o.slug for o in self.topic.outlets}
         by_outlet: dict[str, list[Request]] = {}
-        for entry in self._pending_entries():
+        for entry in self._pending_entries() if entries is None else entries:
             if entry.outlet in slugs:
                 outlet = self._outlet_named(entry.outlet)
             else:  # an outlet renamed in the topic file since: its URLs still say which one it is
@@ -366,7 +382,7 @@ class CoverageSpider(scrapy.Spider):
             else:
                 continue
             if requests:
-                self._stat(outlet, "resumed", len(requests))
+                self._stat(outlet, event, len(requests))
             by_outlet.setdefault(outlet.slug, []).extend(requests)
         resumed = []
         for slug, requests in by_outlet.items():
