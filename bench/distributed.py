@@ -1,12 +1,14 @@
 """Distributed crawl speed-up: 1, 2 and 4 workers on one topic through a local redis-server.
 
-    python bench/distributed.py [--outlets 24] [--articles 10] [--latency 0.3] [--workers 1,2,4]
+    python bench/distributed.py [--outlets 40] [--articles 30] [--latency 0.2] [--delay 1.0] [--workers 1,2,4]
 
-A local site of many outlets answers every request after a fixed latency. Each worker is limited to
-``CONCURRENT_REQUESTS`` (default 4) requests in flight, so one worker is bound by its own concurrency and more
+A latency-bound local site of many outlets answers every request after a fixed latency. Each worker is limited
+to ``CONCURRENT_REQUESTS`` (default 1) requests in flight, so one worker is bound by its own concurrency and more
 workers add throughput until the per-outlet politeness bound (each outlet: one request at a time, DOWNLOAD_DELAY
-between them, for the whole cluster) is reached. Prints wall time, pages/s and speed-up over one worker (the
-baseline, measured in the same run), with the ideal (linear, capped by the politeness bound).
+between them, for the whole cluster) is reached. Prints, per number of workers: wall time, pages/s, speed-up over
+one worker (the baseline, measured in the same run) with the ideal (linear, capped by the politeness bound), the
+smallest gap between two requests to one outlet (politeness holds when it is at least the delay), how long after
+the last request the last worker exited, the workers' exit statuses, and Redis memory per fetched URL.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def build(site: SiteServer, outlets: int, articles: int, latency: float, topic: 
 
 
 def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: float,
-                concurrency: int) -> tuple[float, int]:
-    """Wall time of a crawl by ``workers`` workers, and the Redis memory the finished crawl holds."""
+                concurrency: int) -> tuple[float, int, list[int], float]:
+    """Wall time of a crawl by ``workers`` workers, the Redis memory the finished crawl holds, the workers' exit
+    statuses, and when (seconds since the start) the last worker exited."""
     port = free_port()
     redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
                               "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
@@ -67,22 +70,21 @@ def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: f
          "-s", f"CONCURRENT_REQUESTS={concurrency}", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_WORKERS=0",
          "-s", "LOG_LEVEL=WARNING", "-s", "PROGRESS_INTERVAL=0"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-    for process in processes:
-        process.wait()
+    codes = [process.wait() for process in processes]
     elapsed = time.time() - started
     memory = redis_client.Redis(port=port).info("memory")["used_memory"] - BASELINE_REDIS_BYTES
     redis.terminate()
     redis.wait()
-    return elapsed, memory
+    return elapsed, memory, codes, time.time()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--outlets", type=int, default=24)
-    parser.add_argument("--articles", type=int, default=10)
-    parser.add_argument("--latency", type=float, default=0.3)
-    parser.add_argument("--delay", type=float, default=0.2)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--outlets", type=int, default=40)
+    parser.add_argument("--articles", type=int, default=30)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
@@ -91,17 +93,24 @@ def main() -> None:
         build(site, args.outlets, args.articles, args.latency, topic)
         bound = (args.articles + 2) * (args.delay + args.latency)  # one outlet's requests, one at a time
         print(f"{args.outlets} outlets x {args.articles} articles, latency {args.latency} s, delay {args.delay} s, "
-              f"{args.concurrency} requests in flight per worker; politeness bound {bound:.1f} s")
-        print(f"{'workers':>7} {'wall s':>7} {'pages/s':>8} {'speed-up':>9} {'ideal':>6} {'redis B/URL':>12}")
+              f"{args.concurrency} request(s) in flight per worker; politeness bound {bound:.1f} s")
+        print(f"{'workers':>7} {'wall s':>7} {'pages/s':>8} {'speed-up':>9} {'ideal':>6} {'min gap s':>10} "
+              f"{'exit after last s':>18} {'exit codes':>11} {'redis B/URL':>12}")
         baseline = None
         for workers in counts:
             before = len(site.requests())
-            elapsed, memory = run_cluster(workers, site, topic, Path(tmp), args.delay, args.concurrency)
-            fetched = len(site.requests()) - before
+            elapsed, memory, codes, ended = run_cluster(workers, site, topic, Path(tmp), args.delay, args.concurrency)
+            requests = site.requests()[before:]
             baseline = baseline or elapsed
             ideal = min(workers, baseline / bound) if bound else workers
-            print(f"{workers:>7} {elapsed:>7.1f} {fetched / elapsed:>8.1f} {baseline / elapsed:>9.2f} {ideal:>6.2f} "
-                  f"{memory / max(fetched, 1):>12.0f}")
+            gaps = []
+            for host in {r.host for r in requests}:
+                times = sorted(r.time for r in requests if r.host == host and r.path != "/robots.txt")
+                gaps += [b - a for a, b in zip(times, times[1:])]
+            after_last = ended - max(r.time for r in requests)
+            print(f"{workers:>7} {elapsed:>7.1f} {len(requests) / elapsed:>8.1f} {baseline / elapsed:>9.2f} "
+                  f"{ideal:>6.2f} {min(gaps):>10.3f} {after_last:>18.1f} {','.join(map(str, codes)):>11} "
+                  f"{memory / max(len(requests), 1):>12.0f}")
 
 
 if __name__ == "__main__":

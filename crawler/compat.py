@@ -36,3 +36,33 @@ def use_bundled_public_suffix_list() -> None:
     from tldextract import TLDExtract
 
     cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)  # noqa: SLF001
+
+
+def engine_scheduler(crawler: Any) -> Any:
+    """The scheduler of the crawler's running engine, or None before it opens and after it closes.
+
+    Missing public API: Scrapy hands the scheduler to nobody; components that must reach it (the cluster's leases,
+    released from spider callbacks and item signals) find it on the engine's private slot.
+    """
+    slot = _engine_slot(crawler)
+    return slot.scheduler if slot is not None else None
+
+
+def wake_engine(crawler: Any, seconds: float) -> None:
+    """Have the engine ask its scheduler for requests again in ``seconds`` (sooner if something else wakes it).
+
+    Missing public API: a scheduler that has requests but none due yet can only return None, and the engine then
+    looks again at its next 5-second heartbeat; its ``nextcall`` (a ``CallLaterOnce``) is the only way to be
+    asked sooner.
+    """
+    slot = _engine_slot(crawler)
+    if slot is not None:
+        slot.nextcall.schedule(seconds)
+
+
+def _engine_slot(crawler: Any) -> Any:
+    try:
+        engine = crawler.engine  # Scrapy 2.19 raises RuntimeError before the crawl starts
+    except (AttributeError, RuntimeError):
+        return None
+    return getattr(engine, "_slot", None)  # noqa: SLF001

@@ -61,3 +61,44 @@ def test_scrapy_robots_middleware_still_refuses_with_the_message_the_spider_read
     from crawler.middlewares import ROBOTS_FORBIDDEN
 
     assert ROBOTS_FORBIDDEN in inspect.getsource(RobotsTxtMiddleware)
+
+
+def test_a_running_engine_exposes_its_scheduler_and_can_be_woken_sooner():
+    """``engine_scheduler`` and ``wake_engine`` read the engine's private slot: a real crawl (in a fresh process)
+    whose spider asks for both while it runs; if Scrapy renames the slot, its scheduler or ``nextcall``, it fails."""
+    import subprocess
+    import sys
+
+    from tests.support.crawl import REPO
+
+    script = (
+        "from scrapy import Spider\n"
+        "from scrapy.core.scheduler import BaseScheduler\n"
+        "from scrapy.crawler import CrawlerProcess\n"
+        "from scrapy.utils.reactor import CallLaterOnce\n"
+        "from crawler.compat import engine_scheduler, wake_engine\n"
+        "seen = {}\n"
+        "class Probe(Spider):\n"
+        "    name = 'probe'\n"
+        "    async def start(self):\n"
+        "        seen['scheduler'] = engine_scheduler(self.crawler)\n"
+        "        nextcall = self.crawler.engine._slot.nextcall\n"
+        "        wake_engine(self.crawler, 0.01)\n"
+        "        seen['woken'] = isinstance(nextcall, CallLaterOnce) and nextcall._call is not None\n"
+        "        return\n"
+        "        yield\n"
+        "process = CrawlerProcess({'TELNETCONSOLE_ENABLED': False, 'LOG_ENABLED': False})\n"
+        "crawler = process.create_crawler(Probe)\n"
+        "assert engine_scheduler(crawler) is None\n"
+        "process.crawl(crawler)\n"
+        "process.start()\n"
+        "assert isinstance(seen['scheduler'], BaseScheduler), seen\n"
+        "assert seen['woken'], seen\n"
+        "assert engine_scheduler(crawler) is None\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+    from scrapy.utils.reactor import CallLaterOnce
+
+    assert "delay" in inspect.signature(CallLaterOnce.schedule).parameters  # wake_engine passes one

@@ -12,6 +12,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.cluster.scheduler import _scheduler
+from crawler.compat import wake_engine
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, worker_id
 from crawler.store.redis import connect, key
 from crawler.paths import topic_name_of
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from twisted.internet import task
 
 logger = logging.getLogger(__name__)
+
+IDLE_CHECK_SECONDS = 1.0  # how often an idle worker looks whether the cluster's crawl is over
 
 
 class WorkerRegistry:
@@ -108,7 +111,8 @@ class WorkerRegistry:
                         logger.warning("worker %s is gone: %d of its requests are back in the queue", owner,
                                        returned)
                 busy = True
-            if busy or (scheduler is not None and len(scheduler.queue)):
+            if busy or (scheduler is not None and scheduler.queued()):
+                wake_engine(self.crawler, IDLE_CHECK_SECONDS)  # not only at the engine's 5-second heartbeat
                 raise DontCloseSpider("other workers are still crawling this topic")
         except redis.RedisError as exc:
             self.redis_lost(exc)

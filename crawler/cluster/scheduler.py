@@ -1,29 +1,43 @@
-"""scrapy-redis's scheduler, per topic and with leases: a request a worker takes stays in Redis (in the worker's
-lease hash) until it is done for good, so a worker that dies loses nothing it took."""
+"""scrapy-redis's scheduler, per topic, with leases and with the outlets' politeness slots taken at dequeue.
+
+A request a worker takes stays in Redis (in the worker's lease hash) until it is done for good, so a worker that
+dies loses nothing it took. The queue is one sorted set per outlet, and a worker only ever takes a request of an
+outlet whose cluster-wide slot is free, taking the slot in the same Lua step: no worker waits on an outlet another
+worker holds while other outlets have work due, and an outlet's next request goes to whichever worker asks first
+once its delay has passed (scrapy-redis's single queue cannot tell due requests from the rest).
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import redis
 from scrapy import signals
+from scrapy.utils.request import request_from_dict
+from scrapy_redis import picklecompat
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
-from crawler.cluster.scripts import LEASE_META, POP_AND_LEASE, RETURN_LEASE, worker_id
-from crawler.store.redis import connect, key
+from crawler.cluster.scripts import (ENQUEUE, HAND_OVER_SLOT, HEARTBEAT_SECONDS, LEASE_META, POP_DUE,
+                                     RENEW_SLOT, RETURN_LEASE, WORKER_TTL_SECONDS, worker_id)
+from crawler.compat import engine_scheduler, wake_engine
 from crawler.paths import topic_name_of
+from crawler.store.redis import connect, key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request
 
-IN_FLIGHT_META = "_outlet_in_flight"
+SLOT_META = "_cluster_slot"  # (slot key, token) of the outlet slot taken for a request
+HELD_POLL_MS = 50  # how soon to look again at an outlet whose slot is held through a download (no telling when)
 
 
 class TopicScheduler(Scheduler):
-    """scrapy-redis's scheduler, with the topic in its key names and leases on the requests a worker takes."""
+    """scrapy-redis's scheduler, with the topic in its key names, leases on the requests a worker takes, and the
+    per-outlet politeness slots taken together with the request."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "TopicScheduler":
@@ -34,10 +48,14 @@ class TopicScheduler(Scheduler):
         scheduler.stats = crawler.stats
         scheduler.crawler = crawler
         scheduler.worker = worker_id()
-        scheduler.set_aside = []
+        delay = settings.getfloat("DISTRIBUTED_OUTLET_DELAY")
+        scheduler.delay_ms = max(1, int(delay * 1000)) if delay > 0 else 0
+        scheduler.hold_ms = int(WORKER_TTL_SECONDS * 1000)  # renewed while the download lasts, expires if we die
+        # A slot is renewed this long at most: a request lost without a trace must not block its outlet for ever.
+        scheduler.max_hold = 2 * settings.getfloat("DOWNLOAD_TIMEOUT") + 60
         scheduler.enqueued = Counter()
-        scheduler.max_set_aside = 2 * max(1, settings.getint("CONCURRENT_REQUESTS", 16))
-        scheduler.in_flight = Counter()
+        scheduler.held = {}  # slot key -> (our token, when taken) for the requests handed out and not yet done
+        scheduler.renewal = None
         crawler.signals.connect(scheduler.request_left, signal=signals.request_left_downloader)
         return scheduler
 
@@ -46,88 +64,131 @@ class TopicScheduler(Scheduler):
         self.topic = topic
         self.queue_key = key(topic, "requests")
         self.lease_key = key(topic, "leases", self.worker)
+        self._keys = {name: key(topic, name) for name in ("queued", "sequence")}
+        self._queue_prefix = key(topic, "requests", "")
+        self._slot_prefix = key(topic, "slot", "")
         self.df = RFPDupeFilter(self.server, key=key(topic, "fingerprints"))
         super().open(spider)
-        self._pop_and_lease = self.server.register_script(POP_AND_LEASE)
+        self._enqueue = self.server.register_script(ENQUEUE)
+        self._pop_due = self.server.register_script(POP_DUE)
         self._return_lease = self.server.register_script(RETURN_LEASE)
+        self._renew_slot = self.server.register_script(RENEW_SLOT)
+        self._hand_over = self.server.register_script(HAND_OVER_SLOT)
+
+    def close(self, reason: str) -> None:
+        if self.renewal is not None and self.renewal.running:
+            self.renewal.stop()
+        super().close(reason)
+
+    # -- the queue --
+    def _encode(self, request: Request) -> bytes:
+        return picklecompat.dumps(request.to_dict(spider=self.spider))
+
+    def _decode(self, data: bytes) -> Request:
+        return request_from_dict(picklecompat.loads(data), spider=self.spider)
 
     def enqueue_request(self, request: Request) -> bool:
-        """scrapy-redis's enqueue, with one change to the order: within one priority, requests of different
-        outlets alternate (the score gets a fraction that grows with each request of the same outlet), so the
-        workers' requests spread over the outlets instead of queueing behind one outlet's slot."""
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
+        request.meta.pop(SLOT_META, None)  # a retry's copy: the slot was the old request's
         outlet = request.meta.get("outlet") or ""
+        # Within one priority an outlet's n-th request ranks with the other outlets' n-th: a worker that finds
+        # two outlets free takes from both in turn rather than all of one outlet's first.
         self.enqueued[outlet] += 1
         spread = min(self.enqueued[outlet], 999) / 1000
-        self.server.execute_command("ZADD", self.queue_key, -request.priority + spread,
-                                    self.queue._encode_request(request))
+        self._enqueue(keys=[self.queue_key, self._queue_prefix + outlet, self._keys["queued"], self._keys["sequence"]],
+                      args=[outlet, -request.priority + spread, self._encode(request)])
         self.stats.inc_value("scheduler/enqueued/redis")
-        added = True
         old_lease = request.meta.get(LEASE_META)
         if old_lease:  # a retry or redirect of a leased request: the copy in the queue now stands for it
             self.release(old_lease)
-        return added
+        return True
 
     def next_request(self) -> Request | None:
-        """The next request whose outlet has no download of this worker in flight.
+        """The best request among the outlets whose slot is free, leased and with its outlet's slot taken.
 
-        The queue is ordered by priority, so one outlet's requests come in runs; sent straight to the downloader
-        they would all wait for that outlet's cluster slot and hold every place this worker has in flight. A
-        request of a busy outlet is set aside (it stays leased, so it is not lost) for when the outlet is free.
+        When every outlet with requests is busy (another download in flight, or its delay counting down), the
+        engine is woken again when the first of them may be free, instead of at its next 5-second heartbeat.
         """
-        for index, request in enumerate(self.set_aside):
-            if not self.in_flight[request.meta.get("outlet")]:
-                return self._hand_out(self.set_aside.pop(index))
-        while len(self.set_aside) < self.max_set_aside:  # hoarding more would starve the other workers
-            lease = uuid.uuid4().hex
-            data = self._pop_and_lease(keys=[self.queue_key, self.lease_key], args=[lease])
-            if not data:
-                return None
-            request = self.queue._decode_request(data)
-            request.meta[LEASE_META] = lease
-            self.stats.inc_value("scheduler/dequeued/redis")
-            if request.meta.get("outlet") and self.in_flight[request.meta["outlet"]]:
-                self.set_aside.append(request)
-                continue
-            return self._hand_out(request)
-        return None
-
-    def _hand_out(self, request: Request) -> Request:
+        lease = uuid.uuid4().hex
+        found, value = self._pop_due(keys=[self.queue_key, self.lease_key, self._keys["queued"]],
+                                     args=[lease, self._queue_prefix, self._slot_prefix, self.hold_ms if self.delay_ms
+                                           else 0, HELD_POLL_MS])
+        if not found:
+            if int(value) >= 0:
+                wake_engine(self.crawler, max(int(value), 5) / 1000)
+            return None
+        request = self._decode(value)
+        request.meta[LEASE_META] = lease
         outlet = request.meta.get("outlet")
-        if outlet:
-            self.in_flight[outlet] += 1
-            request.meta[IN_FLIGHT_META] = outlet
+        if outlet and self.delay_ms:
+            slot = self._slot_prefix + outlet
+            request.meta[SLOT_META] = (slot, lease)
+            self.held[slot] = (lease, time.monotonic())
+            if self.renewal is None:
+                from twisted.internet import task
+
+                self.renewal = task.LoopingCall(self._renew)
+                self.renewal.start(HEARTBEAT_SECONDS, now=False)
+            self.stats.inc_value("distributed/slots_taken")
+        self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
-    def request_left(self, request: Request, spider=None) -> None:
-        outlet = request.meta.pop(IN_FLIGHT_META, None)
-        if outlet:
-            self.in_flight[outlet] -= 1
+    def queued(self) -> int:
+        """Requests waiting in the cluster's queue (all outlets)."""
+        return int(self.server.get(self._keys["queued"]) or 0)
 
     def has_pending_requests(self) -> bool:
-        return bool(self.set_aside) or super().has_pending_requests()
+        return self.queued() > 0
 
     def __len__(self) -> int:
-        return len(self.set_aside) + super().__len__()
+        return self.queued()
 
+    # -- leases --
     def release(self, lease: str | None) -> None:
         if lease:
             self.server.hdel(self.lease_key, lease)
 
     def return_leases_of(self, lease_key: str) -> int:
-        """Put a dead worker's leased requests back in the queue; returns how many."""
+        """Put a dead worker's leased requests back in their outlets' queues; returns how many."""
         returned = 0
-        for lease, data in self.server.hgetall(lease_key).items():
-            priority = self.queue._decode_request(data).priority
-            returned += int(self._return_lease(keys=[lease_key, self.queue_key], args=[lease, -priority, data]))
+        for lease, value in self.server.hgetall(lease_key).items():
+            priority = self._decode(value.split(b"\n", 1)[1]).priority
+            returned += int(self._return_lease(
+                keys=[lease_key, self.queue_key, self._keys["queued"], self._keys["sequence"]],
+                args=[lease, -priority, self._queue_prefix]))
         return returned
+
+    # -- outlet slots --
+    def request_left(self, request: Request, spider=None) -> None:
+        """A download is over (response or error): its outlet's slot cools down for the outlet's delay."""
+        self.slot_done(request)
+
+    def slot_done(self, request: Request) -> None:
+        held = request.meta.pop(SLOT_META, None)
+        if held:
+            self.held.pop(held[0], None)
+            try:
+                self._hand_over(keys=[held[0]], args=[held[1], self.delay_ms])
+            except redis.RedisError:
+                pass  # the slot expires by itself; the registry reports Redis going away
+
+    def _renew(self) -> None:
+        """Keep the slots of downloads in flight; a worker that dies stops renewing and its slots expire."""
+        now = time.monotonic()
+        try:
+            for slot, (token, taken) in list(self.held.items()):
+                if now - taken > self.max_hold:
+                    del self.held[slot]
+                    continue
+                self._renew_slot(keys=[slot], args=[token, self.hold_ms])
+        except redis.RedisError:
+            pass
 
 
 def _scheduler(crawler: Crawler) -> TopicScheduler | None:
-    engine = getattr(crawler, "engine", None)
-    scheduler = getattr(engine, "_slot", None) and engine._slot.scheduler
+    scheduler = engine_scheduler(crawler)
     return scheduler if isinstance(scheduler, TopicScheduler) else None
 
 

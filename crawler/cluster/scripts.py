@@ -14,23 +14,74 @@ HEARTBEAT_SECONDS = 2.0
 WORKER_TTL_SECONDS = 8  # a worker silent this long is dead; its leases go back to the queue
 LEASE_META = "lease"
 
-# The queue's first request, moved into the worker's lease hash (KEYS: queue, lease hash; ARGV: lease id).
-POP_AND_LEASE = """
-local item = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-if not item then return false end
-redis.call('ZREM', KEYS[1], item)
-redis.call('HSET', KEYS[2], ARGV[1], item)
-return item
+# The queue is one sorted set per outlet (``requests:<outlet>``) and an index of the outlets that have requests
+# (``requests``), each scored by its best request's score, and a count of all queued requests (``queued``).
+
+# A request added to its outlet's queue (KEYS: index, outlet queue, count, sequence; ARGV: outlet, score, request).
+# Within one score the outlet's requests keep their order (a fraction from a shared sequence is added).
+ENQUEUE = """
+local seq = redis.call('INCR', KEYS[4]) % 1000000000
+local added = redis.call('ZADD', KEYS[2], tonumber(ARGV[2]) + seq / 1e10, ARGV[3])
+if added == 1 then redis.call('INCR', KEYS[3]) end
+local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+redis.call('ZADD', KEYS[1], head[2], ARGV[1])
+return added
 """
-# A lease given back to the queue, unless someone else returned it first (KEYS: lease hash, queue;
-# ARGV: lease id, score, request).
+# The best request of the best outlet whose slot is free, moved into the worker's lease hash, with the outlet's
+# slot taken for it, all in one step (KEYS: index, lease hash, count; ARGV: lease id, queue key prefix, slot key
+# prefix, milliseconds to hold a slot (0: no slots), longest wait reported for a slot held through a download).
+# Returns {1, request} or {0, milliseconds until the first busy outlet may be free (-1: nothing queued)}.
+POP_DUE = """
+local wait = -1
+for _, outlet in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local slot = ARGV[3] .. outlet
+  local ttl = -2
+  if outlet ~= '' and ARGV[4] ~= '0' then ttl = redis.call('PTTL', slot) end
+  if ttl == -2 then
+    local queue = ARGV[2] .. outlet
+    local item = redis.call('ZRANGE', queue, 0, 0)[1]
+    if item then
+      redis.call('ZREM', queue, item)
+      redis.call('DECR', KEYS[3])
+      local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+      if head[1] then redis.call('ZADD', KEYS[1], head[2], outlet) else redis.call('ZREM', KEYS[1], outlet) end
+      if outlet ~= '' and ARGV[4] ~= '0' then redis.call('SET', slot, ARGV[1], 'PX', ARGV[4]) end
+      redis.call('HSET', KEYS[2], ARGV[1], outlet .. '\\n' .. item)
+      return {1, item}
+    end
+    redis.call('ZREM', KEYS[1], outlet)
+  else
+    if redis.call('GET', slot) ~= 'cooling' then ttl = math.min(ttl, tonumber(ARGV[5])) end
+    if ttl < 0 then ttl = tonumber(ARGV[5]) end
+    if wait < 0 or ttl < wait then wait = ttl end
+  end
+end
+return {0, wait}
+"""
+# A lease given back to its outlet's queue, unless someone else returned it first (KEYS: lease hash, index,
+# count, sequence; ARGV: lease id, score, queue key prefix).
 RETURN_LEASE = """
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) return 1 end
-return 0
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local cut = string.find(value, '\\n', 1, true)
+local outlet, item = string.sub(value, 1, cut - 1), string.sub(value, cut + 1)
+local queue = ARGV[3] .. outlet
+local seq = redis.call('INCR', KEYS[4]) % 1000000000
+if redis.call('ZADD', queue, tonumber(ARGV[2]) + seq / 1e10, item) == 1 then redis.call('INCR', KEYS[3]) end
+local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+redis.call('ZADD', KEYS[2], head[2], outlet)
+return 1
 """
 # An outlet slot's lifetime set anew, only while it is still ours (KEYS: slot; ARGV: our token, milliseconds).
-HAND_OVER_SLOT = """
+RENEW_SLOT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+# A download over: the outlet's slot, if still ours, lives on for the outlet's delay, marked as cooling down (so
+# a worker waiting for it knows exactly when it ends). KEYS: slot; ARGV: our token, milliseconds.
+HAND_OVER_SLOT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], 'cooling', 'PX', ARGV[2]) return 1 end
 return 0
 """
 
