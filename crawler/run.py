@@ -53,7 +53,7 @@ def open_store(paths: TopicPaths, settings: Any) -> Any:
     if url:
         from crawler.store.redis import RedisStore
 
-        return RedisStore(url, topic=paths.root.name)
+        return RedisStore(url, topic=paths.root.name, retry_seconds=settings.getfloat("DISTRIBUTED_REDIS_RETRY_SECONDS"))
     from crawler.store.sqlite import SqliteStore
 
     return SqliteStore(paths.state)

@@ -206,3 +206,6 @@ REPORT_ENABLED = True  # write the coverage report when a crawl ends (`scrapy re
 # A Redis URL (redis://host:port/db): several `scrapy crawl` workers share one topic's crawl through scrapy-redis
 # (queue, fingerprints) and Redis (state, file numbers, per-outlet politeness). None: a local crawl, no Redis.
 DISTRIBUTED = None
+# A Redis that does not answer (restarting, failing over) is waited for this long, each command retried with
+# exponential back-off (one error line when it goes, one when it is back); past that the worker stops, exit 2.
+DISTRIBUTED_REDIS_RETRY_SECONDS = 60.0

@@ -102,3 +102,44 @@ def test_a_running_engine_exposes_its_scheduler_and_can_be_woken_sooner():
     from scrapy.utils.reactor import CallLaterOnce
 
     assert "delay" in inspect.signature(CallLaterOnce.schedule).parameters  # wake_engine passes one
+
+
+def test_redis_py_retry_has_what_patient_retry_overrides():
+    """``crawler.store.redisclient.PatientRetry`` replaces redis-py's ``Retry.call_with_retry`` keeping its signature
+    and reads its backoff and error list; if redis-py changes either, the retries would stop working."""
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    assert list(inspect.signature(Retry.call_with_retry).parameters) == [
+        "self", "do", "fail", "is_retryable", "with_failure_count"]
+    retry = Retry(ExponentialBackoff(), retries=1)
+    assert hasattr(retry, "_backoff") and hasattr(retry, "_supported_errors")
+
+
+def test_patient_retry_waits_for_redis_then_gives_up_at_once(tmp_path):
+    """A real redis-server stopped: a command waits the whole budget, then raises; the next raises at once."""
+    import time
+
+    import redis
+
+    from crawler.store.redisclient import connect
+    from tests.support.redisserver import restartable_redis_server
+
+    with restartable_redis_server(tmp_path) as server:
+        client = connect(server.url, 1.0)
+        client.set("k", "v")
+        server.stop()
+        started = time.monotonic()
+        try:
+            client.get("k")
+        except redis.ConnectionError:
+            pass
+        assert 1.0 <= time.monotonic() - started < 6
+        started = time.monotonic()
+        try:
+            client.get("k")
+        except redis.ConnectionError:
+            pass
+        assert time.monotonic() - started < 0.5
+        server.start()
+        assert client.get("k") == b"v"  # back, and its data with it

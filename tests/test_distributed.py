@@ -20,6 +20,7 @@ import redis
 
 from pipelines.manifest import read_manifest
 from tests.support.crawl import REPO
+from tests.support.redisserver import restartable_redis_server
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 # More outlets than one worker's CONCURRENT_REQUESTS (3): a worker that starts first cannot hold every outlet's
@@ -182,14 +183,68 @@ def test_redis_going_away_stops_workers_cleanly(tmp_path, site, redis_url):
         for outlet in OUTLETS:
             site.route(article_url(outlet, n), Reply(body=article_page(f"Lavrov on Afghanistan {n}", BODY,
                                                                        published="2021-07-16"), delay=0.5))
-    process = start_worker(tmp_path, site, redis_url, 0)
+    process = start_worker(tmp_path, site, redis_url, 0, "DISTRIBUTED_REDIS_RETRY_SECONDS=2")
     deadline = time.time() + 60
     while len(article_requests(site)) < 2 and time.time() < deadline:
         time.sleep(0.05)
     redis.Redis.from_url(redis_url).shutdown(nosave=True)
-    process.wait(timeout=120)
+    assert process.wait(timeout=120) == 2
     log = (tmp_path / "worker-0.log").read_text()
-    assert "Redis at" in log and "unreachable" in log, log[-3000:]
+    assert f"Redis at {redis_url} stayed unreachable" in log, log[-3000:]
+    assert log.count("is unreachable") == 2, log[-3000:]  # the outage once, the stop once: no storm
+    assert "Traceback" not in log, log[-3000:]
     topic_dir = tmp_path / "archive" / "cluster"
     assert not list((topic_dir / "warc").glob("*.open"))  # files closed, nothing half-written
     warc_check(topic_dir)
+
+
+def test_a_redis_restart_costs_a_pause_not_the_crawl(tmp_path, site):
+    """Redis stops mid-crawl and comes back three seconds later (its data on disk, as a production Redis keeps
+    it): both workers wait, say so once, and finish the crawl; every article archived once."""
+    for n in range(ARTICLES_PER_OUTLET):
+        for outlet in OUTLETS:
+            site.route(article_url(outlet, n), Reply(body=article_page(
+                f"Lavrov on Afghanistan {n}", [f"Story {outlet}-{n}."] + BODY, published="2021-07-16"), delay=0.2))
+    (tmp_path / "redis").mkdir()
+    with restartable_redis_server(tmp_path / "redis") as server:
+        processes = [start_worker(tmp_path, site, server.url, n) for n in range(2)]
+        deadline = time.time() + 60
+        while len(article_requests(site)) < 8 and time.time() < deadline:
+            time.sleep(0.05)
+        server.stop()
+        time.sleep(3)
+        server.start()
+        wait_all(processes, tmp_path)
+        assert [p.returncode for p in processes] == [0, 0]
+    check_output(tmp_path)
+    counts = Counter(r.url for r in article_requests(site))
+    assert set(counts.values()) == {1}, counts
+    logs = [(tmp_path / f"worker-{n}.log").read_text() for n in range(2)]
+    assert all(f"Redis at {server.url} is back" in log for log in logs)
+    assert all(log.count("is unreachable") == 1 and "Traceback" not in log for log in logs), logs[0][-3000:]
+
+
+def test_staggered_workers_all_end_soon_after_the_last_article(tmp_path, site, redis_url):
+    """Three workers started two seconds apart, and a fourth once the crawl is over: each exits 0 within 15 s of
+    the last article request; the late one finds nothing new (its listings answer as before, every article is
+    archived) and ends quickly."""
+    for n in range(ARTICLES_PER_OUTLET):  # slow enough that the crawl outlasts the staggered starts
+        for outlet in OUTLETS:
+            site.route(article_url(outlet, n), Reply(body=article_page(
+                f"Lavrov on Afghanistan {n}", [f"Story {outlet}-{n}."] + BODY, published="2021-07-16"), delay=0.5))
+    processes = []
+    for n in range(3):
+        processes.append(start_worker(tmp_path, site, redis_url, n))
+        time.sleep(2)
+    wait_all(processes, tmp_path)
+    ended = time.time()
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    last_article = max(r.time for r in article_requests(site))
+    assert ended - last_article < 15, ended - last_article
+    check_output(tmp_path)
+    started = time.time()
+    late = start_worker(tmp_path, site, redis_url, 3)
+    assert late.wait(timeout=60) == 0
+    assert time.time() - started < 30
+    check_output(tmp_path)  # nothing written twice
+    assert Counter(r.url for r in article_requests(site)).most_common(1)[0][1] == 1  # nothing fetched twice

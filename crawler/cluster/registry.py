@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import redis
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
 
 from crawler.cluster.scheduler import _scheduler
 from crawler.compat import wake_engine
-from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, worker_id
-from crawler.store.redis import connect, key
+from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, stop_worker, worker_id
+from crawler.store.redis import key
+from crawler.store.redisclient import connect
 from crawler.paths import topic_name_of
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class WorkerRegistry:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.redis = connect(crawler.settings["REDIS_URL"])
+        self.redis = connect(crawler.settings["REDIS_URL"], crawler.settings.getfloat("DISTRIBUTED_REDIS_RETRY_SECONDS"))
         self.worker = worker_id()
         self.topic: str | None = None
         self.beat: task.LoopingCall | None = None
@@ -81,17 +81,10 @@ class WorkerRegistry:
             self.redis_lost(exc)
 
     def redis_lost(self, exc: Exception) -> None:
-        if self.failed:
-            return
         self.failed = True
-        logger.error("Redis at %s is unreachable (%s): this worker stops; the queue stays in Redis and a new "
-                     "start resumes it once Redis is back", self.crawler.settings["REDIS_URL"], exc)
-        self.crawler.stats.set_value("distributed/redis_lost", 1)
         if self.beat is not None and self.beat.running:
             self.beat.stop()
-        from twisted.internet import reactor
-
-        reactor.callLater(0, deferred_from_coro, self.crawler.engine.close_spider_async(reason="redis_unavailable"))
+        stop_worker(self.crawler, exc)
 
     def spider_idle(self, spider) -> None:
         if self.failed:

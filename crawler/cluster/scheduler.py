@@ -22,10 +22,12 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.cluster.scripts import (ENQUEUE, HAND_OVER_SLOT, HEARTBEAT_SECONDS, LEASE_META, POP_DUE,
-                                     RENEW_SLOT, RETURN_LEASE, WORKER_TTL_SECONDS, worker_id)
+                                     RENEW_SLOT, RETURN_LEASE, WORKER_TTL_SECONDS, stop_worker,
+                                     worker_id)
 from crawler.compat import engine_scheduler, wake_engine
 from crawler.paths import topic_name_of
-from crawler.store.redis import connect, key
+from crawler.store.redis import key
+from crawler.store.redisclient import connect
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -42,7 +44,7 @@ class TopicScheduler(Scheduler):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "TopicScheduler":
         settings = crawler.settings
-        scheduler = cls(server=connect(settings["REDIS_URL"]), persist=True,
+        scheduler = cls(server=connect(settings["REDIS_URL"], settings.getfloat("DISTRIBUTED_REDIS_RETRY_SECONDS")), persist=True,
                         queue_cls=settings.get("SCHEDULER_QUEUE_CLASS"),
                         dupefilter_cls=settings.get("DUPEFILTER_CLASS"))
         scheduler.stats = crawler.stats
@@ -88,6 +90,13 @@ class TopicScheduler(Scheduler):
         return request_from_dict(picklecompat.loads(data), spider=self.spider)
 
     def enqueue_request(self, request: Request) -> bool:
+        try:
+            return self._enqueue_request(request)
+        except redis.RedisError as exc:  # what the frontier holds is scheduled again at the next start
+            stop_worker(self.crawler, exc)
+            return False
+
+    def _enqueue_request(self, request: Request) -> bool:
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
@@ -112,9 +121,13 @@ class TopicScheduler(Scheduler):
         engine is woken again when the first of them may be free, instead of at its next 5-second heartbeat.
         """
         lease = uuid.uuid4().hex
-        found, value = self._pop_due(keys=[self.queue_key, self.lease_key, self._keys["queued"]],
-                                     args=[lease, self._queue_prefix, self._slot_prefix, self.hold_ms if self.delay_ms
-                                           else 0, HELD_POLL_MS])
+        try:
+            found, value = self._pop_due(keys=[self.queue_key, self.lease_key, self._keys["queued"]],
+                                         args=[lease, self._queue_prefix, self._slot_prefix,
+                                               self.hold_ms if self.delay_ms else 0, HELD_POLL_MS])
+        except redis.RedisError as exc:
+            stop_worker(self.crawler, exc)
+            return None
         if not found:
             if int(value) >= 0:
                 wake_engine(self.crawler, max(int(value), 5) / 1000)
@@ -140,7 +153,11 @@ class TopicScheduler(Scheduler):
         return int(self.server.get(self._keys["queued"]) or 0)
 
     def has_pending_requests(self) -> bool:
-        return self.queued() > 0
+        try:
+            return self.queued() > 0
+        except redis.RedisError as exc:
+            stop_worker(self.crawler, exc)
+            return False
 
     def __len__(self) -> int:
         return self.queued()

@@ -7,8 +7,10 @@ Redis runs each as one step: no other worker's command can come between taking a
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from typing import Any
 
 HEARTBEAT_SECONDS = 2.0
 WORKER_TTL_SECONDS = 8  # a worker silent this long is dead; its leases go back to the queue
@@ -88,3 +90,38 @@ return 0
 
 def worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def stop_worker(crawler: Any, exc: Exception) -> None:
+    """Redis stayed away past ``DISTRIBUTED_REDIS_RETRY_SECONDS``: one error line, and the worker stops cleanly
+    (files closed, exit status 2); whichever component met it first says so, the others stay quiet."""
+    stats = crawler.stats
+    if stats.get_value("distributed/redis_lost"):
+        return
+    stats.set_value("distributed/redis_lost", 1)
+    logging.getLogger(__name__).error(
+        "Redis at %s is unreachable (%s): this worker stops; the queue stays in Redis and a new start resumes it "
+        "once Redis is back", crawler.settings["REDIS_URL"], exc)
+    quiet = _QuietRedisErrors()
+    for name in ("scrapy.core.scraper", "scrapy.core.engine", "twisted"):
+        logging.getLogger(name).addFilter(quiet)
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet import reactor
+
+    reactor.callLater(0, lambda: deferred_from_coro(crawler.engine.close_spider_async(reason="redis_unavailable")))
+
+
+class _QuietRedisErrors(logging.Filter):
+    """Once the worker stops for Redis, the requests still in flight fail on their next Redis command; each would
+    log a traceback that says again what the one error line said. Their lines stay, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import redis
+
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None and not isinstance(error, redis.RedisError):
+            error = error.__cause__ or error.__context__
+        if error is not None:
+            record.exc_info = None
+            record.msg = f"{record.msg} (no Redis)"
+        return True

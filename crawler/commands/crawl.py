@@ -6,6 +6,7 @@ A ``REPLAY_FROM`` that holds no WARC file is refused before the crawl starts, wi
 instead of every request failing; so is a topic directory the crawl would write through a symlink in
 (``crawler.paths.UnsafeArchive``, raised as the spider starts). A topic another crawl holds the lock of stops the
 crawl at once with one line too (exit 1). A crawl stopped by a full disk exits 1 (its one error line is in the log).
+A distributed worker whose Redis stayed away past ``DISTRIBUTED_REDIS_RETRY_SECONDS`` exits 2, naming the URL.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class Command(ScrapyCrawlCommand):
             stats = crawler.stats.get_stats() if crawler.stats else {}
             if stats.get("diskfull/stopped"):
                 self.exitcode = DISK_FULL
+                return
+            if stats.get("distributed/redis_lost"):
+                print(f"error: Redis at {self.settings.get('DISTRIBUTED')} stayed unreachable; the queue stays in "
+                      "Redis and a new start resumes it once Redis is back (exit status 2)", file=sys.stderr)
+                self.exitcode = 2
                 return
             if stats.get("warc/unavailable"):
                 self.exitcode = 1  # its one error line is in the log

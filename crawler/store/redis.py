@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 import redis
 
 from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
+from crawler.store.redisclient import connect
 
 _RAISE_COUNTER = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -40,8 +41,6 @@ return 0
 its fields, takes the title, published and lastmod it lacked and the higher priority (as SQLite's upsert)."""
 
 
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=10)
 
 
 def key(topic: str, *parts: str) -> str:
@@ -51,8 +50,8 @@ def key(topic: str, *parts: str) -> str:
 class RedisStore:
     """The topic store of ``crawler.store.sqlite.SqliteStore``, kept in Redis so every worker shares it."""
 
-    def __init__(self, url: str, topic: str) -> None:
-        self.redis = connect(url)
+    def __init__(self, url: str, topic: str, retry_seconds: float = 60.0) -> None:
+        self.redis = connect(url, retry_seconds)
         self.topic = topic
         self._raise_counter = self.redis.register_script(_RAISE_COUNTER)
         self._add_to_frontier = self.redis.register_script(_ADD_TO_FRONTIER)
