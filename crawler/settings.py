@@ -78,6 +78,12 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+# What Scrapy's feed exports (`-O items.jsonl`, `-o items.csv`) write of each kept article: its archive references,
+# the extraction result and the relevance verdict; not the raw HTML (bytes, and in the WARC already) nor the
+# pipelines' working fields. `presswarc export` writes the documented table of the archive instead.
+FEED_EXPORT_FIELDS = ["url", "final_url", "canonical_url", "outlet", "outlet_slug", "via", "status", "fetched_at",
+                      "captured_at", "content_type", "warc_file", "warc_record_id", "warc_offset", "file",
+                      "text_sha256", "duplicate_of", "similarity", "hint_title", "article", "relevance"]
 LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.logformatter.ArticleLogFormatter"  # one short line per article, not its whole text
 
