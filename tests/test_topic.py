@@ -413,3 +413,28 @@ def test_check_topic_online_lists_sitemaps_and_feeds(tmp_path):
         result = run_scrapy(["check-topic", str(path), "--online"], env={"http_proxy": site.proxy_url})
     assert f"sitemap   {host}/news-sitemap.xml" in result.stdout
     assert f"feed      {host}/rss" in result.stdout
+
+
+def test_check_topic_online_names_unreachable_outlets_and_fails_when_none_answers(tmp_path):
+    from tests.support.crawl import run_scrapy
+    from tests.support.network import free_port
+    from tests.support.sites import SiteServer, robots_txt
+
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    host = "http://www.online.test"
+    with SiteServer() as site:
+        site.route(f"{host}/robots.txt", robots_txt())
+        site.route(f"{host}/", "<html><body></body></html>")
+        both = tmp_path / "both.toml"
+        both.write_text(f'name = "both"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Alive"\nurl = "{host}/"\n\n'
+                        f'[[outlet]]\nname = "Dead"\nurl = "{dead}/"\n')
+        env = {"http_proxy": site.proxy_url, "no_proxy": "127.0.0.1"}
+        result = run_scrapy(["check-topic", str(both), "--online"], env=env, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "1 of 2 outlet(s) unreachable: Dead" in result.stderr
+        assert "unreachable: neither robots.txt nor the home page answered" in result.stdout
+        only_dead = tmp_path / "dead.toml"
+        only_dead.write_text(f'name = "dead"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Dead"\nurl = "{dead}/"\n')
+        result = run_scrapy(["check-topic", str(only_dead), "--online"], env=env, check=False)
+    assert result.returncode == 3
+    assert "error: no outlet is reachable" in result.stderr and "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import urllib.error
 import urllib.request
 from urllib.parse import urljoin
 
@@ -14,6 +15,9 @@ from crawler.discovery.feeds import autodiscover_feeds
 from crawler.discovery.robots import sitemaps_from_robots
 from crawler.topic import TopicError, load_topic
 from crawler.urls import in_scope
+
+
+NONE_REACHABLE = 3  # as ``scrapy crawl`` when nothing could be fetched
 
 
 class Command(ScrapyCommand):
@@ -39,7 +43,7 @@ class Command(ScrapyCommand):
         super().add_options(parser)
         parser.add_argument("--online", action="store_true",
                             help="also read each outlet's robots.txt and home page and list the sitemaps and feeds "
-                                 "a crawl would start from")
+                                 "a crawl would start from; names the outlets that do not answer, and exits 3 when none does")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -54,10 +58,21 @@ class Command(ScrapyCommand):
         print(topic.describe())
         if getattr(opts, "online", False):
             print()
+            unreachable = []
             for outlet in topic.outlets:
                 print(f"{outlet.name}:")
-                for line in discover_online(outlet, self.settings.get("USER_AGENT") or "presswarc"):
+                lines, reachable = discover_online(outlet, self.settings.get("USER_AGENT") or "presswarc")
+                for line in lines:
                     print(f"  {line}")
+                if not reachable:
+                    unreachable.append(outlet.name)
+            if unreachable:
+                print(f"{len(unreachable)} of {len(topic.outlets)} outlet(s) unreachable: {', '.join(unreachable)}",
+                      file=sys.stderr)
+            if len(unreachable) == len(topic.outlets):
+                print("error: no outlet is reachable (network down, or the topic's URLs are wrong); exit status 3",
+                      file=sys.stderr)
+                self.exitcode = NONE_REACHABLE
 
 
 def _fetch(url: str, user_agent: str) -> bytes:
@@ -66,19 +81,37 @@ def _fetch(url: str, user_agent: str) -> bytes:
         return response.read(5_000_000)
 
 
-def discover_online(outlet, user_agent: str) -> list[str]:
-    """What the start of a crawl would find for one outlet: sitemaps from robots.txt, feeds from the home page."""
+def discover_online(outlet, user_agent: str) -> tuple[list[str], bool]:
+    """What the start of a crawl would find for one outlet (sitemaps from robots.txt, feeds from the home page),
+    and whether the outlet answered at all: an HTTP error status is an answer, a refused connection, an unknown
+    host or a timeout is not."""
     lines = []
+    answered = False
     robots_url = urljoin(outlet.url, "/robots.txt")
     try:
         sitemaps = outlet.sitemaps or tuple(sitemaps_from_robots(_fetch(robots_url, user_agent), robots_url))
+        answered = True
         lines += [f"sitemap   {url}" for url in sitemaps] or ["sitemap   (none)"]
-    except (OSError, ValueError) as exc:
+    except urllib.error.HTTPError as exc:
+        answered = True
         lines.append(f"robots.txt unreadable: {exc}")
+    except (OSError, ValueError) as exc:
+        lines.append(f"robots.txt unreadable: {_reason(exc)}")
     try:
         feeds = outlet.feeds or tuple(u for u in autodiscover_feeds(_fetch(outlet.url, user_agent), outlet.url)
                                       if in_scope(u, outlet.hosts))
+        answered = True
         lines += [f"feed      {url}" for url in feeds] or ["feed      (none)"]
-    except (OSError, ValueError) as exc:
+    except urllib.error.HTTPError as exc:
+        answered = True
         lines.append(f"home page unreadable: {exc}")
-    return lines
+    except (OSError, ValueError) as exc:
+        lines.append(f"home page unreadable: {_reason(exc)}")
+    if not answered:
+        lines.append("unreachable: neither robots.txt nor the home page answered")
+    return lines, answered
+
+
+def _reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)  # urllib's URLError wraps the socket error
+    return str(reason if reason is not None else exc)
