@@ -32,6 +32,11 @@ class UnsafeArchive(ValueError):
     """A topic directory the crawl would write through a symlink in (refused before anything is written)."""
 
 
+class ArchiveUnwritable(ValueError):
+    """ARCHIVE_DIR (or the topic directory in it) cannot be created or written (read-only mount, permissions, a
+    file where a directory should be): refused as the crawl starts, in one line."""
+
+
 @dataclass(frozen=True)
 class TopicPaths:
     """The files of one topic's archive; ``allow_symlinks`` (ARCHIVE_ALLOW_SYMLINKS) lets :meth:`create` accept
@@ -86,7 +91,11 @@ class TopicPaths:
         """Check the topic directory (:meth:`check`), then create it with ``warc/`` and ``text/``."""
         self.check()
         for directory in (self.root, self.warc_dir, self.text_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ArchiveUnwritable(f"cannot create {directory} ({exc.strerror or exc}): check ARCHIVE_DIR (-s "
+                                        "ARCHIVE_DIR=...) names a writable directory") from None
         return self
 
 

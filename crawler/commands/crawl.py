@@ -2,8 +2,10 @@
 
 A crawl where some outlets failed still exits 0 (their errors are in the stats and the report); one where not
 a single response arrived (network down, every outlet failing) exits 3, so cron or scrapyd users notice.
-A ``REPLAY_FROM`` that holds no WARC file is refused before the crawl starts, with one line saying so (exit 2),
-instead of every request failing; so is a topic directory the crawl would write through a symlink in
+A setting given a value of the wrong kind (``-s DOWNLOAD_DELAY=abc``), a spider argument the coverage spider does
+not take (``-a until=...``: the window is the topic file's), an ``ARCHIVE_DIR`` that cannot be created, and a
+``REPLAY_FROM`` that holds no WARC file (or a file that is not one) are refused before the crawl starts, with one
+line saying so (exit 2), instead of a traceback or every request failing; so is a topic directory the crawl would write through a symlink in
 (``crawler.paths.UnsafeArchive``, raised as the spider starts). A topic another crawl holds the lock of stops the
 crawl at once with one line too (exit 1). A crawl stopped by a full disk exits 1 (its one error line is in the log).
 A distributed worker whose Redis stayed away past ``DISTRIBUTED_REDIS_RETRY_SECONDS`` exits 2, naming the URL.
@@ -21,7 +23,7 @@ from scrapy.exceptions import NotConfigured, UsageError
 
 from crawler.archive.replay import replay_files
 from crawler.lock import TopicLocked
-from crawler.paths import UnsafeArchive
+from crawler.paths import ArchiveUnwritable, UnsafeArchive
 from crawler.spiders.coverage import MissingTopic
 from crawler.topic import TopicError
 
@@ -35,6 +37,9 @@ DISK_FULL = 1
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        check_settings(self.settings)
+        if args and args[0] == "coverage":
+            check_spider_arguments(opts.spargs)
         check_replay_source(self.settings.get("REPLAY_FROM"))
         created = []
         refused: list[Exception] = []
@@ -73,7 +78,7 @@ class Command(ScrapyCrawlCommand):
                 self.exitcode = NOTHING_FETCHED
 
 
-USAGE_ERRORS = (UnsafeArchive, TopicError, MissingTopic)  # the user's to fix: one line, exit 2
+USAGE_ERRORS = (UnsafeArchive, ArchiveUnwritable, TopicError, MissingTopic)  # the user's to fix: one line, exit 2
 REFUSALS = (*USAGE_ERRORS, TopicLocked)
 
 
@@ -97,6 +102,45 @@ def catch_refusal(crawler: Crawler, refused: list[Exception]) -> None:
 
     crawler.crawl_async = guarded_crawl_async
     crawler.crawl = lambda *args, **kwargs: crawl(*args, **kwargs).addErrback(keep)
+
+
+# Own settings whose default is None, with the type a value must have.
+TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": "getint", "WARC_ENABLED": "getbool"}
+_GETTERS = {bool: ("getbool", "True or False"), int: ("getint", "a whole number"), float: ("getfloat", "a number"),
+            dict: ("getdict", "a JSON object")}
+
+
+def check_settings(settings: Any) -> None:
+    """Refuse a setting given a value of the wrong kind (``-s DOWNLOAD_DELAY=abc``) before anything starts, as a
+    usage error naming it, instead of a traceback from whichever component reads it first."""
+    from crawler import settings as defaults
+
+    for name in dir(defaults):
+        if not name.isupper():
+            continue
+        default = getattr(defaults, name)
+        value = settings.get(name)
+        if value is None or value is default:
+            continue
+        getter, kind = _GETTERS.get(type(default), (TYPED_NONE_DEFAULTS.get(name), None))
+        if getter is None:
+            continue
+        kind = kind or {"getint": "a whole number", "getbool": "True or False"}[getter]
+        try:
+            getattr(settings, getter)(name)
+        except (TypeError, ValueError):
+            raise UsageError(f"-s {name}={value}: expected {kind} (see the settings table in the README)") from None
+
+
+def check_spider_arguments(arguments: dict[str, str]) -> None:
+    """The coverage spider takes ``-a topic=FILE`` only: the window, the query and the outlets are the topic
+    file's, and an argument it ignored (``-a until=...``) would silently crawl something else than asked.
+    Arguments starting with ``_`` are scrapyd's (``_job``)."""
+    unknown = sorted(k for k in arguments if k != "topic" and not k.startswith("_"))
+    if unknown:
+        raise UsageError(f"unknown spider argument -a {unknown[0]}=...: the coverage spider takes -a topic=FILE only "
+                         "(the window, the query and the outlets are set in the topic file: since, until, query, "
+                         "[[outlet]])")
 
 
 def check_replay_source(source: str | None) -> None:

@@ -66,7 +66,28 @@ def replay_files(source: Path) -> list[Path]:
     if not files:
         hint = f" (a crawl keeps its archive in {source / 'warc'})" if warc_files(source / "warc") else ""
         raise NotConfigured(f"REPLAY_FROM={source}: no WARC file (*.warc.gz, *.warc) in it{hint}")
+    if not any(_starts_like_warc(path) for path in files):
+        named = files[0] if len(files) == 1 else f"none of its {len(files)} files"
+        raise NotConfigured(f"REPLAY_FROM={source}: {named} is not a WARC file (no WARC/1.x record at its start)")
     return files
+
+
+def _starts_like_warc(path: Path) -> bool:
+    """Whether the file's first record begins as a WARC record does, gzipped per record or not: what a file named
+    .warc.gz holds can be anything (a download that failed, an HTML error page)."""
+    import zlib
+
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(64 * 1024)
+    except OSError:
+        return False
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 16)
+        except zlib.error:
+            return False
+    return head.startswith(b"WARC/")
 
 
 class ReplayIndex:
