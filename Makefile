@@ -36,7 +36,9 @@ pywb:
 example: install
 	$(VENV)/bin/scrapy crawl coverage -a topic=$(EXAMPLE)/topic.toml \
 	  -s REPLAY_FROM=$(EXAMPLE)/example.warc.gz -s ARCHIVE_DIR=archive
-	@echo; echo "Output: archive/lavrov-afghanistan/ (text/, manifest.jsonl, report.html, report.md), replayed from examples/lavrov-afghanistan/example.warc.gz"
+	$(VENV)/bin/scrapy wacz archive/lavrov-afghanistan -o archive/lavrov-afghanistan.wacz
+	$(VENV)/bin/wacz validate -f archive/lavrov-afghanistan.wacz
+	@echo; echo "Output: archive/lavrov-afghanistan/ (warc/, index.cdxj, text/, manifest.jsonl, report.html, report.md) and archive/lavrov-afghanistan.wacz, replayed from examples/lavrov-afghanistan/example.warc.gz"
 
 test: install-test system-deps pywb
 	PYWB_VENV=$(abspath $(PYWB_VENV)) $(VENV)/bin/python -m pytest -q

@@ -182,6 +182,10 @@ REPLAY_USE_INDEX = True
 # After unreadable bytes in a WARC file, the next record is looked for this far (bytes) before the rest of the
 # file is given up: a record of a crawl is at most DOWNLOAD_MAXSIZE of payload, so the next one starts within it.
 REPLAY_RESYNC_WINDOW = 16 * 1024 * 1024
+# The records a replay serves are copied verbatim (record IDs, WARC-Dates kept) into the topic's warc/ and indexed,
+# so the replayed topic is a whole archive (wacz, reextract, reindex work on it); records of the topic's own
+# warc/ are not copied again.
+REPLAY_COPY_RECORDS = True
 
 # --- Extraction (pipelines/extract/) ----------------------------------------------------------------------
 # Worker processes for extraction (about 175 MB each); 0 runs it in the crawling process. None = one per CPU.

@@ -9,6 +9,9 @@ diff.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import hashlib
 import re
 
@@ -59,14 +62,36 @@ def test_manifest_is_complete(example):
         assert entry["relevance"]["matched"] and "Lavrov" in entry["relevance"]["terms"]
 
 
-def test_manifest_points_at_the_source_records(example):
+def _records(path):
+    """Each record of a WARC file by its ID: its headers and its whole block, as bytes."""
     records = {}
-    with open(EXAMPLE / "example.warc.gz", "rb") as stream:
+    with open(path, "rb") as stream:
         for record in ArchiveIterator(stream):
-            records[record.rec_headers.get_header("WARC-Record-ID")] = record.rec_headers.get_header("WARC-Target-URI")
+            records[record.rec_headers.get_header("WARC-Record-ID")] = (
+                record.rec_headers.to_str(), record.raw_stream.read(), stream.tell())
+    return records
+
+
+def test_the_replayed_topic_is_a_whole_archive_of_the_source_records(example):
+    """The manifest points into the topic's own warc/, whose records are the source's, byte for byte (IDs,
+    WARC-Dates, blocks), and index.cdxj covers them: wacz, reextract and reindex have an archive to work on."""
+    source = _records(EXAMPLE / "example.warc.gz")
+    files = sorted((example["dir"] / "warc").glob("*.warc.gz"))
+    assert len(files) == 1
+    copied = {k: v for k, v in _records(files[0]).items() if "WARC-Type: warcinfo" not in v[0]}  # the copy's own
+    assert copied and set(copied) <= set(source)
+    for record_id, (headers, block, _) in copied.items():
+        assert (headers, block) == source[record_id][:2]
     for entry in example["manifest"]:
-        assert entry["warc_file"] == "example.warc.gz"
-        assert records[entry["warc_record_id"]] == entry["final_url"]
+        assert entry["warc_file"] == files[0].name
+        assert entry["warc_record_id"] in copied
+    indexed = [line for line in (example["dir"] / "index.cdxj").read_text().splitlines() if line.strip()]
+    assert len(indexed) == len([h for h, _, _ in copied.values() if "WARC-Type: response" in h
+                                or "WARC-Type: revisit" in h])
+    assert all(files[0].name in line for line in indexed)
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(files[0])], capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_paywalled_teaser_and_wire_copy(example):

@@ -99,6 +99,18 @@ class RotatingWarcWriter:
             self.close()
         return locations
 
+    def write_raw(self, data: bytes) -> RecordLocation:
+        """Append one record's bytes as they are (a gzip member copied from another WARC file, say)."""
+        if self._fh is None:
+            self._open()
+        assert self._fh is not None and self._name is not None
+        location = RecordLocation(self._name, self._fh.tell())
+        self._fh.write(data)
+        self._fh.flush()
+        if self._fh.tell() >= self.max_size:
+            self.close()
+        return location
+
     def close(self) -> None:
         """Close the current file and drop its ``.open`` suffix; a no-op when nothing is open."""
         if self._fh is None:

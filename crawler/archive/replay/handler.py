@@ -7,12 +7,15 @@ cookies) works exactly as in a live crawl, and there is no network handler to op
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Headers, Request, Response
 from scrapy.responsetypes import responsetypes
 
+from crawler.archive.replay.copy import RecordCopier
 from crawler.archive.replay.index import shared_index
 from crawler.archive.replay.record import ReplayError, read_record
 from crawler.items import TRUNCATED_META, WARC_META
@@ -35,6 +38,18 @@ class ReplayDownloadHandler:
         self.index = shared_index(crawler.settings.get("REPLAY_FROM"), crawler.settings.getbool("REPLAY_USE_INDEX"),
                                   crawler.settings.getint("REPLAY_RESYNC_WINDOW"))
         logger.info("replaying %d records from %s", len(self.index), self.index.source)
+        self.copier = self._copier(crawler)
+        # Closed with the spider, not with the handler (at engine_stopped): the stats file and the report are
+        # written at spider_closed, and they count the copies.
+        crawler.signals.connect(self._close_copier, signal=signals.spider_closed)
+
+    @staticmethod
+    def _copier(crawler: Crawler) -> RecordCopier | None:
+        run = getattr(crawler, "topic_run", None)
+        if run is None or not crawler.settings.getbool("REPLAY_COPY_RECORDS"):
+            return None
+        return RecordCopier(run.paths.warc_dir, run.paths.index, Path(crawler.settings["REPLAY_FROM"]),
+                            crawler.settings.get("WARC_PREFIX"), crawler.settings.getint("WARC_MAX_SIZE"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ReplayDownloadHandler":
@@ -47,6 +62,7 @@ class ReplayDownloadHandler:
             logger.debug("replay miss: %s %s", request.method, request.url)
             raise IgnoreRequest(f"not in the replay archive: {request.url}")
         maxsize = int(request.meta.get("download_maxsize", self.maxsize) or 0)
+        original = None
         try:
             served = read_record(pointer, self.verify, maxsize)
             body, truncated, cut = served.body, served.truncated, served.cut
@@ -67,8 +83,16 @@ class ReplayDownloadHandler:
                 self.stats.inc_value("replay/truncated_oversize")
                 logger.warning("replay: %s offset %d: over DOWNLOAD_MAXSIZE (%d bytes), served truncated: %s",
                                pointer.path, pointer.offset, maxsize, request.url)
-        request.meta[WARC_META] = {"file": pointer.path.name, "record_id": served.record_id,
-                                   "offset": pointer.offset, "date": pointer.date}
+        warc_file, offset = pointer.path.name, pointer.offset
+        if self.copier is not None and not self.copier.own(pointer.path):
+            before = len(self.copier.copied)
+            copy = self.copier.copy(pointer.path, pointer.offset)
+            warc_file, offset = copy.warc_file, copy.offset
+            if original is not None:
+                self.copier.copy(original.path, original.offset)
+            self.stats.inc_value("replay/records_copied", len(self.copier.copied) - before)
+        request.meta[WARC_META] = {"file": warc_file, "record_id": served.record_id, "offset": offset,
+                                   "date": pointer.date}
         scrapy_headers = Headers()
         for name, value in served.headers:
             if name.lower() != "transfer-encoding":
@@ -77,5 +101,12 @@ class ReplayDownloadHandler:
         return cls(url=request.url, status=served.status, headers=scrapy_headers, body=body, request=request,
                    flags=["replay"], protocol=served.protocol)
 
+    def _close_copier(self, spider=None) -> None:
+        if self.copier is not None:
+            lines = self.copier.close()
+            if lines:
+                self.stats.set_value("warc/index_lines", lines)
+            self.copier = None
+
     async def close(self) -> None:
-        return None
+        self._close_copier()
