@@ -66,7 +66,7 @@ def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: f
     started = time.time()
     processes = [subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={topic}", "-s", f"ARCHIVE_DIR={archive}",
-         "-s", f"DISTRIBUTED=redis://127.0.0.1:{port}/0", "-s", f"DOWNLOAD_DELAY={delay}",
+         "-s", f"CLUSTER_REDIS_URL=redis://127.0.0.1:{port}/0", "-s", f"DOWNLOAD_DELAY={delay}",
          "-s", f"CONCURRENT_REQUESTS={concurrency}", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "EXTRACT_WORKERS=0",
          "-s", "LOG_LEVEL=WARNING", "-s", "PROGRESS_INTERVAL=0"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]

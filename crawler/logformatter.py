@@ -29,8 +29,8 @@ class ArticleLogFormatter(LogFormatter):
     def from_crawler(cls, crawler: Crawler) -> "ArticleLogFormatter":
         settings = crawler.settings
         level = logging.NOTSET
-        if settings.getbool("LOG_ENABLED", True):
-            value = settings.get("LOG_LEVEL", "DEBUG")
+        if settings.getbool("LOG_ENABLED"):
+            value = settings.get("LOG_LEVEL")
             named = value if isinstance(value, int) else logging.getLevelName(str(value).upper())
             level = named if isinstance(named, int) else logging.NOTSET
         return cls(level)

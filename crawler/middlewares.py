@@ -44,7 +44,7 @@ class Refused(IgnoreRequest):
 
 class RefusedRedirect(Refused):
     """A redirect hop the crawl does not follow: another site, a private address, a non-HTTP scheme, or more
-    robots.txt hops than ``ROBOTSTXT_MAX_REDIRECTS``."""
+    robots.txt hops than ``ROBOTS_MAX_REDIRECTS``."""
 
 
 _ROBOTS_RECEIVED_META = "_robots_received"
@@ -95,12 +95,12 @@ class OutletRobotsMiddleware(RobotsTxtMiddleware):
     - the parsed file's Sitemap lines are kept for discovery;
     - a robots.txt answered with a server error (5xx) disallows the host for this run, as search engines do,
       instead of allowing everything;
-    - only the first ``ROBOTSTXT_MAX_SIZE`` bytes and ``ROBOTSTXT_MAX_RULES`` rules are parsed (Google reads
+    - only the first ``ROBOTS_MAX_SIZE`` bytes and ``ROBOTS_MAX_RULES`` rules are parsed (Google reads
       500 KiB): every request is checked against the parsed rules, and a 13 MB file of 300 000 rules would cost
       a noticeable fraction of a second of CPU per request. The download itself stops soon after that size
       (the rest is never read; the WARC record says ``WARC-Truncated: length``), whatever DOWNLOAD_MAXSIZE;
     - its redirects are followed on its own host (or www. twin, either scheme: ``http://x/robots.txt`` to
-      ``https://www.x/robots.txt``), for at most ``ROBOTSTXT_MAX_REDIRECTS`` hops (RFC 9309 asks for at least
+      ``https://www.x/robots.txt``), for at most ``ROBOTS_MAX_REDIRECTS`` hops (RFC 9309 asks for at least
       five). One that leads elsewhere is not followed (RequestGuardMiddleware refuses the hop) and the host is
       not crawled in this run: the site says its rules are somewhere the crawl will not go, and a careful crawler
       does not guess them as "allow everything". Listing the other host in the outlet's ``domains`` does not
@@ -110,9 +110,9 @@ class OutletRobotsMiddleware(RobotsTxtMiddleware):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.sitemaps: dict[str, list[str]] = {}
-        self.max_size = crawler.settings.getint("ROBOTSTXT_MAX_SIZE")
-        self.max_rules = crawler.settings.getint("ROBOTSTXT_MAX_RULES")
-        self.max_redirects = crawler.settings.getint("ROBOTSTXT_MAX_REDIRECTS")
+        self.max_size = crawler.settings.getint("ROBOTS_MAX_SIZE")
+        self.max_rules = crawler.settings.getint("ROBOTS_MAX_RULES")
+        self.max_redirects = crawler.settings.getint("ROBOTS_MAX_REDIRECTS")
         if self.max_size:
             crawler.signals.connect(self._headers_received, signal=signals.headers_received)
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -188,7 +188,7 @@ class OutletRobotsMiddleware(RobotsTxtMiddleware):
 
 class RequestGuardMiddleware:
     """Refuses requests that a news crawl must never send: non-HTTP schemes, literal private/loopback hosts
-    (unless ALLOW_PRIVATE_HOSTS), URLs over 8 KB, and anything off the outlet's hosts.
+    (unless GUARD_ALLOW_PRIVATE_HOSTS), URLs over 8 KB, and anything off the outlet's hosts.
 
     Every request that carries ``outlet_hosts`` (all the spider makes: home pages, feeds, sitemaps and their
     children, listings, articles) must be on them, each redirect hop included. A request without them
@@ -207,7 +207,7 @@ class RequestGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "RequestGuardMiddleware":
-        return cls(crawler, crawler.settings.getbool("ALLOW_PRIVATE_HOSTS"))
+        return cls(crawler, crawler.settings.getbool("GUARD_ALLOW_PRIVATE_HOSTS"))
 
     def _refuse(self, request: Request, reason: str, message: str | None = None) -> None:
         self.stats.inc_value(f"guard/{reason}")
@@ -242,7 +242,7 @@ class RequestGuardMiddleware:
         address = refused_names.get(host)
         if address is None:
             return None
-        logger.warning("refused: %s resolves to %s, a private address (ALLOW_PRIVATE_HOSTS allows it): %s",
+        logger.warning("refused: %s resolves to %s, a private address (GUARD_ALLOW_PRIVATE_HOSTS allows it): %s",
                        host, address, request.url[:300])
         self._refuse(request, "private_address", f"{host} resolves to a private address ({address})")
 
@@ -277,25 +277,25 @@ def retry_after_seconds(response: Response, now: float | None = None) -> float |
 
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry middleware, waiting before each retry: ``Retry-After`` when the server sends it,
-    otherwise an exponential backoff with jitter (RETRY_BACKOFF_BASE * 2^n, capped at RETRY_BACKOFF_MAX).
+    otherwise an exponential backoff with jitter (BACKOFF_BASE * 2^n, capped at BACKOFF_MAX).
 
     The wait is applied to the outlet's download slot, so one failing outlet slows down and the others go on.
 
-    A ``Retry-After`` longer than RETRY_BACKOFF_MAX, or than what is left of the run (CLOSESPIDER_TIMEOUT, when
+    A ``Retry-After`` longer than BACKOFF_MAX, or than what is left of the run (CLOSESPIDER_TIMEOUT, when
     set), ends the outlet's run: that response is not retried, and the outlet's other requests (waiting in the
     downloader or made later) are dropped, each counted in ``coverage/<outlet>/retry_after_exceeded``. Their
     URLs are not marked as done, so the next run asks again.
 
-    A timeout is retried at most RETRY_TIMEOUT_TIMES times (each costs a whole DOWNLOAD_TIMEOUT), and a name the
+    A timeout is retried at most BACKOFF_TIMEOUT_RETRIES times (each costs a whole DOWNLOAD_TIMEOUT), and a name the
     resolver refused (a private address) never: asking again gives the same answer.
     """
 
     def __init__(self, settings, crawler: Crawler | None = None) -> None:
         super().__init__(settings)
         self.crawler = crawler  # type: ignore[assignment]
-        self.base = settings.getfloat("RETRY_BACKOFF_BASE")
-        self.cap = settings.getfloat("RETRY_BACKOFF_MAX")
-        self.timeout_retries = settings.getint("RETRY_TIMEOUT_TIMES")
+        self.base = settings.getfloat("BACKOFF_BASE")
+        self.cap = settings.getfloat("BACKOFF_MAX")
+        self.timeout_retries = settings.getint("BACKOFF_TIMEOUT_RETRIES")
         self.run_limit = settings.getfloat("CLOSESPIDER_TIMEOUT")
         self.started = time.monotonic()
         self.stopped: dict[str, float] = {}  # outlet -> the Retry-After that ended its run
@@ -314,7 +314,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return request.meta.get("outlet") or urlparse_cached(request).hostname or ""
 
     def longest_wait(self) -> float:
-        """The longest Retry-After still worth waiting for: RETRY_BACKOFF_MAX, or less when the run ends sooner."""
+        """The longest Retry-After still worth waiting for: BACKOFF_MAX, or less when the run ends sooner."""
         if self.run_limit > 0:
             return min(self.cap, max(0.0, self.run_limit - (time.monotonic() - self.started)))
         return self.cap

@@ -111,5 +111,5 @@ def topic_name_of(spider: object) -> str:
 
 def paths_for(settings: BaseSettings, spider: object) -> TopicPaths:
     """The topic paths of a running spider under the ARCHIVE_DIR setting (and ARCHIVE_ALLOW_SYMLINKS)."""
-    return topic_paths(settings.get("ARCHIVE_DIR") or "./archive", topic_name_of(spider),
+    return topic_paths(settings.get("ARCHIVE_DIR"), topic_name_of(spider),
                        allow_symlinks=settings.getbool("ARCHIVE_ALLOW_SYMLINKS"))

@@ -41,7 +41,7 @@ def _record_header(warc: Path, offset: int) -> tuple[str, str, str] | None:
         return None
 
 
-def rebuild_state(paths: TopicPaths, num_perm: int = 128, shingle: int = 3) -> dict[str, int]:
+def rebuild_state(paths: TopicPaths, num_perm: int, shingle: int) -> dict[str, int]:
     """Create ``paths.state`` afresh from the manifest and the WARC files; returns what was restored."""
     from pipelines.dedup import signature, signature_blob
     from pipelines.textfiles import reconcile

@@ -314,7 +314,7 @@ class ReportExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ReportExtension":
-        if not crawler.settings.getbool("REPORT_ENABLED", True):
+        if not crawler.settings.getbool("REPORT_ENABLED"):
             raise NotConfigured
         extension = cls(crawler)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)

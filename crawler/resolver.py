@@ -4,7 +4,7 @@ A host name proves nothing about where it leads: a sitemap may list ``http://int
 name may resolve to ``127.0.0.1``, and a name may answer differently between a check and the connection (DNS
 rebinding). The only address worth checking is the one the connection is made to, so the check sits in the
 resolver Scrapy connects through (``TWISTED_DNS_RESOLVER``): Scrapy's own caching resolver, whose answers are
-refused unless ``ALLOW_PRIVATE_HOSTS`` is set. It covers every request, redirect hops and robots.txt included.
+refused unless ``GUARD_ALLOW_PRIVATE_HOSTS`` is set. It covers every request, redirect hops and robots.txt included.
 
 Twisted's connection code turns any resolver error into a bare "no results for hostname lookup", so the refused
 names are also kept in :data:`refused` for the request guard, which counts ``guard/private_address`` and turns the
@@ -70,7 +70,7 @@ class PublicAddressResolver(CachingThreadedResolver):
         settings = crawler.settings
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
         return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"),
-                   allow_private=settings.getbool("ALLOW_PRIVATE_HOSTS"),
+                   allow_private=settings.getbool("GUARD_ALLOW_PRIVATE_HOSTS"),
                    exempt=proxy_hosts(getproxies().values()))
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802 - Twisted's

@@ -49,11 +49,11 @@ class TopicRun:
 def open_store(paths: TopicPaths, settings: Any) -> Any:
     """The topic's store: its ``state.sqlite``, or in a distributed crawl its keys in Redis (named after the topic
     directory), shared by every worker."""
-    url = settings.get("DISTRIBUTED")
+    url = settings.get("CLUSTER_REDIS_URL")
     if url:
         from crawler.store.redis import RedisStore
 
-        return RedisStore(url, topic=paths.root.name, retry_seconds=settings.getfloat("DISTRIBUTED_REDIS_RETRY_SECONDS"))
+        return RedisStore(url, topic=paths.root.name, retry_seconds=settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
     from crawler.store.sqlite import SqliteStore
 
     return SqliteStore(paths.state)

@@ -1,7 +1,10 @@
 """Every presswarc default in one place, grouped per component.
 
 Each value can be overridden on the command line (``-s NAME=value``), in a scrapyd job, or in a project that
-imports these settings. The README's settings table mirrors this file.
+imports these settings. The README's settings table mirrors this file. presswarc's own settings carry their
+component's prefix, never a Scrapy namespace (``ROBOTSTXT_``, ``RETRY_``, ``DOWNLOAD_``); components read them
+without a fallback value, so each default is here and nowhere else. Old names of renamed settings:
+crawler/deprecations.py.
 """
 
 from crawler import __version__
@@ -18,20 +21,21 @@ ARCHIVE_DIR = "./archive"
 # (a planted link would make it write elsewhere); True writes through them (an archive spread over disks on purpose).
 ARCHIVE_ALLOW_SYMLINKS = False
 # Where relative topic paths are looked up when they do not exist as given (useful under scrapyd).
-TOPICS_DIR = None
+TOPIC_FILES_DIR = None
 
 # --- Politeness ---------------------------------------------------------------------------------------------
-# A descriptive agent with a contact URL lets site operators reach the person running the crawl.
-CONTACT_URL = "https://example.org/presswarc-contact"
-USER_AGENT = f"presswarc/{__version__} (news coverage archiver; +{CONTACT_URL})"
+# A descriptive agent with a contact URL lets site operators reach the person running the crawl: a deployment
+# sets its own USER_AGENT, with its own contact URL.
+USER_AGENT = f"presswarc/{__version__} (news coverage archiver; +https://example.org/presswarc-contact)"
 ROBOTSTXT_OBEY = True
-# Only the first 500 KiB of a robots.txt is parsed (as Google does), and of that only the first 10 000 Allow/
-# Disallow rules: every request is checked against the parsed rules, and a huge file costs CPU on each one.
-ROBOTSTXT_MAX_SIZE = 500 * 1024
-ROBOTSTXT_MAX_RULES = 10_000
+# OutletRobotsMiddleware (crawler/middlewares.py): only the first 500 KiB of a robots.txt is parsed (as Google
+# does), and of that only the first 10 000 Allow/Disallow rules: every request is checked against the parsed
+# rules, and a huge file costs CPU on each one.
+ROBOTS_MAX_SIZE = 500 * 1024
+ROBOTS_MAX_RULES = 10_000
 # Redirects of a robots.txt are followed on its own host (or www. twin), this many hops at most (RFC 9309: at
 # least five); one elsewhere, or one hop more, leaves that host uncrawled for the run.
-ROBOTSTXT_MAX_REDIRECTS = 5
+ROBOTS_MAX_REDIRECTS = 5
 CONCURRENT_REQUESTS = 16  # outlets are crawled in parallel with each other
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one outlet
@@ -46,37 +50,39 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 # this many tasks for every response however few it yields (100 by default: measurable CPU per page).
 CONCURRENT_ITEMS = 8
 DOWNLOAD_TIMEOUT = 60
-# A response whose body arrives slower than this many bytes per second, once DOWNLOAD_MIN_RATE_GRACE seconds have
+# A response whose body arrives slower than this many bytes per second, once MINRATE_GRACE seconds have
 # passed since its headers, is given up (and not retried in this run): crawler/extensions/minrate.py. 0: off.
-DOWNLOAD_MIN_RATE = 500
-DOWNLOAD_MIN_RATE_GRACE = 10.0
+MINRATE_BYTES_PER_SEC = 500
+MINRATE_GRACE = 10.0
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # a news page larger than 16 MB is not an article
-# Cut a response at DOWNLOAD_MAXSIZE and archive it with WARC-Truncated: length (False: Scrapy drops it unseen).
-TRUNCATE_OVERSIZE = True
+# Cut a response at DOWNLOAD_MAXSIZE and archive it with WARC-Truncated: length (False: Scrapy drops it unseen):
+# crawler/extensions/oversize.py.
+OVERSIZE_TRUNCATE = True
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-# Base of the exponential backoff between retries, in seconds; a Retry-After header wins when present.
-RETRY_BACKOFF_BASE = 1.0
+# BackoffRetryMiddleware (crawler/middlewares.py), Scrapy's retries (RETRY_TIMES, RETRY_HTTP_CODES) with waits:
+# the base of the exponential backoff between retries, in seconds; a Retry-After header wins when present.
+BACKOFF_BASE = 1.0
 # Also the longest Retry-After waited for: one asking for more (or for more than what is left of a run with a
 # CLOSESPIDER_TIMEOUT) ends that outlet's run, its other requests dropped (coverage/<outlet>/retry_after_exceeded).
-RETRY_BACKOFF_MAX = 120.0
+BACKOFF_MAX = 120.0
 # A timed-out request is retried this many times at most (each attempt can cost a whole DOWNLOAD_TIMEOUT).
-RETRY_TIMEOUT_TIMES = 1
+BACKOFF_TIMEOUT_RETRIES = 1
 REDIRECT_MAX_TIMES = 10
 # Requests to private/loopback/link-local/reserved addresses are refused unless this is True: literal IP hosts
-# and localhost by the request guard, host names by the resolver below on the address they resolve to (the
-# proxies named in http_proxy/https_proxy are exempt; behind a proxy the target's name is resolved by the proxy).
-ALLOW_PRIVATE_HOSTS = False
-# Scrapy's caching resolver, refusing private answers unless ALLOW_PRIVATE_HOSTS: crawler/resolver.py.
+# and localhost by the request guard (RequestGuardMiddleware), host names by the resolver below on the address
+# they resolve to (the proxies named in http_proxy/https_proxy are exempt; behind a proxy the target's name is
+# resolved by the proxy).
+GUARD_ALLOW_PRIVATE_HOSTS = False
+# Scrapy's caching resolver, refusing private answers unless GUARD_ALLOW_PRIVATE_HOSTS: crawler/resolver.py.
 TWISTED_DNS_RESOLVER = "crawler.resolver.PublicAddressResolver"
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 # Scrapy's HTTP endpoint that runs Python code sent to it (for its MCP server): a scheduled crawl has no use
 # for one, and it would start a server in every run. True turns it on.
 REMOTE_CONTROL_ENABLED = False
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 # What Scrapy's feed exports (`-O items.jsonl`, `-o items.csv`) write of each kept article: its archive references,
 # the extraction result and the relevance verdict; not the raw HTML (bytes, and in the WARC already) nor the
@@ -109,9 +115,12 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ADDONS = {
+    # Old names of renamed settings still work, with a warning (crawler/deprecations.py); first, so every other
+    # add-on and component reads the new names.
+    "crawler.deprecations.RenamedSettingsAddon": -1,
     # Switches the download handlers to the WARC replay when REPLAY_FROM is set.
     "crawler.archive.replay.ReplayAddon": 0,
-    # Switches to scrapy-redis and the shared state when DISTRIBUTED is set.
+    # Switches to scrapy-redis and the shared state when CLUSTER_REDIS_URL is set.
     "crawler.cluster.addon.DistributedAddon": 1,
 }
 
@@ -136,24 +145,25 @@ EXTENSIONS = {
     "crawler.extensions.progress.Progress": 500,
     # A full disk stops the crawl with one clear error line (not one per failing write).
     "crawler.extensions.diskfull.DiskFullGuard": 60,
-    # Fewer garbage-collector passes while crawling: GC_THRESHOLD.
+    # Fewer garbage-collector passes while crawling: GCTUNING_THRESHOLD.
     "crawler.extensions.gctuning.GcTuning": 50,
-    # A response over DOWNLOAD_MAXSIZE is cut there and archived with WARC-Truncated: length: TRUNCATE_OVERSIZE.
+    # A response over DOWNLOAD_MAXSIZE is cut there and archived with WARC-Truncated: length: OVERSIZE_TRUNCATE.
     "crawler.extensions.oversize.OversizeTruncation": 100,
-    # A response arriving slower than DOWNLOAD_MIN_RATE is given up after DOWNLOAD_MIN_RATE_GRACE.
+    # A response arriving slower than MINRATE_BYTES_PER_SEC is given up after MINRATE_GRACE.
     "crawler.extensions.minrate.MinimumRate": 110,
     # report.json / report.md / report.html in the topic directory when the crawl ends: REPORT_ENABLED.
     "crawler.report.ReportExtension": 800,
+    # The final stats as JSON: STATSFILE_PATH.
     "crawler.extensions.statsfile.StatsFile": 900,
 }
-# Write the final stats as JSON to this path (off when empty).
-STATS_FILE = ""
+# Write the final stats as JSON to this path (off when empty): crawler/extensions/statsfile.py.
+STATSFILE_PATH = ""
 # Garbage-collector thresholds while crawling (crawler/extensions/gctuning.py); empty keeps Python's defaults.
-GC_THRESHOLD = [10000, 20, 20]
-# Listing pages (sections, search results) followed per start page through their "next" links.
-SECTION_MAX_PAGES = 5
+GCTUNING_THRESHOLD = [10000, 20, 20]
 
 # --- Discovery bounds (crawler/spiders/coverage.py, crawler/discovery/sitemaps.py) ----------------------------
+# Listing pages (sections, search results) followed per start page through their "next" links.
+DISCOVERY_MAX_LISTING_PAGES = 5
 # Sitemap indexes nested deeper than this below a start sitemap are not followed (a chain of indexes is a trap).
 DISCOVERY_MAX_DEPTH = 3
 # Sitemaps requested per outlet and run, newest first (by lastmod, or the month in the name) when there are more.
@@ -191,16 +201,16 @@ REPLAY_COPY_RECORDS = True
 # Worker processes for extraction (about 175 MB each); 0 runs it in the crawling process. None = one per CPU.
 EXTRACT_WORKERS = None
 # A paragraph repeated verbatim in this many articles of one outlet is its boilerplate.
-SITE_MEMORY_MIN_ARTICLES = 3
+EXTRACT_SITE_MEMORY_MIN_ARTICLES = 3
 # The function a worker runs per page (dotted path; signature of pipelines.extract.extract_to_dict).
 EXTRACT_FUNCTION = "pipelines.extract.extract_to_dict"
 
 # --- Duplicates (pipelines/dedup.py) ----------------------------------------------------------------------
 # Two cleaned texts whose estimated Jaccard similarity over word shingles reaches the threshold are copies of one
 # story (a wire story run by several outlets with small edits: spelling, quotes, a changed paragraph).
-NEAR_DUPLICATE_THRESHOLD = 0.8
-NEAR_DUPLICATE_NUM_PERM = 128
-NEAR_DUPLICATE_SHINGLE = 3  # words per shingle
+DEDUP_NEAR_THRESHOLD = 0.8
+DEDUP_NEAR_NUM_PERM = 128
+DEDUP_NEAR_SHINGLE = 3  # words per shingle
 
 # --- Incremental runs (crawler/state.py) ------------------------------------------------------------------
 # Archived articles are never requested again unless older than this many days (None: never).
@@ -215,7 +225,7 @@ REPORT_ENABLED = True  # write the coverage report when a crawl ends (`scrapy re
 # --- Distributed crawls (crawler/cluster/) ------------------------------------------------------------------
 # A Redis URL (redis://host:port/db): several `scrapy crawl` workers share one topic's crawl through scrapy-redis
 # (queue, fingerprints) and Redis (state, file numbers, per-outlet politeness). None: a local crawl, no Redis.
-DISTRIBUTED = None
+CLUSTER_REDIS_URL = None
 # A Redis that does not answer (restarting, failing over) is waited for this long, each command retried with
 # exponential back-off (one error line when it goes, one when it is back); past that the worker stops, exit 2.
-DISTRIBUTED_REDIS_RETRY_SECONDS = 60.0
+CLUSTER_REDIS_RETRY_SECONDS = 60.0

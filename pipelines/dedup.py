@@ -87,7 +87,7 @@ class NearDuplicateIndex:
         for file, _outlet, blob in rows:
             stored = signature_from_blob(blob)
             if len(stored) != self.num_perm:
-                logger.warning("signature of %s has %d values, not NEAR_DUPLICATE_NUM_PERM=%d: not compared",
+                logger.warning("signature of %s has %d values, not DEDUP_NEAR_NUM_PERM=%d: not compared",
                                file, len(stored), self.num_perm)
                 continue
             self._insert(file, stored)
@@ -119,9 +119,9 @@ class DedupPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         settings = crawler.settings
-        self.threshold = settings.getfloat("NEAR_DUPLICATE_THRESHOLD", 0.8)
-        self.num_perm = settings.getint("NEAR_DUPLICATE_NUM_PERM", 128)
-        self.shingle = settings.getint("NEAR_DUPLICATE_SHINGLE", 3)
+        self.threshold = settings.getfloat("DEDUP_NEAR_THRESHOLD")
+        self.num_perm = settings.getint("DEDUP_NEAR_NUM_PERM")
+        self.shingle = settings.getint("DEDUP_NEAR_SHINGLE")
         self.state: TopicStore | None = None
         self.index: NearDuplicateIndex | None = None
 

@@ -117,7 +117,7 @@ class TextFilesPipeline:
         run = topic_run(self.crawler)
         self.paths, self.state = run.paths, run.store
         self.manifest = ManifestWriter(self.paths.manifest)
-        if self.crawler.settings.get("DISTRIBUTED"):
+        if self.crawler.settings.get("CLUSTER_REDIS_URL"):
             self._continue_numbering()
         else:
             self._reconcile()
@@ -143,8 +143,8 @@ class TextFilesPipeline:
         """Bring the state and ``text/`` in line with the manifest (this process holds the topic's lock)."""
         assert self.paths is not None and self.state is not None
         settings = self.crawler.settings
-        counts = reconcile(self.paths, self.state, settings.getint("NEAR_DUPLICATE_NUM_PERM"),
-                           settings.getint("NEAR_DUPLICATE_SHINGLE"))
+        counts = reconcile(self.paths, self.state, settings.getint("DEDUP_NEAR_NUM_PERM"),
+                           settings.getint("DEDUP_NEAR_SHINGLE"))
         for event, count in counts.items():
             if count:
                 self.stats.set_value(f"textfiles/{event}", count)

@@ -28,7 +28,7 @@ def project_settings(**values) -> Settings:
 
 @pytest.fixture
 def distributed_settings():
-    settings = project_settings(DISTRIBUTED=URL, DOWNLOAD_DELAY=1.5)
+    settings = project_settings(CLUSTER_REDIS_URL=URL, DOWNLOAD_DELAY=1.5)
     try:
         DistributedAddon().update_settings(settings)
         yield settings
@@ -54,7 +54,7 @@ def test_every_path_the_addon_sets_loads(distributed_settings):
 
 
 def test_the_outlet_delay_becomes_the_clusters(distributed_settings):
-    assert distributed_settings.getfloat("DISTRIBUTED_OUTLET_DELAY") == 1.5
+    assert distributed_settings.getfloat("CLUSTER_OUTLET_DELAY") == 1.5
     assert distributed_settings.getfloat("DOWNLOAD_DELAY") == 0
     assert state._SHARED_URL == URL
 
@@ -65,7 +65,7 @@ def test_a_local_crawl_stays_local():
     DistributedAddon().update_settings(settings)
     assert settings.copy_to_dict() == before
     assert state._SHARED_URL is None
-    crawler = get_crawler(settings_dict={"DISTRIBUTED": None, "DISTRIBUTED_OUTLET_DELAY": 1.0})
+    crawler = get_crawler(settings_dict={"CLUSTER_REDIS_URL": None, "CLUSTER_OUTLET_DELAY": 1.0})
     for component in (LeaseSpiderMiddleware, WorkerRegistry, ClusterPolitenessMiddleware):
         with pytest.raises(NotConfigured):
             component.from_crawler(crawler)

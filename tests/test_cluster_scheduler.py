@@ -42,7 +42,7 @@ def open_scheduler(redis_url: str, worker: str | None = None, delay: float = 0.0
     """A scheduler as a worker's engine opens it; ``worker`` stands in for another process's id, ``delay`` is the
     cluster's per-outlet delay (0: no outlet slots)."""
     crawler = get_crawler(TopicSpider, {
-        "REDIS_URL": redis_url, "DISTRIBUTED_OUTLET_DELAY": delay,
+        "REDIS_URL": redis_url, "CLUSTER_OUTLET_DELAY": delay,
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter"})
     scheduler = TopicScheduler.from_crawler(crawler)

@@ -133,7 +133,7 @@ def coverage_run(tmp_path_factory):
         urls = build_outlets(site)
         stats, result = crawl("coverage", tmp / "archive", spider_args={"topic": str(topic)},
                               settings={"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False",
-                                        "RETRY_BACKOFF_BASE": "0", "EXTRACT_WORKERS": "0"},
+                                        "BACKOFF_BASE": "0", "EXTRACT_WORKERS": "0"},
                               env={"http_proxy": site.proxy_url})
         log = site.requests()
     return {"stats": stats, "log": log, "urls": urls, "dir": tmp / "archive" / "lavrov-test",

@@ -65,9 +65,9 @@ def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int, 
     log = open(tmp_path / f"worker-{number}.log", "w")
     return subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={tmp_path / 'topic.toml'}",
-         "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", f"DISTRIBUTED={redis_url}",
+         "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", f"CLUSTER_REDIS_URL={redis_url}",
          "-s", f"DOWNLOAD_DELAY={DELAY}", "-s", "CONCURRENT_REQUESTS=3", "-s", "AUTOTHROTTLE_ENABLED=False",
-         "-s", "EXTRACT_WORKERS=0", "-s", f"STATS_FILE={tmp_path / f'stats-{number}.json'}",
+         "-s", "EXTRACT_WORKERS=0", "-s", f"STATSFILE_PATH={tmp_path / f'stats-{number}.json'}",
          *(arg for setting in settings for arg in ("-s", setting))],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -183,7 +183,7 @@ def test_redis_going_away_stops_workers_cleanly(tmp_path, site, redis_url):
         for outlet in OUTLETS:
             site.route(article_url(outlet, n), Reply(body=article_page(f"Lavrov on Afghanistan {n}", BODY,
                                                                        published="2021-07-16"), delay=0.5))
-    process = start_worker(tmp_path, site, redis_url, 0, "DISTRIBUTED_REDIS_RETRY_SECONDS=2")
+    process = start_worker(tmp_path, site, redis_url, 0, "CLUSTER_REDIS_RETRY_SECONDS=2")
     deadline = time.time() + 60
     while len(article_requests(site)) < 2 and time.time() < deadline:
         time.sleep(0.05)

@@ -127,7 +127,7 @@ def run(tmp_path_factory):
         site.route(f"{STORM}/robots.txt", Reply(body="storm", status=500))
         stats, result = crawl("coverage", tmp / "archive", spider_args={"topic": str(tmp / "topic.toml")},
                               settings={"DOWNLOAD_DELAY": "0", "DOWNLOAD_MAXSIZE": str(MAXSIZE),
-                                        "DOWNLOAD_TIMEOUT": "3", "RETRY_TIMES": "2", "RETRY_BACKOFF_BASE": "0.2",
+                                        "DOWNLOAD_TIMEOUT": "3", "RETRY_TIMES": "2", "BACKOFF_BASE": "0.2",
                                         "EXTRACT_WORKERS": "0", "REDIRECT_MAX_TIMES": "20"},
                               env={"http_proxy": site.proxy_url, "no_proxy": "nowhere.invalid"}, timeout=240)
         log = site.requests()

@@ -13,7 +13,7 @@ from crawler.extensions.gctuning import GcTuning
 
 def test_thresholds_hold_during_the_crawl_and_are_restored():
     before = gc.get_threshold()
-    extension = GcTuning.from_crawler(get_crawler(settings_dict={"GC_THRESHOLD": [12345, 7, 9]}))
+    extension = GcTuning.from_crawler(get_crawler(settings_dict={"GCTUNING_THRESHOLD": [12345, 7, 9]}))
     try:
         assert gc.get_threshold() == (12345, 7, 9)  # already for the rest of start-up
         extension.engine_started()
@@ -26,8 +26,8 @@ def test_thresholds_hold_during_the_crawl_and_are_restored():
 
 def test_empty_setting_keeps_python_defaults_and_bad_values_are_refused():
     with pytest.raises(NotConfigured):
-        GcTuning.from_crawler(get_crawler(settings_dict={"GC_THRESHOLD": []}))
-    with pytest.raises(ValueError, match="GC_THRESHOLD"):
-        GcTuning.from_crawler(get_crawler(settings_dict={"GC_THRESHOLD": ["many"]}))
-    with pytest.raises(ValueError, match="GC_THRESHOLD"):
-        GcTuning.from_crawler(get_crawler(settings_dict={"GC_THRESHOLD": [1, 2, 3, 4]}))
+        GcTuning.from_crawler(get_crawler(settings_dict={"GCTUNING_THRESHOLD": []}))
+    with pytest.raises(ValueError, match="GCTUNING_THRESHOLD"):
+        GcTuning.from_crawler(get_crawler(settings_dict={"GCTUNING_THRESHOLD": ["many"]}))
+    with pytest.raises(ValueError, match="GCTUNING_THRESHOLD"):
+        GcTuning.from_crawler(get_crawler(settings_dict={"GCTUNING_THRESHOLD": [1, 2, 3, 4]}))

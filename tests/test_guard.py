@@ -16,7 +16,7 @@ from tests.support.network import archived_urls, loopback_name
 A = "http://www.alpha.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
-FAST = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "RETRY_BACKOFF_BASE": "0"}
+FAST = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "BACKOFF_BASE": "0"}
 
 
 def topic(url: str) -> str:
@@ -88,7 +88,7 @@ def test_the_guard_refuses_any_request_off_the_outlet(url, reason):
 
     from crawler.middlewares import RequestGuardMiddleware
 
-    crawler = get_crawler(settings_dict={"ALLOW_PRIVATE_HOSTS": False})
+    crawler = get_crawler(settings_dict={"GUARD_ALLOW_PRIVATE_HOSTS": False})
     guard = RequestGuardMiddleware.from_crawler(crawler)
     request = Request(url, meta={"outlet": "alpha", "kind": "sitemap", "outlet_hosts": ["www.alpha.test", "alpha.test"]})
     with pytest.raises(IgnoreRequest):
@@ -111,7 +111,7 @@ def resolver_crawl(tmp_path, allow: bool):
         site.route(f"{origin}/robots.txt", robots_txt())
         site.route(f"{origin}/", "<html><body><p>home</p></body></html>")
         stats, result = crawl("coverage", tmp_path / "archive", spider_args={"topic": str(tmp_path / "topic.toml")},
-                              settings={**FAST, "ALLOW_PRIVATE_HOSTS": str(allow)}, check=False)
+                              settings={**FAST, "GUARD_ALLOW_PRIVATE_HOSTS": str(allow)}, check=False)
         return stats, result, site.requests()
 
 

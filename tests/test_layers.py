@@ -17,6 +17,7 @@ LAYERS = {
     "crawler.topic": 0, "crawler.query": 0, "crawler.urls": 0, "crawler.items": 0, "crawler.text": 0,
     "crawler.discovery": 0, "crawler.process": 0, "crawler.signals": 0, "crawler.fsutil": 0, "crawler": 0,
     "crawler.settings": 0,  # declarative data (every default once): any layer may read a default from it
+    "crawler.deprecations": 0,  # old setting names -> new ones; reads crawler.settings only
     "crawler.compat": 1,  # wrappers of private Scrapy APIs, importing nothing of ours
     "crawler.paths": 1, "crawler.lock": 1, "crawler.store": 1, "crawler.state": 1, "crawler.run": 1,
     "crawler.archive": 2, "pipelines": 2,

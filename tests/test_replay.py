@@ -37,7 +37,7 @@ def recorded(tmp_path_factory):
         site.route(f"{base}/flaky.html", Reply(body="busy", status=503), ARTICLE.replace("Lavrov", "Flaky"))
         urls = [f"{base}/a.html", f"{base}/gz.html", f"{base}/moved", f"{base}/flaky.html"]
         stats, _ = crawl("urllist", archive, spider_args={"urls": ",".join(urls), "topic_name": "rep"},
-                         settings={**LIVE, "RETRY_BACKOFF_BASE": "0"})
+                         settings={**LIVE, "BACKOFF_BASE": "0"})
         assert stats["urllist/parsed"] == 4
     return archive / "rep" / "warc", urls
 
@@ -48,7 +48,7 @@ def test_replay_serves_everything_without_network(recorded, tmp_path):
     base = urls[0].rsplit("/", 1)[0]
     stats, result = crawl("urllist", tmp_path / "out",
                           spider_args={"urls": ",".join(urls + [f"{base}/never-archived.html"]), "topic_name": "rep"},
-                          settings={"REPLAY_FROM": warc_dir, "ALLOW_PRIVATE_HOSTS": "True"},
+                          settings={"REPLAY_FROM": warc_dir, "GUARD_ALLOW_PRIVATE_HOSTS": "True"},
                           env=offline_env(log))
     assert not log.exists() or log.read_text() == "", log.read_text()
     assert stats["urllist/parsed"] == 4
@@ -79,7 +79,7 @@ def test_a_replay_source_without_warc_files_is_refused_in_one_line(recorded, tmp
 def test_replay_can_write_a_new_warc_when_asked(recorded, tmp_path):
     warc_dir, urls = recorded
     stats, _ = crawl("urllist", tmp_path / "out", spider_args={"urls": urls[0], "topic_name": "rep"},
-                     settings={"REPLAY_FROM": warc_dir, "WARC_ENABLED": "True", "ALLOW_PRIVATE_HOSTS": "True"},
+                     settings={"REPLAY_FROM": warc_dir, "WARC_ENABLED": "True", "GUARD_ALLOW_PRIVATE_HOSTS": "True"},
                      env=offline_env(tmp_path / "net.log"))
     assert stats["warc/records_written"] >= 2
 

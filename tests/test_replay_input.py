@@ -24,7 +24,7 @@ from tests.support.warcs import crawl_measured, gzip_member, raw_record, write_w
 ARTICLE = (b"<html><head><title>Lavrov</title></head><body><p>" + b"Lavrov spoke in Kabul. " * 40
            + b"</p></body></html>")
 MEMORY_LIMIT = 3 << 30  # address space of the replay process: the old scan reached 8.4 GB of RSS
-REPLAY = {"ALLOW_PRIVATE_HOSTS": "True", "EXTRACT_WORKERS": "0", "ROBOTSTXT_OBEY": "False", "REPORT_ENABLED": "False",
+REPLAY = {"GUARD_ALLOW_PRIVATE_HOSTS": "True", "EXTRACT_WORKERS": "0", "ROBOTSTXT_OBEY": "False", "REPORT_ENABLED": "False",
           "PROGRESS_INTERVAL": "0"}
 
 
@@ -55,7 +55,7 @@ def test_a_record_declaring_4_gb_keeps_the_replay_small(tmp_path, kind):
     assert 3 << 20 < (warc / name).stat().st_size < 6 << 20
 
     status, stderr, peak = crawl_measured(tmp_path / "out", {**REPLAY, "REPLAY_FROM": warc,
-                                                             "STATS_FILE": tmp_path / "stats.json"},
+                                                             "STATSFILE_PATH": tmp_path / "stats.json"},
                                           [bomb_url, after_url], memory_limit=MEMORY_LIMIT)
     assert status == 0, stderr[-3000:]
     assert "Traceback" not in stderr

@@ -23,8 +23,8 @@ GRACE, TIMEOUT = 1.5, 4
 # A download delay as real crawls have: without one the outlet's next request leaves the moment an answer
 # arrives, before any middleware has read it.
 SETTINGS = {"DOWNLOAD_DELAY": "1", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "RETRY_TIMES": "3",
-            "RETRY_BACKOFF_BASE": "0", "CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_TIMEOUT": str(TIMEOUT),
-            "DOWNLOAD_MIN_RATE_GRACE": str(GRACE), "CLOSESPIDER_TIMEOUT": "60"}
+            "BACKOFF_BASE": "0", "CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_TIMEOUT": str(TIMEOUT),
+            "MINRATE_GRACE": str(GRACE), "CLOSESPIDER_TIMEOUT": "60"}
 
 
 def topic() -> str:
@@ -82,14 +82,14 @@ def test_other_outlets_go_on(run):
 
 
 def test_a_retry_after_beyond_the_runs_time_left_ends_the_outlets_run(run):
-    """90 s is under RETRY_BACKOFF_MAX (120 s) but over what is left of a run with CLOSESPIDER_TIMEOUT = 60."""
+    """90 s is under BACKOFF_MAX (120 s) but over what is left of a run with CLOSESPIDER_TIMEOUT = 60."""
     assert len([url for url in requests_to(run, C) if "/news/" in url]) == 1
     assert run["stats"]["coverage/gamma/retry_after_exceeded"] == 2
 
 
 def test_a_trickling_response_is_given_up_after_the_grace_period(run):
     assert len(requests_to(run, f"{S}/news/trickle")) == 1  # not retried
-    given_up = re.search(r"too slow: \d+ bytes in ([\d.]+) s, under DOWNLOAD_MIN_RATE .*/news/trickle", run["stderr"])
+    given_up = re.search(r"too slow: \d+ bytes in ([\d.]+) s, under MINRATE_BYTES_PER_SEC .*/news/trickle", run["stderr"])
     assert given_up and GRACE <= float(given_up[1]) <= 2 * GRACE
     assert run["stats"]["download/too_slow"] == 1
 
@@ -110,8 +110,8 @@ def test_retry_after_is_read_as_seconds_or_a_date():
 
 
 def test_the_longest_wait_is_the_cap_or_the_time_left_in_the_run():
-    capped = BackoffRetryMiddleware.from_crawler(get_crawler(settings_dict={"RETRY_BACKOFF_MAX": 120.0}))
+    capped = BackoffRetryMiddleware.from_crawler(get_crawler(settings_dict={"BACKOFF_MAX": 120.0}))
     assert capped.longest_wait() == 120.0
-    short = BackoffRetryMiddleware.from_crawler(get_crawler(settings_dict={"RETRY_BACKOFF_MAX": 120.0,
+    short = BackoffRetryMiddleware.from_crawler(get_crawler(settings_dict={"BACKOFF_MAX": 120.0,
                                                                            "CLOSESPIDER_TIMEOUT": 30}))
     assert 29.0 < short.longest_wait() <= 30.0

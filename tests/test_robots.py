@@ -18,7 +18,7 @@ from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 B, C, D, E = "http://www.beta.test", "http://www.gamma.test", "http://www.delta.test", "http://www.epsilon.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
-FAST = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "RETRY_BACKOFF_BASE": "0"}
+FAST = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "BACKOFF_BASE": "0"}
 HUGE_RULES = 300_000
 
 

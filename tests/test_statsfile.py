@@ -16,9 +16,9 @@ from crawler.extensions.statsfile import StatsFile
 
 
 def closed_crawl(path: Path, reason: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Open and close a spider on a real crawler with ``STATS_FILE=path`` (Scrapy's own stats extensions
+    """Open and close a spider on a real crawler with ``STATSFILE_PATH=path`` (Scrapy's own stats extensions
     included), with ``values`` set in between; returns the file's contents."""
-    crawler = get_crawler(Spider, {"STATS_FILE": str(path)})
+    crawler = get_crawler(Spider, {"STATSFILE_PATH": str(path)})
     extension = StatsFile.from_crawler(crawler)  # held: the signal manager keeps only a weak reference
     spider = Spider("s")
     crawler.signals.send_catch_log(signals.spider_opened, spider=spider)

@@ -388,7 +388,7 @@ def test_check_topic_prints_one_line_errors_with_exit_code_2(tmp_path, capsys):
 def test_check_topic_honours_topics_dir(tmp_path, capsys, monkeypatch):
     write(tmp_path, MINIMAL, "story.toml")
     monkeypatch.chdir(tmp_path.parent)
-    command = run_command(["story.toml"], {"TOPICS_DIR": str(tmp_path)})
+    command = run_command(["story.toml"], {"TOPIC_FILES_DIR": str(tmp_path)})
     assert command.exitcode == 0 and "Topic      t" in capsys.readouterr().out
 
 

@@ -119,7 +119,7 @@ class WarcRecorderMiddleware:
         self.crawler = crawler
         self.settings = crawler.settings
         self.stats = crawler.stats
-        self.dedup = crawler.settings.getbool("WARC_DEDUP", True)
+        self.dedup = crawler.settings.getbool("WARC_DEDUP")
         self.writer: RotatingWarcWriter | None = None
         self.state = None
         self.failed = False
@@ -166,15 +166,15 @@ class WarcRecorderMiddleware:
             "hostname": socket.gethostname(),
             "isPartOf": topic_name_of(spider),
             "description": f"presswarc crawl of topic {topic_name_of(spider)}",
-            "http-header-user-agent": self.settings.get("USER_AGENT", ""),
+            "http-header-user-agent": self.settings.get("USER_AGENT"),
             "robots": "obey" if self.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         }
         if self.settings.get("WARC_OPERATOR"):
             info["operator"] = self.settings.get("WARC_OPERATOR")
         self.writer = RotatingWarcWriter(
             paths.warc_dir,
-            prefix=self.settings.get("WARC_PREFIX", "presswarc"),
-            max_size=self.settings.getint("WARC_MAX_SIZE", 1_000_000_000),
+            prefix=self.settings.get("WARC_PREFIX"),
+            max_size=self.settings.getint("WARC_MAX_SIZE"),
             info=info,
         )
 
@@ -182,7 +182,7 @@ class WarcRecorderMiddleware:
         if self.writer is None:
             return
         self.writer.close()
-        if (self.writer.files_written or self.recovered) and self.settings.getbool("WARC_INDEX", True):
+        if (self.writer.files_written or self.recovered) and self.settings.getbool("WARC_INDEX"):
             paths = paths_for(self.settings, spider)
             files = self.recovered + [self.writer.directory / name for name in self.writer.files_written]
             try:

@@ -1,4 +1,4 @@
-"""Several workers, one crawl: the same spider on scrapy-redis, switched on by ``-s DISTRIBUTED=redis://host:port/db``.
+"""Several workers, one crawl: the same spider on scrapy-redis, switched on by ``-s CLUSTER_REDIS_URL=redis://host:port/db``.
 
 scrapy-redis provides the shared request queue (a Redis sorted set, so priorities hold) and the shared request
 fingerprints. What a news crawl needs beyond that is here, one Scrapy component per module, each kept small:
@@ -7,7 +7,7 @@ fingerprints. What a news crawl needs beyond that is here, one Scrapy component 
   canonical URL, MinHash signatures, the file-number counter via ``INCR``, site memory) lives in Redis instead of
   ``state.sqlite`` (``crawler.store.redis.RedisStore``), so workers never fetch an article twice, never write two
   files for one article and never reuse a number.
-- ``addon.DistributedAddon``: turns the crawl distributed when ``DISTRIBUTED`` holds a Redis URL, by setting the
+- ``addon.DistributedAddon``: turns the crawl distributed when ``CLUSTER_REDIS_URL`` holds a Redis URL, by setting the
   scheduler, the dupefilter and the components below; does nothing otherwise.
 - ``scheduler.TopicScheduler``: scrapy-redis's scheduler with keys named after the topic, one sorted set of
   requests per outlet, and *leases*: a request taken from the queue is moved atomically (one Lua script) into the

@@ -1,4 +1,4 @@
-"""The switch: ``DISTRIBUTED`` set to a Redis URL puts the cluster's scheduler, dupefilter and components in
+"""The switch: ``CLUSTER_REDIS_URL`` set to a Redis URL puts the cluster's scheduler, dupefilter and components in
 place (crawler.cluster has the whole picture); unset, the crawl stays local and nothing here runs."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from crawler.state import share_state_in
 
 
 class DistributedAddon:
-    """Turns the crawl distributed when ``DISTRIBUTED`` holds a Redis URL; does nothing otherwise."""
+    """Turns the crawl distributed when ``CLUSTER_REDIS_URL`` holds a Redis URL; does nothing otherwise."""
 
     def update_settings(self, settings: BaseSettings) -> None:
-        url = settings.get("DISTRIBUTED")
+        url = settings.get("CLUSTER_REDIS_URL")
         if not url:
             return
         settings.set("REDIS_URL", url, priority="addon")
@@ -27,6 +27,6 @@ class DistributedAddon:
         settings.set_in_component_priority_dict("EXTENSIONS", "crawler.cluster.registry.WorkerRegistry", 10)
         # The per-outlet delay becomes the cluster's: a worker's own download slots must not add theirs (a
         # request would leave later than its turn, closer to the next worker's request to the same outlet).
-        settings.set("DISTRIBUTED_OUTLET_DELAY", settings.getfloat("DOWNLOAD_DELAY"), priority="addon")
+        settings.set("CLUSTER_OUTLET_DELAY", settings.getfloat("DOWNLOAD_DELAY"), priority="addon")
         settings.set("DOWNLOAD_DELAY", 0, priority=SETTINGS_PRIORITIES["cmdline"] + 1)
         share_state_in(url)

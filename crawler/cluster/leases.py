@@ -27,7 +27,7 @@ class LeaseSpiderMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "LeaseSpiderMiddleware":
-        if not crawler.settings.get("DISTRIBUTED"):
+        if not crawler.settings.get("CLUSTER_REDIS_URL"):
             raise NotConfigured
         return cls(crawler)
 

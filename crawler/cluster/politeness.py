@@ -30,7 +30,7 @@ class ClusterPolitenessMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ClusterPolitenessMiddleware":
-        if not crawler.settings.get("DISTRIBUTED") or crawler.settings.getfloat("DISTRIBUTED_OUTLET_DELAY") <= 0:
+        if not crawler.settings.get("CLUSTER_REDIS_URL") or crawler.settings.getfloat("CLUSTER_OUTLET_DELAY") <= 0:
             raise NotConfigured
         return cls(crawler)
 

@@ -31,7 +31,7 @@ class WorkerRegistry:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.redis = connect(crawler.settings["REDIS_URL"], crawler.settings.getfloat("DISTRIBUTED_REDIS_RETRY_SECONDS"))
+        self.redis = connect(crawler.settings["REDIS_URL"], crawler.settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
         self.worker = worker_id()
         self.topic: str | None = None
         self.beat: task.LoopingCall | None = None
@@ -39,7 +39,7 @@ class WorkerRegistry:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "WorkerRegistry":
-        if not crawler.settings.get("DISTRIBUTED"):
+        if not crawler.settings.get("CLUSTER_REDIS_URL"):
             raise NotConfigured
         registry = cls(crawler)
         crawler.signals.connect(registry.spider_opened, signal=signals.spider_opened)

@@ -44,13 +44,13 @@ class TopicScheduler(Scheduler):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "TopicScheduler":
         settings = crawler.settings
-        scheduler = cls(server=connect(settings["REDIS_URL"], settings.getfloat("DISTRIBUTED_REDIS_RETRY_SECONDS")), persist=True,
+        scheduler = cls(server=connect(settings["REDIS_URL"], settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS")), persist=True,
                         queue_cls=settings.get("SCHEDULER_QUEUE_CLASS"),
                         dupefilter_cls=settings.get("DUPEFILTER_CLASS"))
         scheduler.stats = crawler.stats
         scheduler.crawler = crawler
         scheduler.worker = worker_id()
-        delay = settings.getfloat("DISTRIBUTED_OUTLET_DELAY")
+        delay = settings.getfloat("CLUSTER_OUTLET_DELAY")
         scheduler.delay_ms = max(1, int(delay * 1000)) if delay > 0 else 0
         scheduler.hold_ms = int(WORKER_TTL_SECONDS * 1000)  # renewed while the download lasts, expires if we die
         # A slot is renewed this long at most: a request lost without a trace must not block its outlet for ever.

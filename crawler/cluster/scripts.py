@@ -93,7 +93,7 @@ def worker_id() -> str:
 
 
 def stop_worker(crawler: Any, exc: Exception) -> None:
-    """Redis stayed away past ``DISTRIBUTED_REDIS_RETRY_SECONDS``: one error line, and the worker stops cleanly
+    """Redis stayed away past ``CLUSTER_REDIS_RETRY_SECONDS``: one error line, and the worker stops cleanly
     (files closed, exit status 2); whichever component met it first says so, the others stay quiet."""
     stats = crawler.stats
     if stats.get_value("distributed/redis_lost"):

@@ -8,9 +8,9 @@ import urllib.error
 import urllib.request
 from urllib.parse import urljoin
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from crawler.commands.base import ProjectCommand
 from crawler.discovery.feeds import autodiscover_feeds
 from crawler.discovery.robots import sitemaps_from_robots
 from crawler.topic import TopicError, load_topic
@@ -20,7 +20,7 @@ from crawler.urls import in_scope
 NONE_REACHABLE = 3  # as ``scrapy crawl`` when nothing could be fetched
 
 
-class Command(ScrapyCommand):
+class Command(ProjectCommand):
     """Catches a broken topic file before a scheduled crawl does, with one readable line instead of a traceback."""
 
     requires_project = True
@@ -35,7 +35,7 @@ class Command(ScrapyCommand):
 
     def long_desc(self) -> str:
         return ("Loads FILE as the coverage spider would (a relative path missing from the current directory is "
-                "looked up under TOPICS_DIR), checks every key, URL, date and the query, and prints a summary. "
+                "looked up under TOPIC_FILES_DIR), checks every key, URL, date and the query, and prints a summary. "
                 "An invalid file prints one line naming the file, the key and what was expected, and exits "
                 "with status 2. The topic file format is described in docs/topic-file.md.")
 
@@ -48,7 +48,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give one topic file")
-        topics_dir = self.settings.get("TOPICS_DIR") if self.settings is not None else None
+        topics_dir = self.settings.get("TOPIC_FILES_DIR") if self.settings is not None else None
         try:
             topic = load_topic(args[0], topics_dir=topics_dir)
         except TopicError as error:
@@ -61,7 +61,7 @@ class Command(ScrapyCommand):
             unreachable = []
             for outlet in topic.outlets:
                 print(f"{outlet.name}:")
-                lines, reachable = discover_online(outlet, self.settings.get("USER_AGENT") or "presswarc")
+                lines, reachable = discover_online(outlet, self.settings.get("USER_AGENT"))
                 for line in lines:
                     print(f"  {line}")
                 if not reachable:

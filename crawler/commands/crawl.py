@@ -8,7 +8,7 @@ not take (``-a until=...``: the window is the topic file's), an ``ARCHIVE_DIR`` 
 line saying so (exit 2), instead of a traceback or every request failing; so is a topic directory the crawl would write through a symlink in
 (``crawler.paths.UnsafeArchive``, raised as the spider starts). A topic another crawl holds the lock of stops the
 crawl at once with one line too (exit 1). A crawl stopped by a full disk exits 1 (its one error line is in the log).
-A distributed worker whose Redis stayed away past ``DISTRIBUTED_REDIS_RETRY_SECONDS`` exits 2, naming the URL.
+A distributed worker whose Redis stayed away past ``CLUSTER_REDIS_RETRY_SECONDS`` exits 2, naming the URL.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Command(ScrapyCrawlCommand):
                 self.exitcode = DISK_FULL
                 return
             if stats.get("distributed/redis_lost"):
-                print(f"error: Redis at {self.settings.get('DISTRIBUTED')} stayed unreachable; the queue stays in "
+                print(f"error: Redis at {self.settings.get('CLUSTER_REDIS_URL')} stayed unreachable; the queue stays in "
                       "Redis and a new start resumes it once Redis is back (exit status 2)", file=sys.stderr)
                 self.exitcode = 2
                 return

@@ -25,8 +25,8 @@ class Command(TopicDirCommand):
         except TopicLocked as exc:
             raise UsageError(str(exc)) from None
         try:
-            counts = rebuild_state(paths, self.settings.getint("NEAR_DUPLICATE_NUM_PERM", 128),
-                                   self.settings.getint("NEAR_DUPLICATE_SHINGLE", 3))
+            counts = rebuild_state(paths, self.settings.getint("DEDUP_NEAR_NUM_PERM"),
+                                   self.settings.getint("DEDUP_NEAR_SHINGLE"))
         finally:
             lock.release()
         print(f"{paths.state}: {counts['kept']} kept articles, {counts['archived']} other archived URLs, "

@@ -9,7 +9,7 @@ apply from the moment the extension is built, so the rest of start-up (the pipel
 too; no full collection is forced at start, as start-up leaves little garbage and collecting it all costs a
 fifth of a second.
 
-Setting: ``GC_THRESHOLD`` (default ``[10000, 20, 20]``; empty keeps Python's own).
+Setting: ``GCTUNING_THRESHOLD`` (default ``[10000, 20, 20]``; empty keeps Python's own).
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ class GcTuning:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "GcTuning":
-        values = crawler.settings.getlist("GC_THRESHOLD")
+        values = crawler.settings.getlist("GCTUNING_THRESHOLD")
         if not values:
-            raise NotConfigured("GC_THRESHOLD is empty")
+            raise NotConfigured("GCTUNING_THRESHOLD is empty")
         try:
             thresholds = tuple(int(v) for v in values)
         except ValueError as exc:
-            raise ValueError(f"GC_THRESHOLD must be up to three integers, got {values!r}") from exc
+            raise ValueError(f"GCTUNING_THRESHOLD must be up to three integers, got {values!r}") from exc
         if not 1 <= len(thresholds) <= 3 or any(v < 0 for v in thresholds):
-            raise ValueError(f"GC_THRESHOLD must be up to three non-negative integers, got {values!r}")
+            raise ValueError(f"GCTUNING_THRESHOLD must be up to three non-negative integers, got {values!r}")
         extension = cls(thresholds)
         crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)

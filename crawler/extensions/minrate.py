@@ -1,4 +1,4 @@
-"""A response that arrives slower than ``DOWNLOAD_MIN_RATE`` bytes per second is given up early.
+"""A response that arrives slower than ``MINRATE_BYTES_PER_SEC`` bytes per second is given up early.
 
 ``DOWNLOAD_TIMEOUT`` bounds a whole download, so a server that trickles a page a byte at a time keeps a
 download slot of its outlet for the full timeout, and every retry costs as much again. Scrapy has no minimum
@@ -6,7 +6,7 @@ transfer rate, and a downloader middleware cannot see bytes in flight; the ``byt
 fires for every chunk with its request, and a handler that raises ``StopDownload`` ends that download.
 
 The rate is the bytes of the body received since the response's headers, divided by the time since then; it is
-judged once ``DOWNLOAD_MIN_RATE_GRACE`` seconds have passed (a slow start on a fast page is normal), at each chunk
+judged once ``MINRATE_GRACE`` seconds have passed (a slow start on a fast page is normal), at each chunk
 that arrives; the chunk that completes a body of announced length is never judged (a short page whose bytes
 came late is whole). A download dropped this way fails (``StopDownload(fail=True)``: the request's errback, counted as
 an error of its outlet) and is not retried in this run: a server that is this slow now will most likely be as
@@ -14,7 +14,7 @@ slow a moment later, and retrying would cost the grace period again; the next ru
 (``ERROR_RETRY_RUNS``). A server that sends nothing at all is not seen here (no chunk arrives): the download
 timeout ends it. Counted in ``download/too_slow``.
 
-Settings: ``DOWNLOAD_MIN_RATE`` (bytes per second; 0 turns this off), ``DOWNLOAD_MIN_RATE_GRACE`` (seconds).
+Settings: ``MINRATE_BYTES_PER_SEC`` (bytes per second; 0 turns this off), ``MINRATE_GRACE`` (seconds).
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ class MinimumRate:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "MinimumRate":
-        min_rate = crawler.settings.getfloat("DOWNLOAD_MIN_RATE")
+        min_rate = crawler.settings.getfloat("MINRATE_BYTES_PER_SEC")
         if min_rate <= 0:
-            raise NotConfigured("DOWNLOAD_MIN_RATE is 0")
-        extension = cls(crawler, min_rate, crawler.settings.getfloat("DOWNLOAD_MIN_RATE_GRACE"))
+            raise NotConfigured("MINRATE_BYTES_PER_SEC is 0")
+        extension = cls(crawler, min_rate, crawler.settings.getfloat("MINRATE_GRACE"))
         crawler.signals.connect(extension.headers_received, signal=signals.headers_received)
         crawler.signals.connect(extension.bytes_received, signal=signals.bytes_received)
         return extension
@@ -73,6 +73,6 @@ class MinimumRate:
             return
         request.meta.pop(_STARTED_META, None)
         self.stats.inc_value("download/too_slow")
-        logger.warning("too slow: %d bytes in %.1f s, under DOWNLOAD_MIN_RATE (%g bytes/s); given up: %s",
+        logger.warning("too slow: %d bytes in %.1f s, under MINRATE_BYTES_PER_SEC (%g bytes/s); given up: %s",
                        received, elapsed, self.min_rate, request.url)
         raise StopDownload(fail=True)

@@ -7,7 +7,7 @@ carries its headers and the bytes that arrived (none when ``Content-Length`` alr
 request is marked ``truncated = "length"`` (the WARC 1.1 reason), the WARC recorder writes the record with
 ``WARC-Truncated: length``, and the spider counts the page as truncated and writes no text from it.
 
-Setting: ``TRUNCATE_OVERSIZE`` (default True; False leaves Scrapy's cancel as it is).
+Setting: ``OVERSIZE_TRUNCATE`` (default True; False leaves Scrapy's cancel as it is).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class OversizeTruncation:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "OversizeTruncation":
-        if not crawler.settings.getbool("TRUNCATE_OVERSIZE", True):
-            raise NotConfigured("TRUNCATE_OVERSIZE is off")
+        if not crawler.settings.getbool("OVERSIZE_TRUNCATE"):
+            raise NotConfigured("OVERSIZE_TRUNCATE is off")
         maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         extension = cls(crawler, maxsize)
         crawler.signals.connect(extension.headers_received, signal=signals.headers_received)

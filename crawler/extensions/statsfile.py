@@ -1,4 +1,4 @@
-"""Writes the crawl's final stats as JSON (setting ``STATS_FILE``), for scripts, benchmarks and tests."""
+"""Writes the crawl's final stats as JSON (setting ``STATSFILE_PATH``), for scripts, benchmarks and tests."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _plain(value):
 
 
 class StatsFile:
-    """Dumps ``crawler.stats`` to the path in ``STATS_FILE`` when the spider closes."""
+    """Dumps ``crawler.stats`` to the path in ``STATSFILE_PATH`` when the spider closes."""
 
     def __init__(self, crawler: Crawler, path: str) -> None:
         self.crawler = crawler
@@ -31,7 +31,7 @@ class StatsFile:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "StatsFile":
-        path = crawler.settings.get("STATS_FILE")
+        path = crawler.settings.get("STATSFILE_PATH")
         if not path:
             raise NotConfigured
         extension = cls(crawler, path)

@@ -31,15 +31,15 @@ logger = logging.getLogger(__name__)
 def open_run(settings: Any, topic_file: str) -> TopicRun:
     """Load the topic, create its directories (refusing symlinks), take its lock (a local crawl), rebuild a
     missing state from the archive, keep a copy of the topic file, and open the store."""
-    topic = load_topic(topic_file, topics_dir=settings.get("TOPICS_DIR"))
+    topic = load_topic(topic_file, topics_dir=settings.get("TOPIC_FILES_DIR"))
     paths = topic_paths(settings.get("ARCHIVE_DIR"), topic.name,
                         allow_symlinks=settings.getbool("ARCHIVE_ALLOW_SYMLINKS")).create()
-    distributed = bool(settings.get("DISTRIBUTED"))
+    distributed = bool(settings.get("CLUSTER_REDIS_URL"))
     lock = None if distributed else TopicLock(paths.lock).acquire()  # workers share a topic
     try:
         if not distributed and not paths.state.exists() and paths.manifest.exists():
             logger.warning("%s is missing: rebuilding it from the manifest and the WARC index", paths.state)
-            rebuild_state(paths, settings.getint("NEAR_DUPLICATE_NUM_PERM"), settings.getint("NEAR_DUPLICATE_SHINGLE"))
+            rebuild_state(paths, settings.getint("DEDUP_NEAR_NUM_PERM"), settings.getint("DEDUP_NEAR_SHINGLE"))
         keep_topic_copy(topic, paths.root / "topic.toml")
         store = open_store(paths, settings)
     except BaseException:

@@ -81,7 +81,7 @@ class CoverageSpider(scrapy.Spider):
         after the spider and before the engine."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.section_pages = settings.getint("SECTION_MAX_PAGES")
+        spider.section_pages = settings.getint("DISCOVERY_MAX_LISTING_PAGES")
         spider.max_depth = settings.getint("DISCOVERY_MAX_DEPTH")
         spider.max_sitemaps = settings.getint("DISCOVERY_MAX_SITEMAPS")
         spider.max_urls_per_sitemap = settings.getint("DISCOVERY_MAX_URLS_PER_SITEMAP")

@@ -1,4 +1,4 @@
-"""The topic's store in Redis, shared by every worker of a distributed crawl (``-s DISTRIBUTED=redis://...``).
+"""The topic's store in Redis, shared by every worker of a distributed crawl (``-s CLUSTER_REDIS_URL=redis://...``).
 
 The same questions as ``crawler.store.sqlite`` (see ``crawler.store.base.TopicStore``), kept in Redis so workers
 never fetch an article twice, never write two files for one article and never reuse a number: fetched URLs and

@@ -3,7 +3,7 @@
 Every component of a distributed crawl (the scheduler, the worker registry, the topic store) asks for its client
 here, so a worker holds one connection pool, and a Redis that restarts or fails over (a few seconds without an
 answer) costs a pause, not a crawl: redis-py's own ``Retry`` retries each command with exponential back-off for
-up to ``DISTRIBUTED_REDIS_RETRY_SECONDS``. Its first failure is logged once, in one line, and so is the
+up to ``CLUSTER_REDIS_RETRY_SECONDS``. Its first failure is logged once, in one line, and so is the
 recovery; only when Redis stays away longer does the command raise (the worker registry then stops the worker,
 ``scrapy crawl`` exits 2 naming the URL).
 

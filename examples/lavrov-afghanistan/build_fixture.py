@@ -41,7 +41,7 @@ def main() -> None:
         subprocess.run(
             [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={HERE / 'topic.toml'}",
              "-s", f"ARCHIVE_DIR={tmp}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
-             "-s", "RETRY_BACKOFF_BASE=0", "-s", "WARC_OPERATOR=presswarc example fixture",
+             "-s", "BACKOFF_BASE=0", "-s", "WARC_OPERATOR=presswarc example fixture",
              "-s", "EXTRACT_WORKERS=0"],
             cwd=REPO, env=env, check=True,
         )

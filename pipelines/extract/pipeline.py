@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from crawler.paths import paths_for
 from crawler.state import open_state
 from pipelines.extract.pool import ExtractionPool, WorkerDied
-from pipelines.extract.stages import _without_boilerplate, detect_language, extract_to_dict
+from pipelines.extract.stages import _without_boilerplate, detect_language
 from pipelines.prompts import SiteMemory
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class ExtractPipeline:
     (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``) stops the engine from taking more responses while too many wait, which
     bounds memory. A worker that dies costs only the page that killed it.
 
-    Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``SITE_MEMORY_MIN_ARTICLES``,
+    Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``EXTRACT_SITE_MEMORY_MIN_ARTICLES``,
     ``EXTRACT_FUNCTION`` (a module-level function with :func:`extract_to_dict`'s signature, to plug in another
     extractor).
     """
@@ -41,8 +41,8 @@ class ExtractPipeline:
         self.stats = crawler.stats
         workers = crawler.settings.get("EXTRACT_WORKERS")
         self.workers = (os.cpu_count() or 1) if workers in (None, "") else int(workers)
-        self.min_articles = crawler.settings.getint("SITE_MEMORY_MIN_ARTICLES", 3)
-        self.extract = load_object(crawler.settings.get("EXTRACT_FUNCTION") or extract_to_dict)
+        self.min_articles = crawler.settings.getint("EXTRACT_SITE_MEMORY_MIN_ARTICLES")
+        self.extract = load_object(crawler.settings.get("EXTRACT_FUNCTION"))
         self.memory = SiteMemory(self.min_articles)
         self.pool = ExtractionPool(self.workers, self.extract,
                                    on_crash=lambda: self.stats.inc_value("extract/worker_crashed"))

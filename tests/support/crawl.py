@@ -30,10 +30,10 @@ def run_scrapy(args: list[str], *, cwd: Path = REPO, env: dict[str, str] | None 
 def crawl(spider: str, archive: Path, *, spider_args: dict[str, str] | None = None,
           settings: dict[str, Any] | None = None, env: dict[str, str] | None = None,
           timeout: float = 180, check: bool = True) -> tuple[dict[str, Any], subprocess.CompletedProcess]:
-    """Crawl with ARCHIVE_DIR=archive; returns the final stats (from STATS_FILE) and the process."""
+    """Crawl with ARCHIVE_DIR=archive; returns the final stats (from STATSFILE_PATH) and the process."""
     archive.mkdir(parents=True, exist_ok=True)
     stats_path = archive.parent / f"stats-{uuid.uuid4().hex[:8]}.json"
-    args = ["crawl", spider, "-s", f"ARCHIVE_DIR={archive}", "-s", f"STATS_FILE={stats_path}",
+    args = ["crawl", spider, "-s", f"ARCHIVE_DIR={archive}", "-s", f"STATSFILE_PATH={stats_path}",
             "-s", "SPIDER_MODULES=crawler.spiders,tests.spiders", "-s", "LOG_LEVEL=DEBUG"]
     for key, value in (spider_args or {}).items():
         args += ["-a", f"{key}={value}"]

@@ -7,5 +7,5 @@ their archives comparable.
 
 from __future__ import annotations
 
-LIVE = {"ALLOW_PRIVATE_HOSTS": "True", "DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}
+LIVE = {"GUARD_ALLOW_PRIVATE_HOSTS": "True", "DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False"}
 ARTICLE = "<html><head><title>Lavrov on Afghanistan</title></head><body><p>" + "Text. " * 200 + "</p></body></html>"

@@ -16,6 +16,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem
 from crawler.topic import Topic, parse_topic
+from tests.support.settings import project_settings_dict
 
 TOPIC = {"name": "wire", "query": "Lavrov AND (Afghan* OR Taliban)", "since": "2021-07-10", "until": "2021-07-20",
          "languages": ["en"],
@@ -34,13 +35,13 @@ class TopicSpider(Spider):
 
 
 def topic_crawler(archive: Path, topic: dict[str, Any] | None = None, **settings: Any) -> Crawler:
-    """A crawler with ``ARCHIVE_DIR=archive`` (and ``settings``) whose spider crawls ``topic`` (default
-    ``TOPIC``)."""
+    """A crawler with the project's settings, ``ARCHIVE_DIR=archive`` and ``settings``, whose spider crawls ``topic``
+    (default ``TOPIC``)."""
     from crawler.paths import topic_paths
     from crawler.run import TopicRun
     from crawler.state import open_state
 
-    crawler = get_crawler(TopicSpider, {"ARCHIVE_DIR": str(archive), **settings})
+    crawler = get_crawler(TopicSpider, project_settings_dict(ARCHIVE_DIR=str(archive), **settings))
     crawler.spider = TopicSpider.from_crawler(crawler, topic=parse_topic(topic or TOPIC))
     paths = topic_paths(archive, crawler.spider.topic.name).create()
     crawler.topic_run = TopicRun(crawler.spider.topic, paths, open_state(paths.state))  # as TopicRunExtension does

@@ -12,7 +12,7 @@ from typing import Callable
 
 from tests.support.crawl import REPO
 
-FAST = {"DOWNLOAD_DELAY": "0", "EXTRACT_WORKERS": "0", "AUTOTHROTTLE_ENABLED": "False", "RETRY_BACKOFF_BASE": "0"}
+FAST = {"DOWNLOAD_DELAY": "0", "EXTRACT_WORKERS": "0", "AUTOTHROTTLE_ENABLED": "False", "BACKOFF_BASE": "0"}
 
 
 def popen_crawl(topic_file: Path, archive: Path, proxy: str, settings: dict[str, str] | None = None) -> subprocess.Popen:

@@ -36,6 +36,6 @@ class ReplayAddon:
         # A replay is as fast as the disk: politeness delays protect live servers only.
         for name, value in (("DOWNLOAD_DELAY", 0), ("AUTOTHROTTLE_ENABLED", False),
                             ("CONCURRENT_REQUESTS_PER_DOMAIN", 64), ("CONCURRENT_REQUESTS", 64),
-                            ("RETRY_BACKOFF_BASE", 0)):
+                            ("BACKOFF_BASE", 0)):
             if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["project"]:
                 settings.set(name, value, priority="spider")
