@@ -18,11 +18,13 @@ import sys
 import pytest
 import scrapy.settings.default_settings as scrapy_defaults
 from scrapy import Spider
+from scrapy.crawler import CrawlerRunner
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.test import get_crawler
 
 import crawler.settings
 from crawler.deprecations import RENAMED, rename_settings
+from crawler.spiders.coverage import CoverageSpider
 from tests.support.crawl import REPO, run_scrapy
 from tests.support.settings import project_settings, project_settings_dict
 from tests.support.sites import SiteServer, robots_txt
@@ -119,6 +121,12 @@ def test_a_crawler_reads_old_names_from_the_process_and_from_its_spider(caplog):
     assert "SECTION_MAX_PAGES" not in crawler.settings and "NEAR_DUPLICATE_SHINGLE" not in crawler.settings
     assert sorted(r.getMessage() for r in caplog.records if r.name == "crawler.deprecations") == [
         deprecated("NEAR_DUPLICATE_SHINGLE"), deprecated("SECTION_MAX_PAGES")]
+
+
+def test_the_spiders_from_crawler_reads_an_old_name_given_to_the_process():
+    """``Crawler.crawl`` builds the spider before it applies the add-ons: the rename must happen earlier."""
+    crawler = CrawlerRunner(project_settings_dict(SECTION_MAX_PAGES=9)).create_crawler(CoverageSpider)
+    assert CoverageSpider.from_crawler(crawler, topic="topic.toml").section_pages == 9
 
 
 # -- a real crawl and a real command --
