@@ -24,8 +24,8 @@ from tests.support.warcs import crawl_measured, gzip_member, raw_record, write_w
 ARTICLE = (b"<html><head><title>Lavrov</title></head><body><p>" + b"Lavrov spoke in Kabul. " * 40
            + b"</p></body></html>")
 MEMORY_LIMIT = 3 << 30  # address space of the replay process: the old scan reached 8.4 GB of RSS
-REPLAY = {"GUARD_ALLOW_PRIVATE_HOSTS": "True", "EXTRACT_WORKERS": "0", "ROBOTSTXT_OBEY": "False", "REPORT_ENABLED": "False",
-          "PROGRESS_INTERVAL": "0"}
+REPLAY = {"GUARD_ALLOW_PRIVATE_HOSTS": "True", "EXTRACT_WORKERS": "0", "ROBOTSTXT_OBEY": "False",
+          "REPORT_ENABLED": "False", "PROGRESS_INTERVAL": "0"}
 
 
 def _replay_errors(stderr: str) -> list[str]:

@@ -89,7 +89,8 @@ def test_a_retry_after_beyond_the_runs_time_left_ends_the_outlets_run(run):
 
 def test_a_trickling_response_is_given_up_after_the_grace_period(run):
     assert len(requests_to(run, f"{S}/news/trickle")) == 1  # not retried
-    given_up = re.search(r"too slow: \d+ bytes in ([\d.]+) s, under MINRATE_BYTES_PER_SEC .*/news/trickle", run["stderr"])
+    given_up = re.search(r"too slow: \d+ bytes in ([\d.]+) s, under MINRATE_BYTES_PER_SEC .*/news/trickle",
+                         run["stderr"])
     assert given_up and GRACE <= float(given_up[1]) <= 2 * GRACE
     assert run["stats"]["download/too_slow"] == 1
 

@@ -1,4 +1,4 @@
-"""Several workers, one crawl: the same spider on scrapy-redis, switched on by ``-s CLUSTER_REDIS_URL=redis://host:port/db``.
+"""Several workers, one crawl: the same spider on scrapy-redis, on with ``-s CLUSTER_REDIS_URL=redis://host:port/db``.
 
 scrapy-redis provides the shared request queue (a Redis sorted set, so priorities hold) and the shared request
 fingerprints. What a news crawl needs beyond that is here, one Scrapy component per module, each kept small:
