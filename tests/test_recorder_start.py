@@ -41,5 +41,6 @@ def test_no_article_is_kept_without_its_warc_record(tmp_path, how):
     print("rc", result.returncode, "kept", len(kept), "warcs", warcs, "warc_file", [e.get("warc_file") for e in kept])
     assert not (kept and not warcs), "articles kept (and marked done) with no WARC record of them"
     if how == "bad_setting":
-        assert result.returncode == 1 and "WARC recording cannot start" in result.stderr
+        # refused before the crawl starts, as every setting of the wrong kind (crawler/commands/crawl.py)
+        assert result.returncode == 2 and "-s WARC_MAX_SIZE=1GB: expected a whole number" in result.stderr
         assert not kept
