@@ -3,12 +3,12 @@
 Scrapy's ``HttpCompressionMiddleware`` decodes ``gzip``, ``deflate``, ``br`` and ``zstd``, several of them when
 ``Content-Encoding`` lists more than one (``gzip, br``: gzip was applied first, br last, so br is undone first),
 and keeps whatever a stream cut short yields, without a word (sometimes half a page, sometimes nothing). A half
-article must not pass as a whole one, so :class:`TruncatedBodyMiddleware` decodes the raw body once more, in
-bounded pieces whose output is thrown away, and flags the response ``truncated`` when any layer stops before
-its end-of-stream marker: zlib's ``eof`` for gzip (every member) and deflate, brotli's ``is_finished()``, zstd's
-``eof`` (every frame). The spider then records the article as an error, writes no text file, and it is fetched
-again on a later run. Scrapy offers no such check and the codec libraries only expose their end-of-stream
-state, hence this module.
+article must not pass as a whole one, so :func:`complete_stream` decodes the raw body once more, in bounded
+pieces whose output is thrown away, and says whether every layer reached its end-of-stream marker: zlib's
+``eof`` for gzip (every member) and deflate, brotli's ``is_finished()``, zstd's ``eof`` (every frame).
+``crawler.middlewares.truncated`` flags a response that fails it ``truncated``; the spider then records the
+article as an error, writes no text file, and it is fetched again on a later run. Scrapy offers no such check
+and the codec libraries only expose their end-of-stream state, hence this module.
 
 A bomb (a small body that decodes to more than ``DOWNLOAD_MAXSIZE``, checked per layer as Scrapy does) is not
 decoded further: it counts as complete, and Scrapy's decompression refuses it as over-size. Memory stays
@@ -19,19 +19,14 @@ before this check runs, and rightly so: WARC 1.1's ``WARC-Truncated`` (``length`
 ``unspecified``) says the *record* holds less than the exchange, and here it holds every byte the server sent,
 under a Content-Length that matched (a connection that breaks before Content-Length is reached is a download
 error and leaves no record). The stream being cut is a property of the payload, which a reader finds the
-same way this module does; a replay of the record is flagged again by this middleware.
+same way this module does; a replay of the record is flagged again by the middleware.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 import zlib
-from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, Sequence
-
-from scrapy.http import Request, Response
-
-from crawler.items import TRUNCATED_META
+from typing import Iterable, Iterator, Protocol, Sequence
 
 try:
     import brotli
@@ -43,11 +38,6 @@ if sys.version_info >= (3, 14):
 else:
     from backports import zstd
 
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
-
-logger = logging.getLogger(__name__)
 
 PIECE = 65536  # bytes of input fed, and of output asked for, per step
 DECODED = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})  # what Scrapy's decompression undoes
@@ -249,35 +239,3 @@ def complete_stream(body: bytes, codings: Sequence[str] | str, max_size: int = 0
     except _CodecError:
         return False
     return all(layer.finished() for layer in layers)
-
-
-class TruncatedBodyMiddleware:
-    """Flags a response ``truncated`` when its compressed body ends early, or when it was cut at
-    ``DOWNLOAD_MAXSIZE`` (``crawler.extensions.oversize``).
-
-    It sits just before decompression (590), where the body is still as it came over the wire; the flag stays
-    on the decompressed response for the spider, and the recorder (890) has archived the raw bytes as they are.
-    Stat: ``compression/truncated``.
-    """
-
-    def __init__(self, stats: StatsCollector, max_size: int) -> None:
-        self.stats = stats
-        self.max_size = max_size
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> "TruncatedBodyMiddleware":
-        return cls(crawler.stats, crawler.settings.getint("DOWNLOAD_MAXSIZE"))
-
-    def process_response(self, request: Request, response: Response) -> Response:
-        if request.meta.get(TRUNCATED_META) and "truncated" not in response.flags:
-            response.flags.append("truncated")  # stopped at DOWNLOAD_MAXSIZE (crawler.extensions.oversize)
-            return response
-        if not response.body or request.method == "HEAD" or "truncated" in response.flags:
-            return response
-        codings = decoded_codings(response.headers.getlist(b"Content-Encoding"))
-        max_size = int(request.meta.get("download_maxsize", self.max_size) or 0)
-        if codings and not complete_stream(response.body, codings, max_size):
-            response.flags.append("truncated")
-            self.stats.inc_value("compression/truncated")
-            logger.debug("compressed body (%s) ends before its stream: %s", ", ".join(codings), response.url)
-        return response

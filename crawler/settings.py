@@ -28,7 +28,7 @@ TOPIC_FILES_DIR = None
 # sets its own USER_AGENT, with its own contact URL.
 USER_AGENT = f"presswarc/{__version__} (news coverage archiver; +https://example.org/presswarc-contact)"
 ROBOTSTXT_OBEY = True
-# OutletRobotsMiddleware (crawler/middlewares.py): only the first 500 KiB of a robots.txt is parsed (as Google
+# OutletRobotsMiddleware (crawler/middlewares/robots.py): only the first 500 KiB of a robots.txt is parsed (as Google
 # does), and of that only the first 10 000 Allow/Disallow rules: every request is checked against the parsed
 # rules, and a huge file costs CPU on each one.
 ROBOTS_MAX_SIZE = 500 * 1024
@@ -62,7 +62,7 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-# BackoffRetryMiddleware (crawler/middlewares.py), Scrapy's retries (RETRY_TIMES, RETRY_HTTP_CODES) with waits:
+# BackoffRetryMiddleware (crawler/middlewares/retry.py), Scrapy's retries (RETRY_TIMES, RETRY_HTTP_CODES) with waits:
 # the base of the exponential backoff between retries, in seconds; a Retry-After header wins when present.
 BACKOFF_BASE = 1.0
 # Also the longest Retry-After waited for: one asking for more (or for more than what is left of a run with a
@@ -96,17 +96,17 @@ LOG_FORMATTER = "crawler.logformatter.ArticleLogFormatter"  # one short line per
 DOWNLOADER_MIDDLEWARES = {
     # Refuses non-HTTP schemes, private hosts, over-long URLs, and any request or redirect hop off the outlet's
     # hosts; first, so no robots.txt is fetched for a host the crawl will not visit.
-    "crawler.middlewares.RequestGuardMiddleware": 90,
+    "crawler.middlewares.guard.RequestGuardMiddleware": 90,
     # Checks every request against its host's robots.txt, and holds requests until that file is parsed.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middlewares.OutletRobotsMiddleware": 100,
+    "crawler.middlewares.robots.OutletRobotsMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     # Flags compressed bodies cut short (sees the raw body, just before decompression at 590).
-    "crawler.middlewares.TruncatedBodyMiddleware": 595,
-    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.truncated.TruncatedBodyMiddleware": 595,
+    "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
     # Meta-refresh redirects, with a cheap look for the tag before decoding a whole page.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.middlewares.QuickMetaRefreshMiddleware": 580,
+    "crawler.middlewares.refresh.QuickMetaRefreshMiddleware": 580,
     # Remembers each redirect hop (before the redirect middleware at 600 follows it): later runs go straight to
     # the target, and a URL that redirected counts as settled.
     "crawler.fetch.redirects.RedirectMemoryMiddleware": 610,

@@ -112,8 +112,4 @@ class CaptureOrderPipeline:
         downloaded (the engine's own idle test, less the items it counts as in progress)."""
         from crawler.compat import engine_drained
 
-        engine = self.crawler.engine
-        slot = getattr(getattr(engine, "scraper", None), "slot", None)
-        if slot is None or slot.queue or slot.itemproc_size > len(self.held):
-            return False
-        return engine_drained(engine)
+        return engine_drained(self.crawler, held_items=len(self.held))

@@ -1,12 +1,24 @@
-"""The private Scrapy hooks of ``crawler.compat`` still exist in the installed Scrapy (a loud failure if not)."""
+"""The private Scrapy, Twisted and scrapy-redis hooks of ``crawler.compat`` still exist in the installed libraries
+and still do what the crawl relies on (a loud failure if not), one test or more per hook."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 
 from scrapy.core.downloader import Downloader
+from scrapy.core.downloader import Slot as DownloaderSlot
 from scrapy.core.engine import ExecutionEngine
 from scrapy.core.scraper import Slot
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, TextResponse
+from scrapy.utils.test import get_crawler
+from twisted.internet.defer import Deferred
+
+from crawler.compat import (RobotsTxtHooks, drop_waiting_requests, engine_scheduler, hold_download_slot,
+                            keep_connection_headers, robots_sitemaps)
 
 
 def test_engine_has_the_attributes_engine_drained_reads():
@@ -16,9 +28,114 @@ def test_engine_has_the_attributes_engine_drained_reads():
     assert "self.active" in inspect.getsource(Downloader.__init__)
 
 
+def test_the_engine_gives_its_scheduler_while_a_spider_is_open():
+    """``engine_scheduler`` (and ``spider_open``, which is ``close_spider_async``'s own precondition) take the
+    public ``ExecutionEngine.scheduler`` where Scrapy has it (2.19), else the private slot's."""
+    scheduler = getattr(ExecutionEngine, "scheduler", None)
+    if isinstance(scheduler, property):
+        assert "self._slot" in inspect.getsource(scheduler.fget)  # None exactly when there is no slot
+    else:
+        assert "self._slot = _Slot(" in inspect.getsource(ExecutionEngine.open_spider_async)
+    closing = inspect.getsource(ExecutionEngine.close_spider_async)
+    assert "self.spider is None" in closing and "self._slot is None" in closing
+    assert "self._slot = None" in closing and "self.spider = None" in closing
+    assert engine_scheduler(None) is None
+
+
 def test_scraper_slot_counts_items_in_progress():
     slot = Slot()
     assert hasattr(slot, "itemproc_size") and hasattr(slot, "queue")
+
+
+def real_downloader() -> Downloader:
+    return Downloader(get_crawler(settings_dict={"DOWNLOAD_HANDLERS": {"http": None, "https": None}}))
+
+
+def test_a_download_slot_is_held_by_its_lastseen():
+    """The downloader sends to a slot once ``lastseen + delay`` has passed on the monotonic clock."""
+    source = inspect.getsource(Downloader._process_queue)
+    assert "monotonic()" in source and "slot.lastseen" in source and "delay - now + slot.lastseen" in source
+    downloader = real_downloader()
+    request = Request("http://www.outlet.test/news/1")
+    slot = downloader.slots[downloader.get_slot_key(request)] = DownloaderSlot(1, 2.0, 0)
+    hold_download_slot(downloader, request, 30)
+    assert slot.lastseen + slot.delay >= time.monotonic() + 29
+
+
+def test_requests_waiting_in_a_download_slot_can_be_dropped():
+    """Waiting requests are ``(request, deferred)`` pairs in ``slot.queue``; failing the deferred fails the
+    download as any error does."""
+    assert "slot.queue.append((request, d))" in inspect.getsource(Downloader._enqueue_request)
+    downloader = real_downloader()
+    mine, other = Request("http://www.outlet.test/news/1"), Request("http://www.other.test/news/1")
+    slot = downloader.slots["www.outlet.test"] = DownloaderSlot(1, 0.0, 0)
+    failures: list = []
+    for request in (mine, other):
+        waiting: Deferred = Deferred()
+        waiting.addErrback(failures.append)
+        slot.queue.append((request, waiting))
+    dropped = drop_waiting_requests(downloader, lambda request: request is mine,
+                                    lambda request: IgnoreRequest(request.url))
+    assert dropped == [mine] and [queued for queued, _ in slot.queue] == [other]
+    assert [failure.value.args for failure in failures] == [(mine.url,)]
+
+
+def robots_hooks() -> RobotsTxtHooks:
+    return RobotsTxtHooks.from_crawler(get_crawler(settings_dict={"ROBOTSTXT_OBEY": True}))
+
+
+def test_scrapy_robots_middleware_calls_the_steps_the_hooks_rename():
+    """Scrapy's robot_parser keeps a Deferred per host in ``_parsers`` and calls ``_parse_robots`` and
+    ``_robots_error`` with these arguments: the hooks override exactly those."""
+    source = inspect.getsource(RobotsTxtMiddleware.robot_parser)
+    assert "self._parsers[netloc] = Deferred()" in source
+    assert "await self._parse_robots(resp, netloc, request)" in source
+    assert "self._robots_error(e, netloc)" in source
+    assert list(inspect.signature(RobotsTxtMiddleware._parse_robots).parameters) == [
+        "self", "response", "netloc", "request"]
+    assert list(inspect.signature(RobotsTxtMiddleware._robots_error).parameters) == ["self", "exc", "netloc"]
+
+
+def test_robots_hooks_parse_settle_and_read_a_hosts_parser():
+    hooks = robots_hooks()
+    hooks._parsers["www.outlet.test"] = waiting = Deferred()
+    woken: list = []
+    waiting.addCallback(woken.append)
+    body = b"User-agent: *\nDisallow: /private\nSitemap: http://www.outlet.test/news.xml\n"
+    response = TextResponse("http://www.outlet.test/robots.txt", body=body)
+    asyncio.run(hooks._parse_robots(response, "www.outlet.test", Request("http://www.outlet.test/")))
+    parser = hooks.parser_of("www.outlet.test")
+    assert woken == [parser] and not parser.allowed("http://www.outlet.test/private/1", "presswarc")
+    assert robots_sitemaps(parser) == ["http://www.outlet.test/news.xml"]
+
+    hooks._parsers["www.failed.test"] = Deferred()
+    assert hooks.parser_of("www.failed.test") is None  # still awaited
+    hooks._robots_error(IgnoreRequest("refused"), "www.failed.test")
+    assert "www.failed.test" in hooks._parsers and hooks.parser_of("www.failed.test") is None  # Scrapy: allow
+
+    hooks._parsers["www.closed.test"] = closed = Deferred()
+    hooks.settle("www.closed.test", parser)
+    assert hooks.parser_of("www.closed.test") is parser and closed.called
+
+
+def test_connection_headers_reach_scrapy_headers():
+    """A real Twisted parser of Scrapy's HTTP/1.1 handler reads a chunked answer's head: with the hook, the
+    headers Scrapy builds its Response from carry Transfer-Encoding and Connection (without: Content-Type only)."""
+    from scrapy.core.downloader.handlers import http11
+    from twisted.internet.testing import StringTransport
+    from twisted.web._newclient import Request as TwistedRequest
+    from twisted.web.http_headers import Headers
+
+    assert keep_connection_headers() is True
+    assert "self._headers_from_twisted_response(" in inspect.getsource(http11._ScrapyAgent)
+    parser = http11._LenientHTTPClientParser(TwistedRequest(b"GET", b"/", Headers({b"host": [b"x"]}), None),
+                                             lambda rest: None)
+    parser.makeConnection(StringTransport())
+    parser.dataReceived(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/html\r\n"
+                        b"Connection: keep-alive\r\n\r\n")
+    headers = http11._ScrapyAgent._headers_from_twisted_response(parser.response)
+    assert headers.get(b"Transfer-Encoding") == b"chunked" and headers.get(b"Connection") == b"keep-alive"
+    assert headers.get(b"Content-Type") == b"text/html"
 
 
 def test_cookies_middleware_judges_public_domains_with_split_domain():
@@ -58,7 +175,7 @@ def test_bundled_public_suffix_list_looks_nothing_up(tmp_path):
 def test_scrapy_robots_middleware_still_refuses_with_the_message_the_spider_reads():
     from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 
-    from crawler.middlewares import ROBOTS_FORBIDDEN
+    from crawler.middlewares.robots import ROBOTS_FORBIDDEN
 
     assert ROBOTS_FORBIDDEN in inspect.getsource(RobotsTxtMiddleware)
 

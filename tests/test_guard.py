@@ -86,7 +86,7 @@ def test_the_guard_refuses_any_request_off_the_outlet(url, reason):
     from scrapy.http import Request
     from scrapy.utils.test import get_crawler
 
-    from crawler.middlewares import RequestGuardMiddleware
+    from crawler.middlewares.guard import RequestGuardMiddleware
 
     crawler = get_crawler(settings_dict={"GUARD_ALLOW_PRIVATE_HOSTS": False})
     guard = RequestGuardMiddleware.from_crawler(crawler)

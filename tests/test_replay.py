@@ -295,3 +295,32 @@ def test_replay_drops_request_shaping_middlewares_only():
                        "HttpProxyMiddleware"}
     assert any(name.endswith("RobotsMiddleware") for name in replay)
     assert any(name.endswith("CookiesMiddleware") for name in replay)
+
+
+@pytest.mark.parametrize("replay", [False, True], ids=["live", "replay"])
+def test_only_a_replay_judges_cookie_domains_with_the_bundled_suffix_list(tmp_path, replay):
+    """The crawl process Scrapy's command line builds (its add-ons' pre-crawler step included), in a fresh Python:
+    a replay's cookies middleware uses tldextract's bundled list (it never downloads one), a live crawl's is
+    Scrapy's own, untouched."""
+    import json
+    import subprocess
+    import sys
+
+    script = ("import json\n"
+              "from scrapy.crawler import CrawlerProcess\n"
+              "from scrapy.downloadermiddlewares import cookies\n"
+              "from scrapy.utils.project import get_project_settings\n"
+              "scrapys = cookies._split_domain\n"
+              "settings = get_project_settings()\n"
+              f"settings.set('REPLAY_FROM', {str(tmp_path) if replay else None!r}, priority='cmdline')\n"
+              "CrawlerProcess(settings)\n"
+              "print(json.dumps([cookies._split_domain is scrapys, list(cookies._split_domain.suffix_list_urls)]))\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    untouched, urls = json.loads(result.stdout.strip().splitlines()[-1])
+    if replay:
+        assert not untouched and urls == []
+    else:
+        assert untouched and urls  # Scrapy's TLDExtract, with its list URLs

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from crawler.middlewares import BackoffRetryMiddleware, retry_after_seconds
+from crawler.middlewares.retry import BackoffRetryMiddleware, retry_after_seconds
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 from tests.support.crawl import crawl

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from crawler.middlewares import capped_robots
+from crawler.middlewares.robots import capped_robots
 from tests.support.crawl import crawl
 from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 

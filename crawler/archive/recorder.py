@@ -37,8 +37,8 @@ from warcio.timeutils import datetime_to_iso_date
 
 from crawler import __version__
 from crawler.archive.index import add_to_index
-from crawler.archive.wire import install as install_connection_headers
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
+from crawler.compat import keep_connection_headers
 from crawler.items import TRUNCATED_META, WARC_META
 from crawler.paths import paths_for, topic_name_of
 from crawler.state import open_state
@@ -129,7 +129,8 @@ class WarcRecorderMiddleware:
     def from_crawler(cls, crawler: Crawler) -> "WarcRecorderMiddleware":
         if not warc_enabled(crawler.settings):
             raise NotConfigured("WARC recording is off (WARC_ENABLED, or replaying)")
-        install_connection_headers()
+        if not keep_connection_headers():
+            logger.warning("this Scrapy version hides connection headers (Transfer-Encoding) from the WARC recorder")
         middleware = cls(crawler)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)

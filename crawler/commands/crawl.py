@@ -37,22 +37,24 @@ DISK_FULL = 1
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Scrapy's ``crawl`` (one spider, by name), with the crawler built here through the process's public
+        ``create_crawler`` so that its refusals and final stats can be read."""
         check_settings(self.settings)
         if args and args[0] == "coverage":
             check_spider_arguments(opts.spargs)
         check_replay_source(self.settings.get("REPLAY_FROM"))
-        created = []
+        if not args:
+            raise UsageError  # Scrapy's: the usage text
+        if len(args) > 1:
+            raise UsageError("running 'scrapy crawl' with more than one spider is not supported")
+        assert self.crawler_process is not None
+        crawler = self.crawler_process.create_crawler(args[0])
         refused: list[Exception] = []
-        original = self._create_crawler
-
-        def remember(name):
-            crawler = original(name)
-            created.append(crawler)
-            catch_refusal(crawler, refused)
-            return crawler
-
-        self._create_crawler = remember
-        super().run(args, opts)
+        catch_refusal(crawler, refused)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
         for exc in refused:
             if isinstance(exc, USAGE_ERRORS):
                 raise UsageError(str(exc))
@@ -60,22 +62,21 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
         if self.exitcode:
             return
-        for crawler in created:
-            stats = crawler.stats.get_stats() if crawler.stats else {}
-            if stats.get("diskfull/stopped"):
-                self.exitcode = DISK_FULL
-                return
-            if stats.get("distributed/redis_lost"):
-                print(f"error: Redis at {self.settings.get('CLUSTER_REDIS_URL')} stayed unreachable; the queue stays in "
-                      "Redis and a new start resumes it once Redis is back (exit status 2)", file=sys.stderr)
-                self.exitcode = 2
-                return
-            if stats.get("warc/unavailable"):
-                self.exitcode = 1  # its one error line is in the log
-                return
-            if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
-                print("error: nothing could be fetched (see the log above); exit status 3")
-                self.exitcode = NOTHING_FETCHED
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        if stats.get("diskfull/stopped"):
+            self.exitcode = DISK_FULL
+            return
+        if stats.get("distributed/redis_lost"):
+            print(f"error: Redis at {self.settings.get('CLUSTER_REDIS_URL')} stayed unreachable; the queue stays in "
+                  "Redis and a new start resumes it once Redis is back (exit status 2)", file=sys.stderr)
+            self.exitcode = 2
+            return
+        if stats.get("warc/unavailable"):
+            self.exitcode = 1  # its one error line is in the log
+            return
+        if stats and not stats.get("downloader/response_count") and not stats.get("replay/hit"):
+            print("error: nothing could be fetched (see the log above); exit status 3")
+            self.exitcode = NOTHING_FETCHED
 
 
 USAGE_ERRORS = (UnsafeArchive, ArchiveUnwritable, TopicError, MissingTopic)  # the user's to fix: one line, exit 2

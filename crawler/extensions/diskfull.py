@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
+from crawler.compat import spider_open
 from crawler.fsutil import is_disk_full  # noqa: F401 - the guard's filter and callers use it from here too
 from crawler.signals import disk_full
 
@@ -50,9 +51,8 @@ def _reason(exc: BaseException) -> str:
 def _stop(crawler: Crawler) -> None:
     from scrapy.utils.defer import deferred_from_coro
 
-    engine = getattr(crawler, "engine", None)
-    if engine is not None and engine.spider is not None and getattr(engine, "_slot", None) is not None:
-        deferred_from_coro(engine.close_spider_async(reason=REASON))
+    if spider_open(crawler):
+        deferred_from_coro(crawler.engine.close_spider_async(reason=REASON))
 
 
 def stop_for_full_disk(crawler: Crawler, exc: BaseException, path: str) -> None:

@@ -190,10 +190,7 @@ class CoverageSpider(scrapy.Spider):
         self._stat(outlet, "discovery_errors")
 
     def _robots(self) -> OutletRobotsMiddleware | None:
-        for middleware in self.crawler.engine.downloader.middleware.middlewares:
-            if isinstance(middleware, OutletRobotsMiddleware):
-                return middleware
-        return None
+        return self.crawler.get_downloader_middleware(OutletRobotsMiddleware)
 
     # -- the frontier: what a discovery page led to is durable before the page counts as seen --
     def _entry(self, request: Request, found_on: str | None) -> FrontierEntry:

@@ -90,6 +90,8 @@ def _gzip(data: bytes) -> bytes:
 
 ENCODERS = {"gzip": _gzip, "x-gzip": _gzip, "deflate": _deflate,
             "br": brotli.compress, "zstd": zstd.compress}
+# Content-codings Scrapy's decompression undoes, alone and stacked (applied in the order listed).
+CODINGS = ["gzip", "deflate", "br", "zstd", "gzip, br", "gzip, gzip", "br, zstd", "zstd, deflate"]
 
 
 def _as_reply(reply: Reply | str | bytes) -> Reply:

@@ -14,7 +14,10 @@ class ReplayAddon:
 
     @classmethod
     def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
-        use_bundled_public_suffix_list()  # every crawl: see the function for why a live one needs it too
+        """A replay judges cookie domains with the bundled public suffix list, so it never downloads one; a live
+        crawl is left as Scrapy makes it."""
+        if settings.get("REPLAY_FROM"):
+            use_bundled_public_suffix_list()
 
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REPLAY_FROM"):

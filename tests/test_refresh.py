@@ -1,4 +1,5 @@
-"""Downloader middlewares that can be checked on single requests and responses."""
+"""The quick meta-refresh middleware on single requests and responses: the tag is found in any encoding, and a
+page without it is passed on undecoded."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import QuickMetaRefreshMiddleware
+from crawler.middlewares.refresh import QuickMetaRefreshMiddleware
 
 REFRESH = '<html><head><meta http-equiv="Refresh" content="0; url=/news/moved"></head><body>x</body></html>'
 
