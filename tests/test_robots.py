@@ -1,4 +1,4 @@
-"""robots.txt: where its redirects may lead, and how much of a huge file is read.
+"""robots.txt: where its redirects may lead, what a server error means, and how much of a huge file is read.
 
 A robots.txt is requested by Scrapy itself, outside the spider's requests, so it needs the same bounds of its
 own: its redirects stay on its host, and a 13 MB file of 300 000 rules is read only as far as Google reads one
@@ -13,9 +13,10 @@ import pytest
 
 from crawler.middlewares.robots import capped_robots
 from tests.support.crawl import crawl
-from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
+from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 B, C, D, E = "http://www.beta.test", "http://www.gamma.test", "http://www.delta.test", "http://www.epsilon.test"
+Z = "http://www.zeta.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
 FAST = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0", "BACKOFF_BASE": "0"}
@@ -24,7 +25,7 @@ HUGE_RULES = 300_000
 
 def topic() -> str:
     outlets = "".join(f'\n[[outlet]]\nname = "{name}"\nurl = "{url}/"\nfeeds = ["{url}/feed.xml"]\n'
-                      for name, url in (("Beta", B), ("Gamma", C), ("Delta", D), ("Epsilon", E)))
+                      for name, url in (("Beta", B), ("Gamma", C), ("Delta", D), ("Epsilon", E), ("Zeta", Z)))
     return f'name = "robots"\nquery = "Lavrov"\nsince = 2021-07-10\nuntil = 2021-07-20\n{outlets}'
 
 
@@ -47,7 +48,8 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("robots")
     (tmp / "topic.toml").write_text(topic())
     with SiteServer() as site:
-        # Beta's robots.txt redirects to another site; Gamma's to its bare twin; Epsilon's through six hops.
+        # Beta's robots.txt redirects to another site; Gamma's to its bare twin; Epsilon's through six hops;
+        # Zeta's answers with a server error.
         site.redirect(f"{B}/robots.txt", "http://www.elsewhere.test/robots.txt")
         site.route("http://www.elsewhere.test/robots.txt", robots_txt())
         serve_outlet(site, B, ["/news/lavrov-beta"])
@@ -61,6 +63,8 @@ def run(tmp_path_factory):
             site.redirect(f"{E}/r{hop}", f"{E}/r{hop + 1}")
         site.route(f"{E}/r6", robots_txt())
         serve_outlet(site, E, ["/news/lavrov-epsilon"])
+        site.route(f"{Z}/robots.txt", Reply(body="busy", status=503))
+        serve_outlet(site, Z, ["/news/lavrov-zeta"])
         stats, result = crawl("coverage", tmp / "archive", spider_args={"topic": str(tmp / "topic.toml")},
                               settings=FAST, env={"http_proxy": site.proxy_url})
         log = site.requests()
@@ -86,6 +90,12 @@ def test_robots_txt_redirects_stop_after_five_hops(run):
     assert f"{E}/r5" in run["urls"] and f"{E}/r6" not in run["urls"]
     assert run["stats"]["robotstxt/too_many_redirects"] == 1
     assert f"{E}/news/lavrov-epsilon" not in run["urls"]
+
+
+def test_a_robots_txt_answering_a_server_error_disallows_the_host_for_the_run(run):
+    assert {url for url in run["urls"] if url.startswith(Z)} == {f"{Z}/robots.txt"}
+    assert run["stats"]["robotstxt/unavailable"] == 1
+    assert "robots.txt of www.zeta.test answered 503: not crawling that host in this run" in run["stderr"]
 
 
 def test_only_the_first_500_kib_of_a_huge_robots_txt_are_parsed(run):
