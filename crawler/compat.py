@@ -8,6 +8,7 @@ since 2.19), it is taken when there and the private one kept for older releases.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -100,8 +101,6 @@ def hold_download_slot(downloader: Downloader, request: Request, seconds: float)
     """
     if seconds <= 0:
         return
-    import time
-
     key = request.meta.get("download_slot") or downloader.get_slot_key(request)
     slot = downloader.slots.get(key)
     if slot is not None and slot.delay:
