@@ -43,3 +43,6 @@ class ArticleItem:
     arrival: int | None = None  # the page's place in this run's arrivals (crawler.spiders.coverage)
     captured_at: str | None = None  # the response record's WARC-Date (the original's, when replaying)
     warc_offset: int | None = None  # the response record's offset in warc_file
+    # (file, offset) of the record as first recorded: where a replay copied it from, so a replay orders its
+    # articles as the recording crawl did (pipelines/order.py); None: warc_file and warc_offset are that place
+    capture_ref: tuple[str, int] | None = None

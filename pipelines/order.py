@@ -31,7 +31,8 @@ def capture_key(item: ArticleItem) -> tuple[str, str, int]:
     """Where the page's response record stands among the captures: its WARC-Date to the second (the precision an
     index keeps), then its file and offset (the order one writer wrote its records in)."""
     digits = "".join(ch for ch in item.captured_at or "" if ch.isdigit())[:14]
-    return (digits, item.warc_file or "", item.warc_offset or 0)
+    file, offset = item.capture_ref or (item.warc_file or "", item.warc_offset or 0)
+    return (digits, file, offset)
 
 
 class CaptureOrderPipeline:

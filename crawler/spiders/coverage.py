@@ -601,6 +601,7 @@ class CoverageSpider(scrapy.Spider):
             arrival=self._arrivals - 1,
             captured_at=warc.get("date"),
             warc_offset=warc.get("offset"),
+            capture_ref=tuple(warc["source"]) if warc.get("source") else None,
         )
 
     def article_error(self, failure) -> None:

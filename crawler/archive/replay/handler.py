@@ -92,7 +92,7 @@ class ReplayDownloadHandler:
                 self.copier.copy(original.path, original.offset)
             self.stats.inc_value("replay/records_copied", len(self.copier.copied) - before)
         request.meta[WARC_META] = {"file": warc_file, "record_id": served.record_id, "offset": offset,
-                                   "date": pointer.date}
+                                   "date": pointer.date, "source": [pointer.path.name, pointer.offset]}
         scrapy_headers = Headers()
         for name, value in served.headers:
             if name.lower() != "transfer-encoding":
