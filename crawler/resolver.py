@@ -27,7 +27,7 @@ from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.datatypes import LocalCache
 from twisted.internet.error import DNSLookupError
 
-from crawler.urls import is_private_address
+from crawler.urls.hosts import is_private_address
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

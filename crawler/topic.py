@@ -7,7 +7,6 @@ one line naming the file, the key and what was expected, so a scheduled job fail
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
 import tomllib
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.query import Query, QueryError, parse_query
+from crawler.urls.hosts import www_twin
 
 __all__ = ["SLUG_RE", "Outlet", "Topic", "TopicError", "load_topic", "parse_topic", "validate_slug"]
 
@@ -85,20 +85,6 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not re.search(r"\s", value)
 
 
-def _www_twin(host: str) -> str | None:
-    """The same site with or without "www." (None for IP addresses and single-label hosts like localhost)."""
-    name, colon, port = host.rpartition(":") if not host.endswith("]") and ":" in host else (host, "", "")
-    if "." not in name:
-        return None
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-        return None
-    except ValueError:
-        pass
-    twin = name[4:] if name.startswith("www.") else f"www.{name}"
-    return f"{twin}{colon}{port}"
-
-
 @dataclass(frozen=True)
 class Outlet:
     """One news site: where its articles can be discovered, and which hosts belong to it."""
@@ -125,7 +111,7 @@ class Outlet:
         hosts = {_host_of(url) for url in urls if url}
         hosts |= {_host_of(domain if "://" in domain else f"http://{domain}/") for domain in self.domains}
         hosts.discard("")
-        twins = {_www_twin(host) for host in hosts}
+        twins = {www_twin(host) for host in hosts}
         return frozenset(hosts | {twin for twin in twins if twin})
 
 

@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from crawler.topic import Outlet
 from crawler.urls import (
     TRACKING_PARAMS, canonical_url, date_from_url, host_of, in_scope, is_private_host, looks_like_article,
-    month_from_url, normalize_url,
+    month_from_url, normalize_url, same_host, www_twin,
 )
 
 
@@ -206,6 +207,32 @@ def test_in_scope_with_www_twins_and_ports():
     assert not in_scope("ftp://example.com/file", {"example.com"})
     assert in_scope("https://example.com/a", {"https://www.example.com/"})
     assert not in_scope("https://example.com/a", set())
+
+
+@pytest.mark.parametrize("host, twin", [
+    ("example.com", "www.example.com"), ("www.example.com", "example.com"), ("news.example.com", "www.news.example.com"),
+    ("example.com:8080", "www.example.com:8080"), ("www.example.com:8080", "example.com:8080"),
+    ("localhost", None), ("www.localhost", None), ("localhost:8080", None),
+    ("127.0.0.1", None), ("127.0.0.1:8080", None), ("www.127.0.0.1", None), ("127.1", None),
+    ("[::1]", None), ("[::1]:8080", None), ("[::ffff:1.2.3.4]", None),
+])
+def test_www_twin(host, twin):
+    assert www_twin(host) == twin
+
+
+def test_one_twin_rule_for_outlet_hosts_scope_and_robots_redirects():
+    """The outlet's hosts, the scope check and the robots.txt redirect check agree on which hosts are twins: a
+    single-label host or an IP literal has none (each once had its own rule, and they disagreed on these)."""
+    outlet = Outlet(name="Local", url="http://www.localhost:8080/")
+    assert outlet.hosts == frozenset({"www.localhost:8080"})
+    assert not in_scope("http://localhost:8080/a", outlet.hosts)
+    assert not in_scope("http://www.127.0.0.1:8080/a", {"127.0.0.1:8080"})
+    assert not same_host("http://www.localhost/robots.txt", "http://localhost/robots.txt")
+    assert not same_host("http://www.10.0.0.1/robots.txt", "http://10.0.0.1/robots.txt")
+    assert Outlet(name="Site", url="https://example.com:8443/").hosts == frozenset(
+        {"example.com:8443", "www.example.com:8443"})
+    assert in_scope("https://www.example.com:8443/a", {"example.com:8443"})
+    assert same_host("https://www.example.com/robots.txt", "http://example.com/robots.txt")
 
 
 @pytest.mark.parametrize("url, private", [

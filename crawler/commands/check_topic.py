@@ -14,7 +14,7 @@ from crawler.commands.base import ProjectCommand
 from crawler.discovery.feeds import autodiscover_feeds
 from crawler.discovery.robots import sitemaps_from_robots
 from crawler.topic import TopicError, load_topic
-from crawler.urls import in_scope
+from crawler.urls.hosts import in_scope
 
 
 NONE_REACHABLE = 3  # as ``scrapy crawl`` when nothing could be fetched

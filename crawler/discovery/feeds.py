@@ -16,7 +16,8 @@ from w3lib.html import replace_entities, replace_tags
 
 from crawler.discovery.candidates import Candidate, DiscoveryError
 from crawler.discovery.sections import document_base, html_document, rel_tokens
-from crawler.urls import date_from_url, normalize_url
+from crawler.urls.dates import date_from_url
+from crawler.urls.normal import normalize_url
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from protego import Protego
 
-from crawler.urls import normalize_url
+from crawler.urls.normal import normalize_url
 
 MAX_ROBOTS_BYTES = 500 * 1024
 """Google reads the first 500 KiB of a robots.txt and ignores the rest; so do we."""

@@ -13,7 +13,7 @@ from urllib.parse import quote_plus
 
 from crawler.discovery.candidates import DiscoveryError
 from crawler.discovery.sections import SectionPage, parse_section
-from crawler.urls import normalize_url
+from crawler.urls.normal import normalize_url
 
 PLACEHOLDER = "{query}"
 _OPERATORS = frozenset({"AND", "OR", "NOT"})

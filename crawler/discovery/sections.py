@@ -18,7 +18,10 @@ from w3lib.encoding import html_to_unicode
 from w3lib.url import add_or_replace_parameter
 
 from crawler.discovery.candidates import Candidate
-from crawler.urls import canonical_url, date_from_url, in_scope, looks_like_article, normalize_url
+from crawler.urls.dates import date_from_url
+from crawler.urls.hosts import in_scope
+from crawler.urls.normal import canonical_url, normalize_url
+from crawler.urls.shapes import looks_like_article
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from scrapy.utils.gz import gunzip
 
 from crawler.discovery.candidates import Candidate, ChildSitemap, DiscoveryError
 from crawler.discovery.feeds import parse_feed
-from crawler.urls import date_from_url, month_bounds, month_from_url, normalize_url
+from crawler.urls.dates import date_from_url, month_bounds, month_from_url
+from crawler.urls.normal import normalize_url
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 """The sitemap protocol's limit for one (uncompressed) sitemap file."""
