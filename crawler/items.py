@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# request.meta keys more than one component reads (named once, so a typo is an import error, not a silent miss)
-TRUNCATED_META = "truncated"  # the WARC-Truncated reason of a cut response (crawler.extensions.oversize)
-WARC_META = "warc"  # {"file", "record_id", "offset", "date"} of the response record (recorder, replay)
+from crawler.contracts import Meta
+
+# The names these keys had before crawler.contracts held every meta key; new code uses Meta.TRUNCATED, Meta.WARC.
+TRUNCATED_META = Meta.TRUNCATED
+WARC_META = Meta.WARC
 
 
 @dataclass

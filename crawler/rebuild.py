@@ -16,6 +16,7 @@ from pathlib import Path
 from crawler.archive import cdxj
 from crawler.archive.index import rebuild_index
 from crawler.archive.reader import record_at
+from crawler.contracts import Kind, Outcome
 from crawler.paths import TopicPaths
 from crawler.store import PayloadRef, SqliteStore
 from pipelines.manifest import read_manifest, sequence_of
@@ -61,7 +62,7 @@ def rebuild_state(paths: TopicPaths, num_perm: int, shingle: int) -> dict[str, i
             outlet = entry.get("outlet_slug") or entry.get("outlet") or ""
             state.add_file(entry.get("canonical_url") or entry.get("final_url"), name,
                            entry.get("text_sha256", ""), outlet)
-            state.record_outcome(entry["url"], kind="article", outlet=outlet, outcome="kept",
+            state.record_outcome(entry["url"], kind=Kind.ARTICLE, outlet=outlet, outcome=Outcome.KEPT,
                                  final_url=entry.get("final_url"), warc_file=entry.get("warc_file"),
                                  record_id=entry.get("warc_record_id"), fetched_at=entry.get("fetched_at"))
             text_file = paths.text_dir / name
@@ -82,8 +83,8 @@ def rebuild_state(paths: TopicPaths, num_perm: int, shingle: int) -> dict[str, i
                 fields = entry.fields
                 url, status = fields.get("url"), int(fields.get("status") or 0)
                 if state.outcome_of(url) is None:
-                    outcome = "error" if status >= 400 else "archived"
-                    state.record_outcome(url, kind="archived", outlet="", outcome=outcome, status=status,
+                    outcome = Outcome.ERROR if status >= 400 else Outcome.ARCHIVED
+                    state.record_outcome(url, kind=Kind.ARCHIVED, outlet="", outcome=outcome, status=status,
                                          warc_file=fields.get("filename"))
                     counts["archived"] += 1
                 header = _record_header(paths.warc_dir / fields.get("filename", ""), int(fields.get("offset", 0)))

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scrapy.exceptions import NotConfigured
 
+from crawler.contracts import Kind, Outcome
 from crawler.items import ArticleItem
 from crawler.signals import text_file_written
 from crawler.run import topic_run
 from crawler.store import TopicStore
-from crawler.urls import canonical_url, in_scope
+from crawler.urls.hosts import in_scope
+from crawler.urls.normal import canonical_url
 from pipelines.minhash import LSHIndex, jaccard, minhash
 from pipelines.relevance import NotKept
 from pipelines.render import render_text, text_sha256
@@ -143,10 +145,10 @@ class DedupPipeline:
     def _duplicate(self, item: ArticleItem, original: str, how: str) -> NotKept:
         self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
         assert self.state is not None
-        self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="duplicate",
+        self.state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=Outcome.DUPLICATE,
                                   final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                                   record_id=item.warc_record_id, fetched_at=item.fetched_at)
-        return NotKept("duplicate", f"not kept (same {how} as {original}): {item.final_url}")
+        return NotKept(Outcome.DUPLICATE, f"not kept (same {how} as {original}): {item.final_url}")
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert self.state is not None and self.index is not None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.contracts import Kind, Outcome
 from crawler.items import ArticleItem
 from crawler.run import topic_run
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 class NotKept(DropItem):
     """An article fetched and archived that produces no text file, with the reason as ``outcome``."""
 
-    def __init__(self, outcome: str, message: str) -> None:
+    def __init__(self, outcome: Outcome, message: str) -> None:
         super().__init__(message)
         self.outcome = outcome
 
@@ -34,23 +35,22 @@ def _parse_day(value: str | None) -> date | None:
         return None
 
 
-def judge(item: ArticleItem, topic) -> tuple[str, dict]:
-    """The outcome of one article ('kept', 'no_text', 'off_topic', 'out_of_window', 'off_language') and the
-    match."""
+def judge(item: ArticleItem, topic) -> tuple[Outcome, dict]:
+    """The outcome of one article (kept, no text, off topic, out of the window, off language) and the match."""
     article = item.article or {}
     if not (article.get("text") or "").strip():
-        return "no_text", {"matched": False, "terms": {}}  # nothing readable: an error page, a script, binary
+        return Outcome.NO_TEXT, {"matched": False, "terms": {}}  # nothing readable: an error page, a script, binary
     title = article.get("title") or item.hint_title or ""
     match = topic.query.match({"title": title, "body": article.get("text") or ""})
     relevance = {"matched": match.matched, "terms": match.terms}
     if not match.matched:
-        return "off_topic", relevance
+        return Outcome.OFF_TOPIC, relevance
     if not topic.in_window(_parse_day(article.get("published"))):
-        return "out_of_window", relevance
+        return Outcome.OUT_OF_WINDOW, relevance
     language = article.get("language")
     if topic.languages and language and language not in topic.languages:
-        return "off_language", relevance
-    return "kept", relevance
+        return Outcome.OFF_LANGUAGE, relevance
+    return Outcome.KEPT, relevance
 
 
 class RelevancePipeline:
@@ -68,11 +68,11 @@ class RelevancePipeline:
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         outcome, item.relevance = judge(item, topic_run(self.crawler).topic)
-        if outcome == "kept":
+        if outcome == Outcome.KEPT:
             return item
         self.stats.inc_value(f"coverage/{item.outlet_slug}/{outcome}")
         state = topic_run(self.crawler).store
-        state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome=outcome,
+        state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=outcome,
                              final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                              record_id=item.warc_record_id, fetched_at=item.fetched_at)
         raise NotKept(outcome, f"not kept ({outcome.replace('_', ' ')}): {item.final_url}")

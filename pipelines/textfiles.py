@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.contracts import Kind, Outcome
 from crawler.fsutil import is_disk_full, write_atomic
 from crawler.items import ArticleItem
 from crawler.paths import TopicPaths
@@ -161,7 +162,7 @@ class TextFilesPipeline:
             with self.state.transaction():
                 name = file_name(self.state.take_value(SEQUENCE), canonical)
                 if not self.state.add_file(canonical, name, text_sha256(content), item.outlet_slug):
-                    raise NotKept("duplicate", f"not kept (another file holds {canonical}): {item.final_url}")
+                    raise NotKept(Outcome.DUPLICATE, f"not kept (another file holds {canonical}): {item.final_url}")
                 try:
                     write_atomic(self.paths.text_dir, name, content)
                     reached("text_written")
@@ -173,13 +174,13 @@ class TextFilesPipeline:
                     (self.paths.text_dir / name).unlink(missing_ok=True)
                     self.state.forget_file(canonical, name)  # Redis: no transaction undoes the claim
                     raise
-                self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="kept",
+                self.state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=Outcome.KEPT,
                                           final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                                           record_id=item.warc_record_id, fetched_at=item.fetched_at)
         except NotKept:
             # after the rolled-back transaction: the URL is settled as a duplicate, its number goes to the next
             self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
-            self.state.record_outcome(item.url, kind="article", outlet=item.outlet_slug, outcome="duplicate",
+            self.state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=Outcome.DUPLICATE,
                                       final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                                       record_id=item.warc_record_id, fetched_at=item.fetched_at)
             raise
@@ -244,9 +245,9 @@ def reconcile(paths: TopicPaths, state: TopicStore, num_perm: int, shingle: int)
         canonical = entry.get("canonical_url") or entry.get("final_url")
         if canonical:
             state.add_file(canonical, name, entry.get("text_sha256", ""), outlet)
-        previous = state.outcome_of(entry["url"]) if entry.get("url") else ("kept",)
-        if previous is None or previous[0] != "kept":
-            state.record_outcome(entry["url"], kind="article", outlet=outlet, outcome="kept",
+        previous = state.outcome_of(entry["url"]) if entry.get("url") else (Outcome.KEPT,)
+        if previous is None or previous[0] != Outcome.KEPT:
+            state.record_outcome(entry["url"], kind=Kind.ARTICLE, outlet=outlet, outcome=Outcome.KEPT,
                                  final_url=entry.get("final_url"), warc_file=entry.get("warc_file"),
                                  record_id=entry.get("warc_record_id"), fetched_at=entry.get("fetched_at"))
             counts["outcomes_restored"] += 1

@@ -39,7 +39,7 @@ from crawler import __version__
 from crawler.archive.index import add_to_index
 from crawler.archive.writer import RotatingWarcWriter, recover_directory
 from crawler.compat import keep_connection_headers
-from crawler.items import TRUNCATED_META, WARC_META
+from crawler.contracts import Meta
 from crawler.paths import paths_for, topic_name_of
 from crawler.state import open_state
 from crawler.store import PayloadRef
@@ -197,7 +197,7 @@ class WarcRecorderMiddleware:
     def process_request(self, request: Request) -> None:
         if self.failed:
             raise IgnoreRequest(f"not fetched: WARC recording is not available ({request.url})")
-        request.meta.setdefault("_warc_sent", time.time())
+        request.meta.setdefault(Meta.WARC_SENT, time.time())
 
     def process_response(self, request: Request, response: Response) -> Response:
         if self.writer is None or response.url.startswith(("data:", "file:")):
@@ -210,7 +210,7 @@ class WarcRecorderMiddleware:
         assert self.writer is not None
         builder = self.writer.builder
         url = request.url
-        sent = request.meta.pop("_warc_sent", time.time())
+        sent = request.meta.pop(Meta.WARC_SENT, time.time())
         payload = stored_payload(response)
         digest = payload_digest(payload)
         http_headers = response_http_headers(response)
@@ -218,7 +218,7 @@ class WarcRecorderMiddleware:
         warc_headers = {"WARC-Date": response_date}
         if response.ip_address is not None:
             warc_headers["WARC-IP-Address"] = str(response.ip_address)
-        truncated = request.meta.get(TRUNCATED_META)
+        truncated = request.meta.get(Meta.TRUNCATED)
         if truncated:
             warc_headers["WARC-Truncated"] = truncated
 
@@ -260,7 +260,7 @@ class WarcRecorderMiddleware:
             self.stats.inc_value("warc/revisits_written")
         self.stats.inc_value("warc/records_written", 2)
         self.stats.inc_value("warc/bytes_payload", len(payload))
-        request.meta[WARC_META] = {
+        request.meta[Meta.WARC] = {
             "file": response_at.warc_file, "record_id": response_id, "offset": response_at.offset,
             "date": response_date,
         }

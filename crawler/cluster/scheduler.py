@@ -25,6 +25,7 @@ from crawler.cluster.scripts import (ENQUEUE, HAND_OVER_SLOT, HEARTBEAT_SECONDS,
                                      RENEW_SLOT, RETURN_LEASE, WORKER_TTL_SECONDS, stop_worker,
                                      worker_id)
 from crawler.compat import engine_scheduler, wake_engine
+from crawler.contracts import Meta
 from crawler.paths import topic_name_of
 from crawler.store.redis import key
 from crawler.store.redisclient import connect
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request
 
-SLOT_META = "_cluster_slot"  # (slot key, token) of the outlet slot taken for a request
+SLOT_META = Meta.CLUSTER_SLOT  # (slot key, token) of the outlet slot taken for a request
 HELD_POLL_MS = 50  # how soon to look again at an outlet whose slot is held through a download (no telling when)
 
 
@@ -101,7 +102,7 @@ class TopicScheduler(Scheduler):
             self.df.log(request, self.spider)
             return False
         request.meta.pop(SLOT_META, None)  # a retry's copy: the slot was the old request's
-        outlet = request.meta.get("outlet") or ""
+        outlet = request.meta.get(Meta.OUTLET) or ""
         # Within one priority an outlet's n-th request ranks with the other outlets' n-th: a worker that finds
         # two outlets free takes from both in turn rather than all of one outlet's first.
         self.enqueued[outlet] += 1
@@ -134,7 +135,7 @@ class TopicScheduler(Scheduler):
             return None
         request = self._decode(value)
         request.meta[LEASE_META] = lease
-        outlet = request.meta.get("outlet")
+        outlet = request.meta.get(Meta.OUTLET)
         if outlet and self.delay_ms:
             slot = self._slot_prefix + outlet
             request.meta[SLOT_META] = (slot, lease)

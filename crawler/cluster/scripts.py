@@ -12,9 +12,11 @@ import os
 import socket
 from typing import Any
 
+from crawler.contracts import Meta
+
 HEARTBEAT_SECONDS = 2.0
 WORKER_TTL_SECONDS = 8  # a worker silent this long is dead; its leases go back to the queue
-LEASE_META = "lease"
+LEASE_META = Meta.LEASE
 
 # The queue is one sorted set per outlet (``requests:<outlet>``) and an index of the outlets that have requests
 # (``requests``), each scored by its best request's score, and a count of all queued requests (``queued``).

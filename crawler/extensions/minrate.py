@@ -27,14 +27,13 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured, StopDownload
 from scrapy.http import Request
 
+from crawler.contracts import Meta
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-_STARTED_META = "_minrate_started"
-_RECEIVED_META = "_minrate_received"
-_LENGTH_META = "_minrate_length"
 
 
 class MinimumRate:
@@ -56,22 +55,22 @@ class MinimumRate:
         return extension
 
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any) -> None:
-        request.meta[_STARTED_META] = time.monotonic()  # a new response (a retry, a redirect hop) starts anew
-        request.meta[_RECEIVED_META] = 0
-        request.meta[_LENGTH_META] = body_length if isinstance(body_length, int) and body_length >= 0 else None
+        request.meta[Meta.MINRATE_STARTED] = time.monotonic()  # a new response (a retry, a redirect hop) starts anew
+        request.meta[Meta.MINRATE_RECEIVED] = 0
+        request.meta[Meta.MINRATE_LENGTH] = body_length if isinstance(body_length, int) and body_length >= 0 else None
 
     def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
-        started = request.meta.get(_STARTED_META)
+        started = request.meta.get(Meta.MINRATE_STARTED)
         if started is None:
             return
-        received = request.meta[_RECEIVED_META] = request.meta.get(_RECEIVED_META, 0) + len(data)
+        received = request.meta[Meta.MINRATE_RECEIVED] = request.meta.get(Meta.MINRATE_RECEIVED, 0) + len(data)
         elapsed = time.monotonic() - started
         if elapsed < self.grace or received >= self.min_rate * elapsed:
             return
-        length = request.meta.get(_LENGTH_META)
+        length = request.meta.get(Meta.MINRATE_LENGTH)
         if length is not None and received >= length:
             return
-        request.meta.pop(_STARTED_META, None)
+        request.meta.pop(Meta.MINRATE_STARTED, None)
         self.stats.inc_value("download/too_slow")
         logger.warning("too slow: %d bytes in %.1f s, under MINRATE_BYTES_PER_SEC (%g bytes/s); given up: %s",
                        received, elapsed, self.min_rate, request.url)

@@ -19,14 +19,12 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured, StopDownload
 from scrapy.http import Request
 
+from crawler.contracts import Meta
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-from crawler.items import TRUNCATED_META  # noqa: E402 - named with the other meta keys
-
 logger = logging.getLogger(__name__)
-
-_RECEIVED_META = "_oversize_received"
 
 
 class OversizeTruncation:
@@ -50,7 +48,7 @@ class OversizeTruncation:
         return int(request.meta.get("download_maxsize", self.default_maxsize) or 0)
 
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any) -> None:
-        request.meta[_RECEIVED_META] = 0  # a new response (a retry, a redirect hop) starts its own count
+        request.meta[Meta.OVERSIZE_RECEIVED] = 0  # a new response (a retry, a redirect hop) starts its own count
         limit = self.maxsize(request)
         if limit and isinstance(body_length, int) and body_length > limit:
             self._stop(request, f"announced {body_length} bytes")
@@ -59,14 +57,14 @@ class OversizeTruncation:
         limit = self.maxsize(request)
         if not limit:
             return
-        received = request.meta.get(_RECEIVED_META, 0) + len(data)
-        request.meta[_RECEIVED_META] = received
+        received = request.meta.get(Meta.OVERSIZE_RECEIVED, 0) + len(data)
+        request.meta[Meta.OVERSIZE_RECEIVED] = received
         if received > limit:
             self._stop(request, f"received {received} bytes")
 
     def _stop(self, request: Request, why: str) -> None:
-        request.meta[TRUNCATED_META] = "length"
-        request.meta.pop(_RECEIVED_META, None)
+        request.meta[Meta.TRUNCATED] = "length"
+        request.meta.pop(Meta.OVERSIZE_RECEIVED, None)
         self.stats.inc_value("download/truncated_oversize")
         logger.warning("over DOWNLOAD_MAXSIZE (%d bytes, %s): archived as truncated, not read: %s",
                        self.maxsize(request), why, request.url)

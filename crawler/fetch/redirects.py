@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from scrapy.http import Request, Response
 from w3lib.url import safe_url_string
 
-from crawler.urls import canonical_url, normalize_url
+from crawler.contracts import Kind, Meta
+from crawler.urls.normal import canonical_url, normalize_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -33,7 +34,7 @@ class RedirectMemoryMiddleware:
         return cls(crawler)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if response.status not in REDIRECT_STATUSES or request.meta.get("kind") != "article":
+        if response.status not in REDIRECT_STATUSES or request.meta.get(Meta.KIND) != Kind.ARTICLE:
             return response
         location = response.headers.get(b"Location")
         run = getattr(self.crawler, "topic_run", None)

@@ -10,8 +10,9 @@ from scrapy.http import Request
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 
+from crawler.contracts import Kind, Meta
 from crawler.resolver import refused as refused_names
-from crawler.urls import in_scope, is_private_host, same_host
+from crawler.urls.hosts import in_scope, is_private_host, same_host
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -70,7 +71,7 @@ class RequestGuardMiddleware:
         if not self.allow_private and is_private_host(url):
             self._refuse(request, "private_host")
         redirected_from = request.meta.get("redirect_urls")
-        hosts = request.meta.get("outlet_hosts")
+        hosts = request.meta.get(Meta.OUTLET_HOSTS)
         if hosts and not in_scope(url, hosts) or not hosts and redirected_from and not same_host(
                 url, redirected_from[0]):
             if redirected_from:
@@ -94,12 +95,12 @@ class RequestGuardMiddleware:
     def _check_budget(self, request: Request) -> None:
         """Article requests of an outlet stop at its ``max_pages_per_outlet``; counted when first sent, so the
         scheduler's priorities (query hints first) decide which candidates use the budget."""
-        budget = request.meta.get("budget")
-        if budget is None or request.meta.get("kind") != "article" or request.meta.get("budget_counted"):
+        budget = request.meta.get(Meta.BUDGET)
+        if budget is None or request.meta.get(Meta.KIND) != Kind.ARTICLE or request.meta.get(Meta.BUDGET_COUNTED):
             return
-        outlet = request.meta.get("outlet", "")
+        outlet = request.meta.get(Meta.OUTLET, "")
         if self.pages_sent.get(outlet, 0) >= budget:
             self.stats.inc_value(f"coverage/{outlet}/over_budget")
             raise IgnoreRequest(f"fetch budget of {outlet} used up")
         self.pages_sent[outlet] = self.pages_sent.get(outlet, 0) + 1
-        request.meta["budget_counted"] = True
+        request.meta[Meta.BUDGET_COUNTED] = True

@@ -19,6 +19,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
 from crawler.compat import drop_waiting_requests, hold_download_slot
+from crawler.contracts import Meta
 from crawler.resolver import refused as refused_names
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     @staticmethod
     def _outlet_of(request: Request) -> str:
-        return request.meta.get("outlet") or urlparse_cached(request).hostname or ""
+        return request.meta.get(Meta.OUTLET) or urlparse_cached(request).hostname or ""
 
     def longest_wait(self) -> float:
         """The longest Retry-After still worth waiting for: BACKOFF_MAX, or less when the run ends sooner."""

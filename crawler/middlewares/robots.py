@@ -12,7 +12,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import Request, Response
 
 from crawler.compat import RobotsTxtHooks, robots_sitemaps
-from crawler.items import TRUNCATED_META
+from crawler.contracts import Meta
 from crawler.middlewares.guard import RefusedRedirect
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROBOTS_FORBIDDEN = "Forbidden by robots.txt"  # the message of Scrapy's RobotsTxtMiddleware refusal (test_compat)
-_ROBOTS_RECEIVED_META = "_robots_received"
 
 
 class _DisallowAll:
@@ -110,15 +109,15 @@ class OutletRobotsMiddleware(RobotsTxtHooks):
 
     def _headers_received(self, headers: object, body_length: object, request: Request, spider: object) -> None:
         if self._is_robots_request(request):
-            request.meta[_ROBOTS_RECEIVED_META] = 0
+            request.meta[Meta.ROBOTS_RECEIVED] = 0
 
     def _bytes_received(self, data: bytes, request: Request, spider: object) -> None:
-        if _ROBOTS_RECEIVED_META not in request.meta:
+        if Meta.ROBOTS_RECEIVED not in request.meta:
             return
-        request.meta[_ROBOTS_RECEIVED_META] += len(data)
-        if request.meta[_ROBOTS_RECEIVED_META] > self.max_size:
-            del request.meta[_ROBOTS_RECEIVED_META]
-            request.meta[TRUNCATED_META] = "length"  # archived as cut; the spider never reads robots.txt
+        request.meta[Meta.ROBOTS_RECEIVED] += len(data)
+        if request.meta[Meta.ROBOTS_RECEIVED] > self.max_size:
+            del request.meta[Meta.ROBOTS_RECEIVED]
+            request.meta[Meta.TRUNCATED] = "length"  # archived as cut; the spider never reads robots.txt
             raise StopDownload(fail=False)
 
     async def parse_robots(self, response: Response, netloc: str, request: Request) -> None:
@@ -129,7 +128,7 @@ class OutletRobotsMiddleware(RobotsTxtHooks):
             self.settle(netloc, _DisallowAll())
             return
         body = capped_robots(response.body, self.max_size, self.max_rules)
-        stopped = response.request is not None and response.request.meta.get(TRUNCATED_META) == "length"
+        stopped = response.request is not None and response.request.meta.get(Meta.TRUNCATED) == "length"
         if body is not response.body or stopped:
             logger.warning("robots.txt of %s is over %d bytes or %d rules: parsing its first %d bytes (%d received%s)",
                            netloc, self.max_size, self.max_rules, len(body), len(response.body),

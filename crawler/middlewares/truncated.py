@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from scrapy.http import Request, Response
 
 from crawler.compression import complete_stream, decoded_codings
-from crawler.items import TRUNCATED_META
+from crawler.contracts import Meta
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -36,7 +36,7 @@ class TruncatedBodyMiddleware:
         return cls(crawler.stats, crawler.settings.getint("DOWNLOAD_MAXSIZE"))
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if request.meta.get(TRUNCATED_META) and "truncated" not in response.flags:
+        if request.meta.get(Meta.TRUNCATED) and "truncated" not in response.flags:
             response.flags.append("truncated")  # stopped at DOWNLOAD_MAXSIZE (crawler.extensions.oversize)
             return response
         if not response.body or request.method == "HEAD" or "truncated" in response.flags:

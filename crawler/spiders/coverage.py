@@ -31,7 +31,8 @@ from crawler.query import slug_text
 from crawler.run import TopicRun
 from crawler.store import FrontierEntry, TopicStore
 from crawler.topic import Outlet, Topic
-from crawler.urls import canonical_url, in_scope, normalize_url
+from crawler.urls.hosts import in_scope
+from crawler.urls.normal import canonical_url, normalize_url
 
 logger = logging.getLogger(__name__)
 

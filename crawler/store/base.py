@@ -14,7 +14,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
-SETTLED_KINDS = frozenset({"article"})
+from crawler.contracts import Kind
+
+SETTLED_KINDS = frozenset({Kind.ARTICLE})
 """Outcomes of these kinds settle a frontier entry (an error keeps it pending: it is retried up to a cap)."""
 
 
@@ -29,7 +31,7 @@ class FrontierEntry:
 
     url: str
     outlet: str
-    kind: str  # "article", or the discovery kind: sitemap | feed | section | search
+    kind: str  # a crawler.contracts.Kind: article, or the discovery kind (sitemap | feed | section | search | home)
     via: str | None = None
     title: str | None = None
     published: str | None = None  # ISO date: the date evidence discovery had

@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 
 import redis
 
+from crawler.contracts import Kind, Outcome
 from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
 from crawler.store.redisclient import connect
 
@@ -80,7 +81,7 @@ class RedisStore:
         self.redis.hset(self._key("fetched"), url, json.dumps({
             "final_url": final_url, "kind": kind, "outlet": outlet, "outcome": outcome, "status": status,
             "warc_file": warc_file, "record_id": record_id, "fetched_at": fetched_at, "attempts": attempts}))
-        if kind in SETTLED_KINDS and outcome != "error":
+        if kind in SETTLED_KINDS and outcome != Outcome.ERROR:
             self.redis.hdel(self._key("frontier"), url)
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
@@ -97,13 +98,13 @@ class RedisStore:
     def outcome_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
         for _url, row in self._outcomes():
-            if row["kind"] == "article":
+            if row["kind"] == Kind.ARTICLE:
                 per_outlet = counts.setdefault(row["outlet"] or "", {})
                 per_outlet[row["outcome"]] = per_outlet.get(row["outcome"], 0) + 1
         return counts
 
     def kept_urls(self) -> list[str]:
-        return [url for url, row in self._outcomes() if row["outcome"] == "kept"]
+        return [url for url, row in self._outcomes() if row["outcome"] == Outcome.KEPT]
 
     def forget_outcome(self, url: str) -> None:
         self.redis.hdel(self._key("fetched"), url)
@@ -139,7 +140,7 @@ class RedisStore:
     def pending(self) -> list[FrontierEntry]:
         rows = sorted(json.loads(raw) for raw in self.redis.hvals(self._key("frontier")))
         entries = [FrontierEntry(*row[1:]) for row in rows]
-        return [e for e in entries if e.kind != "article"] + [e for e in entries if e.kind == "article"]
+        return [e for e in entries if e.kind != Kind.ARTICLE] + [e for e in entries if e.kind == Kind.ARTICLE]
 
     def drop_pending(self, url: str) -> None:
         self.redis.hdel(self._key("frontier"), url)

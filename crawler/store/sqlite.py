@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from crawler.contracts import Kind, Outcome
 from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
 
 SCHEMA = """
@@ -93,7 +94,7 @@ class SqliteStore:
                  record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1""",
             (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at),
         )
-        if kind in SETTLED_KINDS and outcome != "error":
+        if kind in SETTLED_KINDS and outcome != Outcome.ERROR:
             self._execute("DELETE FROM frontier WHERE url=?", (url,))
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
@@ -106,8 +107,8 @@ class SqliteStore:
     def outcome_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
         for outlet, outcome, number in self._execute(
-                "SELECT COALESCE(outlet, ''), outcome, COUNT(*) FROM fetched WHERE kind='article' "
-                "GROUP BY 1, outcome"):
+                "SELECT COALESCE(outlet, ''), outcome, COUNT(*) FROM fetched WHERE kind=? "
+                "GROUP BY 1, outcome", (Kind.ARTICLE,)):
             counts.setdefault(outlet, {})[outcome] = number
         return counts
 
@@ -149,7 +150,7 @@ class SqliteStore:
                                ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
                                  scope=excluded.scope""",
                             (page_url, etag, last_modified, scope))
-                    self._db.execute("DELETE FROM frontier WHERE url=? AND kind != 'article'", (page_url,))
+                    self._db.execute("DELETE FROM frontier WHERE url=? AND kind != ?", (page_url, Kind.ARTICLE))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -158,7 +159,7 @@ class SqliteStore:
     def pending(self) -> list[FrontierEntry]:
         """Every frontier entry in the order it was found (discovery pages first)."""
         rows = self._execute("SELECT url, outlet, kind, via, title, published, lastmod, priority, found_on, extra "
-                             "FROM frontier ORDER BY kind = 'article', rowid").fetchall()
+                             "FROM frontier ORDER BY kind = ?, rowid", (Kind.ARTICLE,)).fetchall()
         return [FrontierEntry(*row) for row in rows]
 
     def drop_pending(self, url: str) -> None:
@@ -282,7 +283,7 @@ class SqliteStore:
 
     def kept_urls(self) -> list[str]:
         """The fetched URLs whose outcome is ``kept``."""
-        return [row[0] for row in self._execute("SELECT url FROM fetched WHERE outcome='kept'")]
+        return [row[0] for row in self._execute("SELECT url FROM fetched WHERE outcome=?", (Outcome.KEPT,))]
 
     def forget_outcome(self, url: str) -> None:
         """Forget what became of a URL, so the next run fetches it again."""

@@ -18,7 +18,7 @@ from scrapy.responsetypes import responsetypes
 from crawler.archive.replay.copy import RecordCopier
 from crawler.archive.replay.index import shared_index
 from crawler.archive.replay.record import ReplayError, read_record
-from crawler.items import TRUNCATED_META, WARC_META
+from crawler.contracts import Meta
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -78,7 +78,7 @@ class ReplayDownloadHandler:
             raise IgnoreRequest(str(exc)) from exc
         self.stats.inc_value("replay/hit")
         if truncated:
-            request.meta[TRUNCATED_META] = truncated
+            request.meta[Meta.TRUNCATED] = truncated
             if cut:
                 self.stats.inc_value("replay/truncated_oversize")
                 logger.warning("replay: %s offset %d: over DOWNLOAD_MAXSIZE (%d bytes), served truncated: %s",
@@ -91,7 +91,7 @@ class ReplayDownloadHandler:
             if original is not None:
                 self.copier.copy(original.path, original.offset)
             self.stats.inc_value("replay/records_copied", len(self.copier.copied) - before)
-        request.meta[WARC_META] = {"file": warc_file, "record_id": served.record_id, "offset": offset,
+        request.meta[Meta.WARC] = {"file": warc_file, "record_id": served.record_id, "offset": offset,
                                    "date": pointer.date, "source": [pointer.path.name, pointer.offset]}
         scrapy_headers = Headers()
         for name, value in served.headers:
