@@ -127,6 +127,8 @@ ADDONS = {
 SPIDER_MIDDLEWARES = {
     # The coverage spider budgets pages per outlet, not by link depth; tracking depth costs CPU per request.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    # Whether an article an earlier run settled needs fetching again (asked by the spider before the frontier).
+    "crawler.fetch.settled.SettledMiddleware": 100,
 }
 
 ITEM_PIPELINES = {
@@ -212,11 +214,16 @@ DEDUP_NEAR_THRESHOLD = 0.8
 DEDUP_NEAR_NUM_PERM = 128
 DEDUP_NEAR_SHINGLE = 3  # words per shingle
 
-# --- Incremental runs (crawler/state.py) ------------------------------------------------------------------
+# --- Already settled by an earlier run (crawler/fetch/settled.py) ------------------------------------------
+# Article URLs an earlier run settled (an outcome recorded, a redirect remembered) are not requested again;
+# False fetches every listed article (nothing a run writes changes: an unchanged text writes no file).
+SETTLED_ENABLED = True
 # Archived articles are never requested again unless older than this many days (None: never).
-REFRESH_AFTER_DAYS = None
+# Formerly REFRESH_AFTER_DAYS (still read, with a deprecation warning).
+SETTLED_REFRESH_AFTER_DAYS = None
 # A URL that failed is retried on later runs up to this many times (a 404 is given up after 2).
-ERROR_RETRY_RUNS = 3
+# Formerly ERROR_RETRY_RUNS (still read, with a deprecation warning).
+SETTLED_ERROR_RETRY_RUNS = 3
 
 # --- Progress and report (crawler/extensions/) ------------------------------------------------------------
 PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off

@@ -17,6 +17,7 @@ import io
 import re
 import struct
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -27,6 +28,7 @@ from scrapy.utils.gz import gunzip
 from crawler.discovery.candidates import Candidate, ChildSitemap, DiscoveryError
 from crawler.discovery.feeds import parse_feed
 from crawler.urls.dates import date_from_url, month_bounds, month_from_url
+from crawler.urls.hosts import in_scope
 from crawler.urls.normal import normalize_url
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
@@ -283,3 +285,19 @@ def child_may_hold_window(child: ChildSitemap, since: date | None, until: date |
         return True
     first, last = month_bounds(*month)
     return not ((since is not None and last < since) or (until is not None and first > until))
+
+
+def children_to_follow(children: list[ChildSitemap], hosts: Collection[str], since: date | None,
+                       until: date | None) -> tuple[list[ChildSitemap], int, int]:
+    """The child sitemaps of an index worth reading, newest first (a budget goes to them first), with how many
+    were off the outlet's ``hosts`` and how many cannot list anything from the window."""
+    wanted, offsite, outside = [], 0, 0
+    for child in children:
+        if not in_scope(child.url, hosts):
+            offsite += 1
+        elif child_may_hold_window(child, since, until):
+            wanted.append(child)
+        else:
+            outside += 1
+    wanted.sort(key=child_recency, reverse=True)
+    return wanted, offsite, outside

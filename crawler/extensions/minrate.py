@@ -11,7 +11,7 @@ that arrives; the chunk that completes a body of announced length is never judge
 came late is whole). A download dropped this way fails (``StopDownload(fail=True)``: the request's errback, counted as
 an error of its outlet) and is not retried in this run: a server that is this slow now will most likely be as
 slow a moment later, and retrying would cost the grace period again; the next run tries the URL again
-(``ERROR_RETRY_RUNS``). A server that sends nothing at all is not seen here (no chunk arrives): the download
+(``SETTLED_ERROR_RETRY_RUNS``). A server that sends nothing at all is not seen here (no chunk arrives): the download
 timeout ends it. Counted in ``download/too_slow``.
 
 Settings: ``MINRATE_BYTES_PER_SEC`` (bytes per second; 0 turns this off), ``MINRATE_GRACE`` (seconds).
