@@ -58,8 +58,6 @@ class Kind(StrEnum):
     ARCHIVED = "archived"  # rebuild-state: a URL of the WARC index that no manifest line names
 
 
-DISCOVERY_KINDS = frozenset({Kind.HOME, Kind.FEED, Kind.SITEMAP, Kind.SECTION, Kind.SEARCH})
-
 
 class Outcome(StrEnum):
     """How an article URL ended (``TopicStore.record_outcome``); the report has a column for each not-kept one."""

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.contracts import NOT_KEPT, Outcome
 from crawler.paths import TopicPaths, paths_for
 from crawler.store import SqliteStore
 from crawler.text import strip_bidi
@@ -40,8 +41,33 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OUTCOMES = ("off_topic", "out_of_window", "off_language", "duplicate", "error")
+OUTCOMES = NOT_KEPT
+"""Every reason an article gets no text file (crawler.contracts.Outcome): a figure and a column each, so what a
+component records always shows (an outcome without a heading below under its own name)."""
+HEADINGS = {"kept": "kept", "near_duplicates": "near dup.", "paywalled": "paywalled", "off_topic": "off topic",
+            "out_of_window": "out of window", "off_language": "other language", "no_text": "no text",
+            "not_html": "not HTML", "duplicate": "duplicates", "errors": "errors"}
+PHRASES = {"out_of_window": "out of the window", "off_language": "in another language",
+           "no_text": "without readable text"}  # in the summary line, where the heading does not read well
 MAX_TIMELINE_DAYS = 400  # a longer window is drawn over the days that have articles
+
+
+def figure(outcome: Outcome) -> str:
+    """The report's key of an outcome's figure: the outcome's name (``errors`` for ``error``)."""
+    return "errors" if outcome == Outcome.ERROR else str(outcome)
+
+
+def _columns() -> dict[str, str]:
+    """The figures of an outlet's row, in order, with their headings: what was kept, then every outcome."""
+    figures = ["kept", "near_duplicates", "paywalled", *map(figure, OUTCOMES)]
+    return {name: HEADINGS.get(name, name.replace("_", " ")) for name in figures}
+
+
+def _summary_tail(totals: dict[str, int]) -> str:
+    """What follows "N articles kept" in the summary line: every outcome's total (plain text)."""
+    reasons = ", ".join(f"{totals[name]} {PHRASES.get(name, heading)}" for name, heading in _columns().items()
+                        if name not in ("kept", "near_duplicates", "paywalled"))
+    return f"({totals['near_duplicates']} near duplicates, {totals['paywalled']} paywalled); {reasons}."
 
 
 def _state_outcomes(paths: TopicPaths) -> dict[str, Counter]:
@@ -55,7 +81,7 @@ def _state_outcomes(paths: TopicPaths) -> dict[str, Counter]:
             for outlet, per_outcome in store.outcome_counts().items():
                 for outcome, number in per_outcome.items():
                     # a page over DOWNLOAD_MAXSIZE is an error the report counts, though the crawl does not retry it
-                    counts[outlet or "unknown"]["error" if outcome == "too_large" else outcome] += number
+                    counts[outlet or "unknown"][Outcome.ERROR if outcome == Outcome.TOO_LARGE else outcome] += number
         finally:
             store.close()
     except sqlite3.Error as exc:
@@ -96,10 +122,10 @@ def build_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, A
                "near_duplicates": sum(1 for e in mine if e.get("duplicate_of")),
                "via": dict(Counter(e.get("via") or "unknown" for e in mine))}
         for outcome in OUTCOMES:
-            name = "errors" if outcome == "error" else outcome
+            name = figure(outcome)
             from_state = outcomes.get(slug, Counter()).get(outcome, 0)
             from_stats = stats.get(f"coverage/{slug}/{name}", 0)
-            if outcome == "out_of_window":  # also those skipped unfetched, dated outside by their sitemap or feed
+            if outcome == Outcome.OUT_OF_WINDOW:  # also those skipped unfetched, dated outside by their sitemap or feed
                 from_stats += stats.get(f"coverage/{slug}/skipped_out_of_window", 0)
                 from_state += stats.get(f"coverage/{slug}/skipped_out_of_window", 0)
             row[name] = max(from_state, from_stats)
@@ -123,8 +149,7 @@ def build_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, A
         "similarity": e.get("similarity"), "paywalled": bool(e.get("paywalled")), "via": e.get("via"),
     } for e in sorted(entries, key=lambda e: (e.get("published") or "", e.get("outlet") or "", e.get("file") or ""))]
     totals = {key: sum(row[key] for row in outlets.values())
-              for key in ("kept", "paywalled", "near_duplicates", "off_topic", "out_of_window", "off_language",
-                          "duplicate", "errors")}
+              for key in ("kept", "paywalled", "near_duplicates", *map(figure, OUTCOMES))}
     return {
         "topic": topic.name if topic else paths.root.name,
         "query": topic.query.text if topic else None,
@@ -216,18 +241,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["query"]:
         lines += [f"Query: {_md_code(report['query'])}  ",
                   f"Window: {_md_cell(report['since'] or '…')} to {_md_cell(report['until'] or '…')}", ""]
-    totals = report["totals"]
-    lines += [f"**{totals['kept']} articles kept** ({totals['near_duplicates']} near duplicates, "
-              f"{totals['paywalled']} paywalled); {totals['off_topic']} off topic, {totals['out_of_window']} out of "
-              f"the window, {totals['off_language']} in another language, {totals['duplicate']} duplicates, "
-              f"{totals['errors']} errors.", "", "## Outlets", "",
-              "| outlet | kept | off topic | out of window | other language | duplicates | near dup. | paywalled "
-              "| errors | found through |", "|---|---|---|---|---|---|---|---|---|---|"]
+    totals, columns = report["totals"], _columns()
+    headings = ["outlet", *columns.values(), "found through"]
+    lines += [f"**{totals['kept']} articles kept** {_summary_tail(totals)}", "", "## Outlets", "",
+              "| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
     for row in report["outlets"].values():
         via = _md_cell(", ".join(f"{k} {v}" for k, v in sorted(row["via"].items())))
-        lines.append(f"| {_md_cell(row['name'])} | {row['kept']} | {row['off_topic']} | {row['out_of_window']} | "
-                     f"{row['off_language']} | {row['duplicate']} | {row['near_duplicates']} | {row['paywalled']} | "
-                     f"{row['errors']} | {via} |")
+        lines.append(f"| {_md_cell(row['name'])} | " + " | ".join(str(row[key]) for key in columns) + f" | {via} |")
     lines += ["", "## Articles", "", "| date | outlet | title | words | duplicate of |", "|---|---|---|---|---|"]
     for article in report["articles"]:
         href = _href(article["url"])
@@ -256,11 +276,11 @@ def render_html(report: dict[str, Any]) -> str:
     def e(value: Any) -> str:
         return html.escape(_text(value))
 
-    totals = report["totals"]
+    totals, columns = report["totals"], _columns()
+    headings = "".join(f"<th>{e(heading)}</th>" for heading in ["outlet", *columns.values(), "found through"])
     outlet_rows = "".join(
-        f"<tr><td>{e(row['name'])}</td>" + "".join(f'<td class="n">{row[k]}</td>' for k in (
-            "kept", "off_topic", "out_of_window", "off_language", "duplicate", "near_duplicates", "paywalled",
-            "errors")) + f"<td>{e(', '.join(f'{k} {v}' for k, v in sorted(row['via'].items())))}</td></tr>"
+        f"<tr><td>{e(row['name'])}</td>" + "".join(f'<td class="n">{row[k]}</td>' for k in columns)
+        + f"<td>{e(', '.join(f'{k} {v}' for k, v in sorted(row['via'].items())))}</td></tr>"
         for row in report["outlets"].values())
     article_rows = "".join(
         f"<tr><td>{e(a['published'])}</td><td>{e(a['outlet'])}</td>"
@@ -275,14 +295,10 @@ def render_html(report: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>Coverage report: {e(report['topic'])}</title>
 <style>{STYLE}</style></head><body>
 <h1>Coverage report: {e(report['topic'])}</h1>{query}
-<p><strong>{totals['kept']} articles kept</strong> ({totals['near_duplicates']} near duplicates,
-{totals['paywalled']} paywalled); {totals['off_topic']} off topic, {totals['out_of_window']} out of the window,
-{totals['off_language']} in another language, {totals['duplicate']} duplicates, {totals['errors']} errors.</p>
+<p><strong>{totals['kept']} articles kept</strong> {e(_summary_tail(totals))}</p>
 <h2>Timeline</h2><figure id="timeline">{chart}</figure>
 <h2>Outlets</h2>
-<table id="outlets"><thead><tr><th>outlet</th><th>kept</th><th>off topic</th><th>out of window</th>
-<th>other language</th><th>duplicates</th><th>near dup.</th><th>paywalled</th><th>errors</th><th>found through</th>
-</tr></thead><tbody>{outlet_rows}</tbody></table>
+<table id="outlets"><thead><tr>{headings}</tr></thead><tbody>{outlet_rows}</tbody></table>
 <h2>Articles</h2>
 <table id="articles"><thead><tr><th>date</th><th>outlet</th><th>title</th><th>words</th><th>duplicate of</th></tr>
 </thead><tbody>{article_rows}</tbody></table>

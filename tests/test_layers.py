@@ -15,7 +15,8 @@ PACKAGES = ("crawler", "pipelines")
 # Layer of each module, by the longest matching prefix; a module may import its own layer and those below.
 LAYERS = {
     "crawler.topic": 0, "crawler.query": 0, "crawler.urls": 0, "crawler.items": 0, "crawler.text": 0,
-    "crawler.discovery": 0, "crawler.process": 0, "crawler.signals": 0, "crawler.fsutil": 0, "crawler": 0,
+    "crawler.contracts": 0, "crawler.discovery": 0, "crawler.process": 0, "crawler.signals": 0, "crawler.fsutil": 0,
+    "crawler": 0,
     "crawler.settings": 0,  # declarative data (every default once): any layer may read a default from it
     "crawler.deprecations": 0,  # old setting names -> new ones; reads crawler.settings only
     "crawler.compat": 1,  # wrappers of private Scrapy APIs, importing nothing of ours

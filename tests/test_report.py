@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.report import write_report
+from crawler.contracts import NOT_KEPT, Kind, Outcome
+from crawler.report import figure, write_report
+from crawler.store import SqliteStore
 from tests.support.crawl import REPO, crawl, run_scrapy
 from tests.support.example import EXAMPLE
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
@@ -30,7 +32,7 @@ def topic_dir(tmp_path_factory) -> Path:
 def test_report_figures(topic_dir):
     report = json.loads((topic_dir / "report.json").read_text())
     assert report["totals"] == {"kept": 6, "paywalled": 1, "near_duplicates": 1, "off_topic": 2, "out_of_window": 1,
-                                "off_language": 1, "duplicate": 0, "errors": 0}
+                                "off_language": 1, "no_text": 0, "not_html": 0, "duplicate": 0, "errors": 0}
     outlets = report["outlets"]
     assert outlets["the-moscow-times"]["via"] == {"sitemap": 2}
     assert outlets["central-asia-wire"]["via"] == {"feed": 1} and outlets["zerohedge"]["via"] == {"feed": 1}
@@ -42,7 +44,9 @@ def test_report_figures(topic_dir):
 
 def test_report_markdown(topic_dir):
     text = (topic_dir / "report.md").read_text()
-    assert "| The Moscow Times | 2 | 1 | 1 | 0 | 0 | 1 | 0 | 0 | sitemap 2 |" in text
+    assert ("| outlet | kept | near dup. | paywalled | off topic | out of window | other language | no text | not HTML "
+            "| duplicates | errors | found through |") in text
+    assert "| The Moscow Times | 2 | 1 | 0 | 1 | 1 | 0 | 0 | 0 | 0 | 0 | sitemap 2 |" in text
     assert text.count("](text/") == 6
 
 
@@ -81,6 +85,43 @@ def test_empty_archive_gives_an_empty_report(tmp_path):
     written = write_report(tmp_path)
     assert json.loads(written["json"].read_text())["totals"]["kept"] == 0
     assert "No dated articles" in written["html"].read_text()
+
+
+def test_every_outcome_but_kept_has_a_figure_in_the_report(tmp_path):
+    """The report's figures come from crawler.contracts.Outcome: an outcome the crawl records is never left out."""
+    store = SqliteStore(tmp_path / "state.sqlite")
+    for n, outcome in enumerate(Outcome):
+        store.record_outcome(f"https://a.test/{n}", kind=Kind.ARTICLE, outlet="alpha", outcome=outcome)
+    store.close()
+    report = json.loads(write_report(tmp_path)["json"].read_text())
+    assert set(report["totals"]) == {"kept", "paywalled", "near_duplicates"} | {figure(o) for o in NOT_KEPT}
+    row = report["outlets"]["alpha"]
+    assert all(row[figure(o)] == 1 for o in NOT_KEPT if o != Outcome.ERROR)
+    assert row["errors"] == 2  # an error, and a page over DOWNLOAD_MAXSIZE
+
+
+def test_a_page_without_text_appears_in_the_report(tmp_path):
+    """A fetched page nothing readable comes out of is counted (``no_text``), in every rendering."""
+    host = "http://www.delta.test"
+    (tmp_path / "topic.toml").write_text(f'name = "blank"\nquery = "Lavrov"\n\n[[outlet]]\nname = "Delta"\n'
+                                         f'url = "{host}/"\nfeeds = ["{host}/feed.xml"]\n')
+    blank = f"{host}/news/lavrov-speaks"
+    with SiteServer() as site:
+        site.route(f"{host}/robots.txt", robots_txt())
+        site.route(f"{host}/", "<html><body><p>Delta</p></body></html>")
+        site.route(f"{host}/feed.xml", rss_feed("Delta", [{"url": blank, "title": "Lavrov speaks",
+                                                           "published": "2021-07-16"}]))
+        site.route(blank, "<html><head><title>Lavrov speaks</title></head><body><script>load()</script></body></html>")
+        stats, _ = crawl("coverage", tmp_path / "archive", spider_args={"topic": str(tmp_path / "topic.toml")},
+                         settings={"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "0"},
+                         env={"http_proxy": site.proxy_url})
+    assert stats["coverage/delta/no_text"] == 1
+    topic_dir = tmp_path / "archive" / "blank"
+    report = json.loads((topic_dir / "report.json").read_text())
+    assert report["totals"]["no_text"] == 1 and report["outlets"]["delta"]["no_text"] == 1
+    assert "1 without readable text" in (topic_dir / "report.md").read_text()
+    assert "| Delta | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |  |" in (topic_dir / "report.md").read_text()
+    assert "<th>no text</th>" in (topic_dir / "report.html").read_text()
 
 
 def test_wacz_package_is_valid(topic_dir, tmp_path):

@@ -210,7 +210,8 @@ def test_in_scope_with_www_twins_and_ports():
 
 
 @pytest.mark.parametrize("host, twin", [
-    ("example.com", "www.example.com"), ("www.example.com", "example.com"), ("news.example.com", "www.news.example.com"),
+    ("example.com", "www.example.com"), ("www.example.com", "example.com"),
+    ("news.example.com", "www.news.example.com"),
     ("example.com:8080", "www.example.com:8080"), ("www.example.com:8080", "example.com:8080"),
     ("localhost", None), ("www.localhost", None), ("localhost:8080", None),
     ("127.0.0.1", None), ("127.0.0.1:8080", None), ("www.127.0.0.1", None), ("127.1", None),

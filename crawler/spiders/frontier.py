@@ -129,7 +129,8 @@ class Frontier:
         """One discovery page of the outlet: the requests ``produce`` makes of it are stored together with the page's
         validators (one transaction), then scheduled. A 304 leads nowhere new (``discovery_unchanged``)."""
         # Under the URL that was asked for: a redirected page is asked for there again, conditionally.
-        page_url = (response.meta.get("redirect_urls") or [response.request.url if response.request else response.url])[0]
+        asked = response.request.url if response.request else response.url
+        page_url = (response.meta.get("redirect_urls") or [asked])[0]
         try:
             if response.status == 304:
                 self._stat(slug, "discovery_unchanged")
