@@ -36,6 +36,7 @@ from crawler.urls.hosts import in_scope
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
 
     from crawler.store import TopicStore
 
@@ -57,8 +58,9 @@ class Verdict:
     reason: str | None = None
 
 
-def setting(settings: BaseSettings, name: str) -> str | None:
-    """The value of ``name`` to read: its own, or that of its former name when only the former one is set."""
+def setting(settings: BaseSettings, name: str) -> str:
+    """The name to read ``name``'s value under: its own, or its former one when only that was set (or set at a
+    higher priority: ``-s ERROR_RETRY_RUNS=5`` over the project's default), so an old cron line keeps working."""
     old = RENAMED.get(name)
     if old is None or settings.get(old) is None or (settings.getpriority(name) or 0) >= settings.getpriority(old):
         return name
@@ -71,7 +73,7 @@ def setting(settings: BaseSettings, name: str) -> str | None:
 class SettledMiddleware:
     """Judges article URLs against what earlier runs of the topic settled (see the module docstring)."""
 
-    def __init__(self, stats, refresh_after_days: float | None, error_retry_runs: int,
+    def __init__(self, stats: StatsCollector, refresh_after_days: float | None, error_retry_runs: int,
                  max_hops: int = MAX_REDIRECT_MEMORY_HOPS) -> None:
         self.stats = stats
         self.refresh_after_days = refresh_after_days or None
