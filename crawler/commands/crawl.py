@@ -22,6 +22,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import NotConfigured, UsageError
 
 from crawler.archive.replay import replay_files
+from crawler.fetch.settled import RENAMED
 from crawler.lock import TopicLocked
 from crawler.paths import ArchiveUnwritable, UnsafeArchive
 from crawler.spiders.coverage import MissingTopic
@@ -106,7 +107,7 @@ def catch_refusal(crawler: Crawler, refused: list[Exception]) -> None:
 
 
 # Own settings whose default is None, with the type a value must have.
-TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": "getint", "WARC_ENABLED": "getbool"}
+TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": "getint", "WARC_ENABLED": "getbool", "SETTLED_REFRESH_AFTER_DAYS": "getfloat"}
 _GETTERS = {bool: ("getbool", "True or False"), int: ("getint", "a whole number"), float: ("getfloat", "a number"),
             dict: ("getdict", "a JSON object")}
 
@@ -116,17 +117,17 @@ def check_settings(settings: Any) -> None:
     usage error naming it, instead of a traceback from whichever component reads it first."""
     from crawler import settings as defaults
 
-    for name in dir(defaults):
-        if not name.isupper():
-            continue
-        default = getattr(defaults, name)
+    # A former name (still read, crawler.fetch.settled.RENAMED) is checked as the setting it now is.
+    names = {name: name for name in dir(defaults) if name.isupper()} | {old: new for new, old in RENAMED.items()}
+    for name, current in names.items():
+        default = getattr(defaults, current)
         value = settings.get(name)
         if value is None or value is default:
             continue
-        getter, kind = _GETTERS.get(type(default), (TYPED_NONE_DEFAULTS.get(name), None))
+        getter, kind = _GETTERS.get(type(default), (TYPED_NONE_DEFAULTS.get(current), None))
         if getter is None:
             continue
-        kind = kind or {"getint": "a whole number", "getbool": "True or False"}[getter]
+        kind = kind or {"getint": "a whole number", "getbool": "True or False", "getfloat": "a number"}[getter]
         try:
             getattr(settings, getter)(name)
         except (TypeError, ValueError):
