@@ -63,7 +63,6 @@ class CoverageSpider(scrapy.Spider):
         if not topic:
             raise MissingTopic("the coverage spider needs a topic file: scrapy crawl coverage -a topic=FILE.toml")
         self.topic_path = topic
-        self._sitemaps_sent: dict[str, int] = {}
         self._arrivals = 0  # article pages handed to the pipelines, numbered in the order they came
 
     @classmethod
@@ -107,7 +106,8 @@ class CoverageSpider(scrapy.Spider):
     def _opened(self, spider: scrapy.Spider) -> None:
         """The run's frontier and the follower of its candidates, once the run and the engine exist (before the
         first start request is read); the follower asks the settled middleware, when it is on."""
-        self.frontier = Frontier(self.archive_state, self.crawler.stats, self.topic.since, self.topic.until)
+        self.frontier = Frontier(self.archive_state, self.crawler.stats, self.topic.since, self.topic.until,
+                                 self.max_sitemaps)
         self.follower = Follower(self.topic, self.frontier, self.crawler.get_spider_middleware(SettledMiddleware),
                                  self.crawler.stats, self.parse_article, self.article_error)
 
@@ -116,10 +116,7 @@ class CoverageSpider(scrapy.Spider):
 
     # -- helpers --
     def _outlet(self, response: Response) -> Outlet:
-        return self._outlet_named(response.meta[Meta.OUTLET])
-
-    def _outlet_named(self, slug: str) -> Outlet:
-        return next(o for o in self.topic.outlets if o.slug == slug)
+        return next(o for o in self.topic.outlets if o.slug == response.meta[Meta.OUTLET])
 
     def _stat(self, outlet: Outlet | str, event: str, count: int = 1) -> None:
         slug = outlet if isinstance(outlet, str) else outlet.slug
@@ -146,14 +143,6 @@ class CoverageSpider(scrapy.Spider):
         """Run one discovery callback under the frontier's rules (stored with the page's validators, then sent)."""
         outlet = self._outlet(response)
         return self.frontier.read_page(response, outlet.slug, lambda: produce(response, outlet), self.scope)
-
-    def _sitemap_allowed(self, outlet: Outlet) -> bool:
-        """Whether this run's sitemap budget of the outlet (DISCOVERY_MAX_SITEMAPS) has room for one more."""
-        if self._sitemaps_sent.get(outlet.slug, 0) >= self.max_sitemaps:
-            self._stat(outlet, "sitemaps_over_budget")
-            return False
-        self._sitemaps_sent[outlet.slug] = self._sitemaps_sent.get(outlet.slug, 0) + 1
-        return True
 
     def _request_dropped(self, request: Request, **kwargs: Any) -> None:
         for held in self.frontier.discovery_done(request):
@@ -213,7 +202,7 @@ class CoverageSpider(scrapy.Spider):
                     Kind.SEARCH: self.parse_search, Kind.HOME: self.parse_home}.get(entry.kind)
         if callback is None or not in_scope(entry.url, outlet.hosts):
             return None
-        if entry.kind == Kind.SITEMAP and not self._sitemap_allowed(outlet):
+        if entry.kind == Kind.SITEMAP and not self.frontier.sitemap_allowed(outlet.slug):
             return None  # stays pending for a later run
         extra = json.loads(entry.extra) if entry.extra else {}
         return [self._discovery_request(entry.url, callback, outlet, Kind(entry.kind), priority=entry.priority,
@@ -270,7 +259,7 @@ class CoverageSpider(scrapy.Spider):
             wanted = []
         for child in wanted:  # newest first: the budget goes to them
             request = self._sitemap_request(outlet, child.url, depth)
-            if not self._sitemap_allowed(outlet):
+            if not self.frontier.sitemap_allowed(outlet.slug):
                 request.meta[Meta.NOT_NOW] = True  # stored in the frontier for a later run, not requested in this one
             yield request
         yield from self.follower.follow(outlet, result.entries)

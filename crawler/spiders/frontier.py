@@ -50,10 +50,12 @@ class Frontier:
     """One run's view of the topic's frontier, per outlet: discovery requests in flight, article requests held
     for them, the dates listings gave each URL, and the entries earlier runs left pending."""
 
-    def __init__(self, store: TopicStore, stats, since: date | None, until: date | None) -> None:
+    def __init__(self, store: TopicStore, stats, since: date | None, until: date | None, max_sitemaps: int) -> None:
         self.store = store
         self.stats = stats
         self.since, self.until = since, until
+        self.max_sitemaps = max_sitemaps
+        self._sitemaps_sent: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}  # discovery requests sent and not yet parsed, per outlet
         self._held: dict[str, list[Request]] = {}  # article requests waiting for those
         self._evidence: dict[str, set[tuple[date | None, date | None]]] = {}  # (published, lastmod) per listing
@@ -100,6 +102,15 @@ class Frontier:
     def drop(self, url: str) -> None:
         """Take ``url`` off the frontier whatever left it there (refused, gone, dated outside the window)."""
         self.store.drop_pending(url)
+
+    def sitemap_allowed(self, slug: str) -> bool:
+        """Whether this run's sitemap budget of the outlet (DISCOVERY_MAX_SITEMAPS) has room for one more; one over
+        it stays in the frontier for a later run."""
+        if self._sitemaps_sent.get(slug, 0) >= self.max_sitemaps:
+            self._stat(slug, "sitemaps_over_budget")
+            return False
+        self._sitemaps_sent[slug] = self._sitemaps_sent.get(slug, 0) + 1
+        return True
 
     # -- dates --
     def note_dates(self, url: str, candidate: Candidate) -> None:
