@@ -41,9 +41,9 @@ class Meta:
     CLUSTER_SLOT = "_cluster_slot"  # the outlet's cluster slot (slot key, token) a distributed request holds
     ROBOTS_RECEIVED = "_robots_received"  # bytes of a robots.txt received so far (its size cap)
     OVERSIZE_RECEIVED = "_oversize_received"  # bytes received so far (DOWNLOAD_MAXSIZE truncation)
-    MINRATE_STARTED = "_minrate_started"  # when the response's headers arrived (DOWNLOAD_MIN_RATE)
-    MINRATE_RECEIVED = "_minrate_received"  # body bytes received so far (DOWNLOAD_MIN_RATE)
-    MINRATE_LENGTH = "_minrate_length"  # the announced body length, when there is one (DOWNLOAD_MIN_RATE)
+    MINRATE_STARTED = "_minrate_started"  # when the response's headers arrived (MINRATE_BYTES_PER_SEC)
+    MINRATE_RECEIVED = "_minrate_received"  # body bytes received so far (MINRATE_BYTES_PER_SEC)
+    MINRATE_LENGTH = "_minrate_length"  # the announced body length, when there is one (MINRATE_BYTES_PER_SEC)
 
 
 class Kind(StrEnum):

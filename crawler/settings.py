@@ -219,10 +219,8 @@ DEDUP_NEAR_SHINGLE = 3  # words per shingle
 # False fetches every listed article (nothing a run writes changes: an unchanged text writes no file).
 SETTLED_ENABLED = True
 # Archived articles are never requested again unless older than this many days (None: never).
-# Formerly REFRESH_AFTER_DAYS (still read, with a deprecation warning).
 SETTLED_REFRESH_AFTER_DAYS = None
 # A URL that failed is retried on later runs up to this many times (a 404 is given up after 2).
-# Formerly ERROR_RETRY_RUNS (still read, with a deprecation warning).
 SETTLED_ERROR_RETRY_RUNS = 3
 
 # --- Progress and report (crawler/extensions/) ------------------------------------------------------------

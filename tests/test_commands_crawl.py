@@ -33,8 +33,6 @@ CASES = [
     ("a switch given a word", lambda tmp: ["-s", "WARC_DEDUP=maybe"], "-s WARC_DEDUP=maybe: expected True or False"),
     ("a setting off by default given a word", lambda tmp: ["-s", "SETTLED_REFRESH_AFTER_DAYS=soon"],
      "-s SETTLED_REFRESH_AFTER_DAYS=soon: expected a number"),
-    ("a setting's former name given a word", lambda tmp: ["-s", "ERROR_RETRY_RUNS=many"],
-     "-s ERROR_RETRY_RUNS=many: expected a whole number"),
     ("an argument the spider does not take", lambda tmp: ["-a", "until=2021-01-01"],
      "unknown spider argument -a until=..."),
     ("a REPLAY_FROM that is no WARC", not_a_warc, "is not a WARC file"),

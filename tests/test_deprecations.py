@@ -129,6 +129,12 @@ def test_the_spiders_from_crawler_reads_an_old_name_given_to_the_process():
     assert CoverageSpider.from_crawler(crawler, topic="topic.toml").section_pages == 9
 
 
+def test_the_settled_middlewares_old_names_reach_a_crawler_under_their_new_ones():
+    settings = CrawlerRunner(project_settings_dict(ERROR_RETRY_RUNS=1, REFRESH_AFTER_DAYS=2)).create_crawler(
+        Spider).settings
+    assert (settings.getint("SETTLED_ERROR_RETRY_RUNS"), settings.getfloat("SETTLED_REFRESH_AFTER_DAYS")) == (1, 2.0)
+
+
 # -- a real crawl and a real command --
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_errors_are_retried_on_later_runs_with_a_cap(site, tmp_path):
     for _ in range(4):
         run(site, tmp_path)
     assert site.count(article_url(1)) == 2  # a 404 twice is given up
-    assert site.count(article_url(2)) == 3  # a 503 is tried again, up to ERROR_RETRY_RUNS runs
+    assert site.count(article_url(2)) == 3  # a 503 is tried again, up to SETTLED_ERROR_RETRY_RUNS runs
 
 
 WIRE = [

@@ -1,34 +1,30 @@
 """"Already settled by an earlier run" (crawler/fetch/settled.py): which listed article URLs a run asks for again.
 
 The verdicts are checked against a real SQLite store filled the way a crawl fills it (outcomes, redirect hops);
-two crawls of a real site check that the component is what makes a second run skip what the first settled, and
-that its settings (and their former names) reach it.
+two crawls of a real site check that the component is what makes a second run skip what the first settled.
 """
 
 from __future__ import annotations
 
-import warnings
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from scrapy import Spider, signals
-from scrapy.exceptions import NotConfigured, ScrapyDeprecationWarning
-from scrapy.settings import Settings
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-import crawler.settings as project_settings
 from crawler.contracts import Kind, Outcome
-from crawler.fetch.settled import MAX_REDIRECT_MEMORY_HOPS, SettledMiddleware, Verdict, setting
+from crawler.fetch.settled import MAX_REDIRECT_MEMORY_HOPS, SettledMiddleware, Verdict
 from crawler.run import TopicRun
 from crawler.store import SqliteStore
 from tests.support.crawl import crawl
+from tests.support.settings import project_settings_dict
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
 
 HOSTS = frozenset({"www.alpha.test", "alpha.test"})
 A = "https://www.alpha.test/news/a"
 B = "https://www.alpha.test/news/b"
 C = "https://www.alpha.test/news/c"
-DEFAULTS = {name: getattr(project_settings, name) for name in dir(project_settings) if name.startswith("SETTLED_")}
 
 
 @pytest.fixture
@@ -40,7 +36,7 @@ def store(tmp_path):
 
 def opened(store: SqliteStore | None, **settings) -> SettledMiddleware:
     """The middleware as a crawl builds it, opened with the spider (the run holds the store)."""
-    crawler = get_crawler(Spider, settings_dict={**DEFAULTS, **settings})
+    crawler = get_crawler(Spider, settings_dict=project_settings_dict(**settings))
     if store is not None:
         crawler.topic_run = TopicRun(topic=None, paths=None, store=store)
     middleware = SettledMiddleware.from_crawler(crawler)
@@ -134,28 +130,13 @@ def test_without_a_store_nothing_is_settled_and_closing_lets_it_go(store):
 
 def test_switched_off_it_is_not_configured():
     with pytest.raises(NotConfigured):
-        SettledMiddleware.from_crawler(get_crawler(Spider, settings_dict={"SETTLED_ENABLED": False}))
+        SettledMiddleware.from_crawler(get_crawler(Spider, settings_dict=project_settings_dict(SETTLED_ENABLED=False)))
 
 
 def test_its_settings_reach_it(store):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        settled = opened(store, SETTLED_ERROR_RETRY_RUNS=5, SETTLED_REFRESH_AFTER_DAYS=2)
-        assert (settled.error_retry_runs, settled.refresh_after_days) == (5, 2.0)
-        assert (opened(store).error_retry_runs, opened(store).refresh_after_days) == (3, None)  # settings.py
-
-
-def test_a_former_setting_name_still_works_with_a_deprecation_warning():
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")  # as a crawl reads them: defaults, then -s NAME=
-    settings.set("ERROR_RETRY_RUNS", 1, priority="cmdline")
-    with pytest.warns(ScrapyDeprecationWarning, match="ERROR_RETRY_RUNS is now SETTLED_ERROR_RETRY_RUNS"):
-        assert setting(settings, "SETTLED_ERROR_RETRY_RUNS") == "ERROR_RETRY_RUNS"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert setting(settings, "SETTLED_REFRESH_AFTER_DAYS") == "SETTLED_REFRESH_AFTER_DAYS"  # former name unset
-        settings.set("SETTLED_ERROR_RETRY_RUNS", 4, priority="cmdline")
-        assert setting(settings, "SETTLED_ERROR_RETRY_RUNS") == "SETTLED_ERROR_RETRY_RUNS"  # both set: the new one
+    settled = opened(store, SETTLED_ERROR_RETRY_RUNS=5, SETTLED_REFRESH_AFTER_DAYS=2)
+    assert (settled.error_retry_runs, settled.refresh_after_days) == (5, 2.0)
+    assert (opened(store).error_retry_runs, opened(store).refresh_after_days) == (3, None)  # crawler/settings.py
 
 
 # -- in a crawl --
@@ -210,9 +191,3 @@ def test_switched_off_a_run_asks_for_every_listed_article_again(site, tmp_path):
     again = run(site, tmp_path, SETTLED_ENABLED="False")
     assert site.count(KEPT) == 2 and "settled/skipped" not in again
     assert len(list((tmp_path / "archive" / "settled" / "text").iterdir())) == 1  # nothing written twice
-
-
-def test_the_former_retry_setting_reaches_a_crawl(site, tmp_path):
-    run(site, tmp_path, ERROR_RETRY_RUNS="1")
-    second = run(site, tmp_path, ERROR_RETRY_RUNS="1")
-    assert site.count(BUSY) == 1 and second["settled/skipped"] == 2

@@ -22,7 +22,6 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import NotConfigured, UsageError
 
 from crawler.archive.replay import replay_files
-from crawler.fetch.settled import RENAMED
 from crawler.lock import TopicLocked
 from crawler.paths import ArchiveUnwritable, UnsafeArchive
 from crawler.spiders.coverage import MissingTopic
@@ -117,14 +116,14 @@ def check_settings(settings: Any) -> None:
     usage error naming it, instead of a traceback from whichever component reads it first."""
     from crawler import settings as defaults
 
-    # A former name (still read, crawler.fetch.settled.RENAMED) is checked as the setting it now is.
-    names = {name: name for name in dir(defaults) if name.isupper()} | {old: new for new, old in RENAMED.items()}
-    for name, current in names.items():
-        default = getattr(defaults, current)
+    for name in dir(defaults):
+        if not name.isupper():
+            continue
+        default = getattr(defaults, name)
         value = settings.get(name)
         if value is None or value is default:
             continue
-        getter, kind = _GETTERS.get(type(default), (TYPED_NONE_DEFAULTS.get(current), None))
+        getter, kind = _GETTERS.get(type(default), (TYPED_NONE_DEFAULTS.get(name), None))
         if getter is None:
             continue
         kind = kind or {"getint": "a whole number", "getbool": "True or False", "getfloat": "a number"}[getter]

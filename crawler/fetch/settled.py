@@ -20,32 +20,25 @@ Stats: ``settled/skipped`` (settled, not requested), ``settled/redirect_loop``, 
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured, ScrapyDeprecationWarning
+from scrapy.exceptions import NotConfigured
 
 from crawler.contracts import Outcome
 from crawler.urls.hosts import in_scope
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.settings import BaseSettings
     from scrapy.statscollectors import StatsCollector
 
     from crawler.store import TopicStore
 
-logger = logging.getLogger(__name__)
-
 MAX_REDIRECT_MEMORY_HOPS = 10  # as Scrapy's REDIRECT_MAX_TIMES: a longer chain is one no fetch would finish
 NOT_FOUND_RUNS = 2  # a 404 is given up after this many runs, whatever SETTLED_ERROR_RETRY_RUNS says
-RENAMED = {"SETTLED_REFRESH_AFTER_DAYS": "REFRESH_AFTER_DAYS", "SETTLED_ERROR_RETRY_RUNS": "ERROR_RETRY_RUNS"}
-"""Settings of this component under their former names, still read (with a deprecation warning)."""
 
 
 @dataclass(frozen=True)
@@ -56,18 +49,6 @@ class Verdict:
 
     url: str | None
     reason: str | None = None
-
-
-def setting(settings: BaseSettings, name: str) -> str:
-    """The name to read ``name``'s value under: its own, or its former one when only that was set (or set at a
-    higher priority: ``-s ERROR_RETRY_RUNS=5`` over the project's default), so an old cron line keeps working."""
-    old = RENAMED.get(name)
-    if old is None or settings.get(old) is None or (settings.getpriority(name) or 0) >= settings.getpriority(old):
-        return name
-    message = f"the setting {old} is now {name}; {old} still works for now"
-    warnings.warn(message, ScrapyDeprecationWarning, stacklevel=2)
-    logger.warning(message)
-    return old
 
 
 class SettledMiddleware:
@@ -86,8 +67,8 @@ class SettledMiddleware:
         settings = crawler.settings
         if not settings.getbool("SETTLED_ENABLED"):
             raise NotConfigured("SETTLED_ENABLED is off: every listed article is fetched")
-        middleware = cls(crawler.stats, settings.getfloat(setting(settings, "SETTLED_REFRESH_AFTER_DAYS")),
-                         settings.getint(setting(settings, "SETTLED_ERROR_RETRY_RUNS")))
+        middleware = cls(crawler.stats, settings.getfloat("SETTLED_REFRESH_AFTER_DAYS"),
+                         settings.getint("SETTLED_ERROR_RETRY_RUNS"))
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
