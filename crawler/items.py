@@ -5,12 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.contracts import Meta
-
-# The names these keys had before crawler.contracts held every meta key; new code uses Meta.TRUNCATED, Meta.WARC.
-TRUNCATED_META = Meta.TRUNCATED
-WARC_META = Meta.WARC
-
 
 @dataclass
 class ArticleItem:
