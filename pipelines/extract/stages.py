@@ -44,6 +44,10 @@ DATE_IN_LINE = re.compile(
 STAMP_WORDS = re.compile(r"^(updated|published|posted|aktualisiert|veröffentlicht|mis à jour|publié|actualizado|"
                          r"publicado|обновлено|опубликовано)\b\W*$", re.IGNORECASE)
 DATELINE_WORDS = 8
+# An XML declaration before the markup (XHTML pages): lxml refuses a decoded string that still carries one
+# ("Unicode strings with encoding declaration are not supported"), and the text is decoded already.
+UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 LE/BE, UTF-32 BE (LE starts as 16 LE)
+XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*\?>", re.IGNORECASE)
 
 
 @dataclass
@@ -75,7 +79,11 @@ class Article:
 
 
 def looks_binary(data: bytes) -> bool:
-    """Bytes that are no text in any charset (an image or archive served as text/html): many control bytes."""
+    """Bytes that are no text in any charset (an image or archive served as text/html): many control bytes.
+
+    UTF-16 and UTF-32 text is half zero bytes: with its byte order mark it is text, whatever the bytes."""
+    if data.startswith(UNICODE_BOMS):
+        return False
     sample = data[:4096]
     controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
     return bool(sample) and controls > len(sample) // 20
@@ -120,8 +128,11 @@ def _detect_charset(data: bytes) -> str | None:
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement | None:
-    """The page's tree, or None for pages lxml finds nothing in (empty, binary garbage)."""
-    cleaned = text.replace("\x00", "")
+    """The page's tree, or None for pages lxml finds nothing in (empty, binary garbage).
+
+    The text is decoded already, so an XML declaration (whose ``encoding`` lxml would insist on for a string) is
+    cut off first: with it, lxml refuses the whole page."""
+    cleaned = XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1).replace("\x00", "")
     if not cleaned.strip():
         return None
     try:
@@ -242,7 +253,7 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
     article.published = publication_date(tree, url)
     article.canonical_url = canonical_url(tree, url)
     article.paywalled = paywall_marked(tree)
-    article.declared_language = tree.get("lang") or _meta_content(
+    article.declared_language = tree.get("lang") or tree.get("xml:lang") or _meta_content(
         tree, '//meta[@http-equiv="content-language"]/@content')
     article.prompts_removed = strip_prompt_elements(tree)
     paragraphs = _drop_title_and_byline(main_paragraphs(tree, url), article.title)
