@@ -3,10 +3,9 @@
 trafilatura finds the article; it keeps what the site placed inside it. Three layers take the prompts out, each
 usable and testable alone (no library does this; the cues are data, in ``pipelines/cues/prompts.toml``):
 
-1. DOM cues, before extraction (:func:`strip_prompt_elements`): elements whose class, id, role, aria-label or
-   data-* attributes name them as paywall, donation, newsletter, cookie banner, related links, share bar or ad
-   slot; dialogs; sign-up ``<aside>``/``<form>`` boxes inside ``<article>``. An element holding most of the page's
-   paragraph text is never removed, whatever its class says (some sites wrap the article in ``.paywall``).
+1. DOM cues, before extraction (:mod:`pipelines.domcues`): elements whose class, id, role, aria-label or
+   data-* names call them a paywall, donation, newsletter, cookie banner, related links, share bar or ad slot;
+   dialogs; sign-up ``<aside>``/``<form>`` boxes inside ``<article>``; never one that holds the article.
 2. Text cues, after extraction (:func:`clean_paragraphs`): paragraphs that *are* calls to action ("Support us",
    "Read more: ...", "Already a subscriber? Log in", payment-method lists, photo credits standing alone), in
    English, German, French, Spanish and Russian. A paragraph is dropped for what it is, not for a word it
@@ -25,8 +24,6 @@ from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
 
-import lxml.html
-
 CUES_RESOURCE = ("pipelines", "cues/prompts.toml")  # read as package data: works from a zipped egg (scrapyd)
 
 SHORT_WORDS = 12  # a button, label or credit line is at most this long
@@ -34,13 +31,9 @@ NOTICE_WORDS = 45  # a cookie, paywall or newsletter notice is at most this long
 APPEAL_WORDS = 150  # an appeal paragraph longer than this is article text quoting one, not the appeal
 WIDGET_WORDS = 8  # short lines next to an appeal (amounts, "Monthly", "Continue") belong to its widget
 LABEL_WORDS = 30  # a "Read more: <headline>" line
-MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
 
-_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _AMOUNT = re.compile(r"^[\s$€£₽¥]*\d[\d\s.,]*(?:[$€£₽¥]|usd|eur|rub|руб\.?)?\s*$", re.IGNORECASE)
-_PROTECTED_TAGS = {"html", "body", "main", "article", "head", "title", "h1"}
 
 
 @lru_cache(maxsize=1)
@@ -70,103 +63,8 @@ def _text_patterns() -> dict[str, re.Pattern]:
 
 
 @lru_cache(maxsize=1)
-def _dom_cues() -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
-    dom = _cues()["dom"]
-    return frozenset(dom["tokens"]), tuple(tuple(p) for p in dom["phrases"])
-
-
-@lru_cache(maxsize=1)
 def _run_words() -> frozenset[str]:
     return frozenset(_cues()["run"]["words"])
-
-
-# -- layer 1: DOM cues ------------------------------------------------------------------------------------------
-
-def attribute_tokens(element: lxml.html.HtmlElement) -> list[str]:
-    """Lowercase word tokens of the attributes sites use to name their page furniture."""
-    values = []
-    for name, value in element.attrib.items():
-        if name in ("class", "id", "role", "aria-label") or name.startswith("data-"):
-            if name.startswith("data-"):
-                values.append(name[5:])
-            if value and len(value) <= 120:
-                values.append(value)
-    tokens: list[str] = []
-    for value in values:
-        tokens.extend(t for t in _TOKEN_SPLIT.split(_CAMEL.sub("-", value).lower()) if t)
-    return tokens
-
-
-def marked_as_prompt(element: lxml.html.HtmlElement) -> bool:
-    """Whether an element's attributes name it as a prompt, ad slot, share bar or link list."""
-    tokens = attribute_tokens(element)
-    if not tokens:
-        return False
-    singles, phrases = _dom_cues()
-    if singles.intersection(tokens):
-        return True
-    joined = " " + " ".join(tokens) + " "
-    return any(" " + " ".join(phrase) + " " in joined for phrase in phrases)
-
-
-def _text_length(element: lxml.html.HtmlElement) -> int:
-    return sum(len(p.text_content()) for p in element.iter("p"))
-
-
-def _is_dialog(element: lxml.html.HtmlElement) -> bool:
-    return element.tag == "dialog" or element.get("role") in ("dialog", "alertdialog") \
-        or element.get("aria-modal") == "true"
-
-
-def _signup_box(element: lxml.html.HtmlElement) -> bool:
-    """An ``<aside>`` or ``<form>`` inside an article asking for an e-mail, a subscription or a donation."""
-    if element.tag not in ("aside", "form") or not any(a.tag == "article" for a in element.iterancestors()):
-        return False
-    if element.tag == "form" or element.xpath(".//input[@type='email'] | .//form"):
-        return True
-    return is_call_to_action(" ".join(element.text_content().split())[:600]) or bool(
-        _text_patterns()["notices"].search(element.text_content()))
-
-
-def strip_prompt_elements(tree: lxml.html.HtmlElement) -> int:
-    """Layer 1: remove prompt elements in place (see the module docstring); returns how many were removed."""
-    body = tree.find("body") if tree.tag == "html" else tree
-    page_text = _text_length(body if body is not None else tree) or 1
-    doomed: list[lxml.html.HtmlElement] = []
-    doomed_set: set[lxml.html.HtmlElement] = set()
-    for element in tree.iter():
-        if not isinstance(element.tag, str) or element.tag in _PROTECTED_TAGS:
-            continue
-        if any(ancestor in doomed_set for ancestor in element.iterancestors()):
-            continue
-        if marked_as_prompt(element) or _is_dialog(element) or _signup_box(element):
-            if _text_length(element) > MAIN_TEXT_SHARE * page_text:
-                continue  # it holds the article itself
-            doomed.append(element)
-            doomed_set.add(element)
-    for element in doomed:
-        element.drop_tree()
-    return len(doomed)
-
-
-def paywall_marked(tree: lxml.html.HtmlElement) -> bool:
-    """Whether the page declares itself paywalled or shows a subscription wall (call before stripping)."""
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
-        if re.search(r'"isAccessibleForFree"\s*:\s*(?:false|"false"|"False")', script):
-            return True
-    tiers = tree.xpath('//meta[@name="article:content_tier" or @property="article:content_tier"]/@content')
-    if any(t.strip().lower() in ("locked", "metered") for t in tiers):
-        return True
-    for element in tree.iter():
-        if not isinstance(element.tag, str):
-            continue
-        tokens = set(attribute_tokens(element))
-        if tokens & {"paywall", "regwall", "subscriber", "premium"} and tokens & {"paywall", "regwall", "wall",
-                                                                               "only", "gate", "locked"}:
-            text = " ".join(element.text_content().split())
-            if _text_patterns()["notices"].search(text) or re.search(r"subscri|abonn|suscri|подпис", text, re.I):
-                return True
-    return False
 
 
 # -- layer 2: text cues -----------------------------------------------------------------------------------------

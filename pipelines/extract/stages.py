@@ -5,7 +5,7 @@ Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
   2. metadata from the full page: title and author (trafilatura), publication date (htmldate, the original
      date rather than the last modification), canonical URL (``<link rel=canonical>``, then ``og:url``),
      paywall markers;
-  3. prompt elements removed from the DOM (``pipelines.prompts``), then trafilatura's main-text extraction;
+  3. prompt elements removed from the DOM (``pipelines.domcues``), then trafilatura's main-text extraction;
   4. the paragraphs cleaned of calls to action and of the outlet's learned boilerplate;
   5. language from the text (py3langid), falling back to the page's declared language.
 
@@ -26,7 +26,8 @@ import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from pipelines.prompts import clean_paragraphs, paragraph_key, paywall_marked, strip_prompt_elements
+from pipelines.domcues import paywall_marked, strip_prompt_elements
+from pipelines.prompts import clean_paragraphs, paragraph_key
 
 logger = logging.getLogger(__name__)
 
