@@ -29,10 +29,13 @@ CUES_RESOURCE = ("pipelines", "cues/prompts.toml")  # read as package data: work
 SHORT_WORDS = 12  # a button, label or credit line is at most this long
 NOTICE_WORDS = 45  # a cookie, paywall or newsletter notice is at most this long
 APPEAL_WORDS = 150  # an appeal paragraph longer than this is article text quoting one, not the appeal
+ADDRESSED_WORDS = 50  # up to this long, one appeal cue in a paragraph that speaks to the reader makes it an appeal
+OFFER_WORDS = 25  # an offer ("unlimited access", "for just $1 a month") alone marks only a paragraph this short
 WIDGET_WORDS = 8  # short lines next to an appeal (amounts, "Monthly", "Continue") belong to its widget
 LABEL_WORDS = 30  # a "Read more: <headline>" line
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+)[\W\d_]*(\w+(?:-\w+)?)", re.UNICODE)
 _AMOUNT = re.compile(r"^[\s$€£₽¥]*\d[\d\s.,]*(?:[$€£₽¥]|usd|eur|rub|руб\.?)?\s*$", re.IGNORECASE)
 
 
@@ -56,10 +59,18 @@ def _text_patterns() -> dict[str, re.Pattern]:
     return {
         "labels": _alternation(gather("labels"), anchored=True),
         "appeals": _alternation(gather("appeals")),
+        "offers": _alternation(gather("offers")),
         "buttons": _alternation([re.escape(b) for b in gather("buttons")], whole=True),
         "notices": _alternation(gather("notices")),
         "credits": _alternation(gather("credits"), anchored=True),
     }
+
+
+@lru_cache(maxsize=1)
+def _address() -> tuple[frozenset[str], frozenset[str]]:
+    languages = _cues()["text"].values()
+    return (frozenset(w for lang in languages for w in lang.get("address", [])),
+            frozenset(w for lang in languages for w in lang.get("imperatives", [])))
 
 
 @lru_cache(maxsize=1)
@@ -73,13 +84,50 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def _distinct(pattern: re.Pattern, text: str) -> set[str]:
+    return {match.group(0).lower() for match in pattern.finditer(text)}
+
+
+def addressed(text: str, words: list[str] | None = None) -> bool:
+    """Whether a text speaks to the reader: a second-person or "we, the site" word, or a sentence that starts
+    with an imperative ("Sign up", "Support", "Abonnez-vous")."""
+    words = _words(text) if words is None else words
+    address, imperatives = _address()
+    if address.intersection(words):
+        return True
+    return any(match.group(1).lower() in imperatives for match in _SENTENCE_START.finditer(text))
+
+
 def is_appeal(paragraph: str) -> bool:
-    """A donation/subscription appeal addressed to the reader ("We have a small favor to ask ...")."""
-    return len(_words(paragraph)) <= APPEAL_WORDS and bool(_text_patterns()["appeals"].search(paragraph))
+    """A donation/subscription appeal addressed to the reader ("We have a small favor to ask ...").
+
+    The shape of one, not a phrase alone: a short standalone line with an appeal or offer in it; up to
+    ``ADDRESSED_WORDS``, an appeal that speaks to the reader; longer (up to ``APPEAL_WORDS``), one that speaks to the
+    reader with two cues at least. An interview answer that mentions "unlimited access" once is no appeal, nor a
+    long sentence quoting one."""
+    words = _words(paragraph)
+    count = len(words)
+    if count > APPEAL_WORDS:
+        return False
+    patterns = _text_patterns()
+    appeals = _distinct(patterns["appeals"], paragraph)
+    offers = _distinct(patterns["offers"], paragraph) if count <= OFFER_WORDS or appeals else set()
+    if not appeals and not offers:
+        return False
+    if count <= SHORT_WORDS:
+        return True
+    if not addressed(paragraph, words):
+        return False
+    if count <= ADDRESSED_WORDS:
+        return bool(appeals) or count <= OFFER_WORDS
+    return len(appeals | offers | _distinct(patterns["notices"], paragraph)) >= 2
 
 
 def is_call_to_action(paragraph: str) -> bool:
-    """Layer 2: whether a paragraph is a prompt rather than article text."""
+    """Layer 2: whether a paragraph is a prompt rather than article text.
+
+    A button or credit line, a "Read more:" label, a short notice that speaks to the reader (cookies, paywall,
+    newsletter), a payment-method list, or an appeal (:func:`is_appeal`)."""
     text = " ".join(paragraph.split())
     words = _words(text)
     if not words:
@@ -92,7 +140,7 @@ def is_call_to_action(paragraph: str) -> bool:
         return False  # an item of a list in the article ("- Sign up for the service at ..."): its own text
     if count <= LABEL_WORDS and patterns["labels"].match(text):
         return True
-    if count <= NOTICE_WORDS and patterns["notices"].search(text):
+    if count <= NOTICE_WORDS and patterns["notices"].search(text) and (count <= SHORT_WORDS or addressed(text, words)):
         return True
     if count <= WIDGET_WORDS and _payment_list(words):
         return True

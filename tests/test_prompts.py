@@ -55,6 +55,37 @@ def test_news_sentences_stay(paragraph):
     assert not is_call_to_action(paragraph)
 
 
+@pytest.mark.parametrize("paragraph", [
+    # an interview answer that names an offer once
+    "Well, what we learned is that readers do not want unlimited access to everything. They want the one story "
+    "that matters to them, told well, and they will come back for it if we earn their trust over many years, "
+    "which is why we stopped counting page views in 2017.",
+    # news about a privacy policy, a paywall, a newsletter: no call to action
+    "Facebook changed its privacy policy on Tuesday after regulators in Brussels objected to the way it shared "
+    "data with WhatsApp.",
+    "The newspaper said its newsletter had reached a million inboxes, and that it would keep the paywall in place.",
+    # a long report that quotes an appeal once
+    "The campaign, which urged readers to \"support independent journalism\", raised $2 million from 40,000 people "
+    "in a month, more than the paper had expected when it launched its membership programme in 2019, its editor "
+    "told the annual meeting of shareholders in London on Thursday afternoon.",
+])
+def test_a_cue_phrase_in_article_text_is_no_call_to_action(paragraph):
+    assert not is_call_to_action(paragraph)
+
+
+@pytest.mark.parametrize("paragraph", [
+    "Get unlimited digital access for just $1 a month.",
+    "Your support helps us report on the war. Every contribution, big or small, keeps our journalism free and open "
+    "to everyone, wherever they are.",
+    "Please consider supporting us: we are reader-funded, and every donation, however small, keeps this journalism "
+    "open to all. Become a member today and get unlimited access to our archive, our newsletters and our events, "
+    "for just $5 a month.",
+    "Sign up for our newsletter to get the best of our journalism in your inbox every morning, before anyone else.",
+])
+def test_calls_to_action_by_their_shape(paragraph):
+    assert is_call_to_action(paragraph)
+
+
 def test_an_appeal_takes_its_widget_along():
     widget = ["Support The Moscow Times!", "… we have a small favor to ask. As you may have heard, The Moscow Times "
               "has been branded a foreign agent. Your support, no matter how small, makes a world of difference.",
