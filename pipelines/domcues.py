@@ -25,6 +25,7 @@ from pipelines.prompts import _cues, _text_patterns, is_call_to_action
 MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
 PROSE_WORDS = 40  # a paragraph at least this long, and no call to action, is prose
 PROSE_PARAGRAPHS = 3  # an element holding this many prose paragraphs is article text, whatever its class
+HIDDEN_COPY_WORDS = 50  # a hidden element with this many words may be a second copy of the body
 
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -32,6 +33,7 @@ _BEM_MODIFIER = re.compile(r"--.*$")  # "box--wide": the modifier says how, not 
 _BEM_ELEMENT = re.compile(r"__")  # "newsletter__form": the block and its element are names of their own
 _ACCESSIBLE_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*(?:false|"false"|"False")')
 _WALL_WORDS = re.compile(r"subscri|abonn|suscri|подпис|abbona|assin|prenumer|abonne|передплат", re.IGNORECASE)
+_INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article", "head", "title", "h1"})
 _NAMING = ("class", "id", "role", "aria-label")
 
@@ -188,11 +190,43 @@ def prompt_elements(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
 
 
 def strip_prompt_elements(tree: lxml.html.HtmlElement) -> int:
-    """Layer 1: remove the prompt elements in place; returns how many were removed."""
+    """Layer 1: remove the prompt elements and the hidden copies of the body in place; returns how many were
+    removed."""
+    copies = hidden_copies(tree)
+    for element in copies:
+        element.drop_tree()
     doomed = prompt_elements(tree)
     for element in doomed:
         element.drop_tree()
-    return len(doomed)
+    return len(copies) + len(doomed)
+
+
+def _hidden(element: lxml.html.HtmlElement) -> bool:
+    if element.get("hidden") is not None or element.get("aria-hidden") == "true":
+        return True
+    style = element.get("style")
+    return bool(style) and bool(_INVISIBLE.search(style))
+
+
+def hidden_copies(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    """Invisible copies of the body (``display:none``, ``hidden``, ``aria-hidden``: schema.org or AMP duplicates):
+    hidden elements with a body's worth of text whose paragraphs the visible page shows too. A hidden element
+    that is the only copy (an article behind a "read more" switch) stays."""
+    candidates = [element for element in tree.iter() if isinstance(element.tag, str) and element.tag != "html"
+                  and _hidden(element) and len(element.text_content().split()) >= HIDDEN_COPY_WORDS]
+    if not candidates:
+        return []
+    outermost = [el for el in candidates if not any(a in candidates for a in el.iterancestors())]
+    copies = []
+    for element in outermost:
+        inside = set(element.iter())
+        visible = " ".join(" ".join(node.split()).casefold() for node in tree.xpath("//body//text()")
+                           if node.getparent() not in inside)
+        pieces = [" ".join(p.text_content().split()).casefold() for p in element.iter("p")]
+        pieces = [p for p in pieces if len(p) >= 40] or [" ".join(element.text_content().split()).casefold()[:200]]
+        if sum(piece in visible for piece in pieces) * 2 >= len(pieces):
+            copies.append(element)
+    return copies
 
 
 def _names_a_wall(parts: tuple[str, ...]) -> bool:

@@ -33,6 +33,8 @@ ADDRESSED_WORDS = 50  # up to this long, one appeal cue in a paragraph that spea
 OFFER_WORDS = 25  # an offer ("unlimited access", "for just $1 a month") alone marks only a paragraph this short
 WIDGET_WORDS = 8  # short lines next to an appeal (amounts, "Monthly", "Continue") belong to its widget
 LABEL_WORDS = 30  # a "Read more: <headline>" line
+REPEAT_WORDS = 13  # a paragraph this long seen twice on one page is one paragraph shown twice (a byline or an
+# embedded post's attribution line, shorter, may repeat)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+)[\W\d_]*(\w+(?:-\w+)?)", re.UNICODE)
@@ -178,6 +180,21 @@ def clean_paragraphs(paragraphs: list[str], boilerplate: frozenset[str] = frozen
                 drop[neighbour] = True
                 neighbour += step
     return [p for p, dropped in zip(paragraphs, drop) if not dropped]
+
+
+def without_repeats(paragraphs: list[str]) -> list[str]:
+    """The paragraphs without a second showing of one already given (a pull quote, a body printed twice): of
+    paragraphs of ``REPEAT_WORDS`` words or more, the first stays."""
+    seen: set[str] = set()
+    kept = []
+    for paragraph in paragraphs:
+        if len(paragraph.split()) >= REPEAT_WORDS:
+            key = paragraph_key(paragraph)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(paragraph)
+    return kept
 
 
 # -- layer 3: site memory ---------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_names_that_only_contain_a_cue(name):
 
 def test_a_non_paywall_lead_is_kept():
     """``non-paywall`` (the free lead above a wall) is no paywall: the lead is the article's first paragraphs."""
-    lead, rest = STORY[:1], STORY[1:] * 2
+    lead, rest = STORY[:1], STORY[1:] + [f"{p} Officials confirmed it on Saturday." for p in STORY[1:]]
     html = ("<html><head><title>Lavrov</title></head><body><article><h1>Lavrov</h1>"
             '<div class="non-paywall">' + "".join(f"<p>{p}</p>" for p in lead) + "</div>"
             '<div class="paywall"><p>Subscribe to continue reading.</p></div>'
@@ -145,3 +145,44 @@ def test_dom_removal_never_lowers_recall_against_the_unmodified_page(furniture):
     ours = extract_article(html.encode(), url)
     assert recall(ours.text) >= recall(trafilatura.extract(html, url=url) or "") > 0.9
     assert ours.paragraphs == body
+
+
+# -- hidden copies of the body --
+
+BODY = [f"{p} It was the {n}th statement of the kind this month, officials in Moscow and Kabul said on Friday."
+        for n, p in enumerate(STORY * 2, start=1)]
+
+
+@pytest.mark.parametrize("hiding", ['style="display: none"', "hidden", 'aria-hidden="true"',
+                                    'style="visibility:hidden"'])
+def test_a_hidden_copy_of_the_body_is_dropped(hiding):
+    """A schema.org or AMP copy of the body, hidden, is extracted with the visible one unless it goes first."""
+    visible = "".join(f"<p>{p}</p>" for p in BODY)
+    copy = f'<div itemprop="articleBody" {hiding}>' + "".join(f"<p>{p}</p>" for p in BODY) + "</div>"
+    html = (f"<html><head><title>Lavrov</title></head><body><main><article><h1>Lavrov</h1>{visible}</article>"
+            f"{copy}</main></body></html>")
+    found = extract_article(html.encode(), "https://news.example/2021/07/16/lavrov")
+    assert found.paragraphs == BODY
+    document = lxml.html.document_fromstring(html)
+    strip_prompt_elements(document)
+    assert " ".join(document.text_content().split()).count(BODY[0]) == 1
+
+
+def test_a_hidden_copy_in_one_block_is_dropped():
+    """The copy as one block of text (a schema.org ``articleBody`` without paragraphs) is no repeat of any one
+    paragraph: only its being hidden and shown elsewhere tells it."""
+    visible = "".join(f"<p>{p}</p>" for p in BODY)
+    copy = '<div itemprop="articleBody" style="display:none">' + " ".join(BODY) + "</div>"
+    html = (f"<html><head><title>Lavrov</title></head><body><main><article><h1>Lavrov</h1>{visible}{copy}"
+            "</article></main></body></html>")
+    assert extract_article(html.encode(), "https://news.example/2021/07/16/lavrov").paragraphs == BODY
+
+
+def test_a_hidden_body_that_is_the_only_copy_stays():
+    """An article behind a "read more" switch is hidden until clicked: it is the text, not a copy."""
+    html = ('<html><head><title>Lavrov</title></head><body><article><h1>Lavrov</h1><p>' + BODY[0] + "</p>"
+            '<div class="rest" style="display:none">' + "".join(f"<p>{p}</p>" for p in BODY[1:]) + "</div>"
+            "</article></body></html>")
+    document = lxml.html.document_fromstring(html)
+    assert strip_prompt_elements(document) == 0
+    assert all(p in document.text_content() for p in BODY)

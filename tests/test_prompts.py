@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.prompts import SiteMemory, clean_paragraphs, is_call_to_action, paragraph_key
+from pipelines.prompts import SiteMemory, clean_paragraphs, is_call_to_action, paragraph_key, without_repeats
 
 STORY = ["Russian Foreign Minister Sergei Lavrov said on Friday that the United States had failed in Afghanistan.",
          "Lavrov blamed the hasty withdrawal of American and NATO troops for the deterioration of security.",
@@ -124,3 +124,10 @@ def test_site_memory_learns_after_enough_distinct_articles():
 def test_paragraph_key_normalizes():
     assert paragraph_key("  Support  the DAILY! ") == paragraph_key("support the daily") == "support the daily"
     assert paragraph_key("Cafe\u0301.") == paragraph_key("Café")
+
+
+def test_a_paragraph_shown_twice_is_kept_once():
+    quote = "“We will not send troops to Afghanistan under any circumstances,” Lavrov told reporters in Tashkent."
+    attribution = "— The Foreign Ministry (@mfa_russia) July 16, 2021"
+    paragraphs = [STORY[0], attribution, quote, STORY[1], quote, attribution, STORY[2]]
+    assert without_repeats(paragraphs) == [STORY[0], attribution, quote, STORY[1], attribution, STORY[2]]

@@ -27,7 +27,7 @@ from lxml import etree
 from w3lib.encoding import html_to_unicode
 
 from pipelines.domcues import paywall_marked, strip_prompt_elements
-from pipelines.prompts import clean_paragraphs, paragraph_key
+from pipelines.prompts import clean_paragraphs, paragraph_key, without_repeats
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
     article.declared_language = tree.get("lang") or tree.get("xml:lang") or _meta_content(
         tree, '//meta[@http-equiv="content-language"]/@content')
     article.prompts_removed = strip_prompt_elements(tree)
-    paragraphs = _drop_title_and_byline(main_paragraphs(tree, url), article.title)
+    paragraphs = without_repeats(_drop_title_and_byline(main_paragraphs(tree, url), article.title))
     cleaned = clean_paragraphs(paragraphs)
     article.prompts_removed += len(paragraphs) - len(cleaned)
     article.memory_keys = [paragraph_key(paragraph) for paragraph in cleaned]
