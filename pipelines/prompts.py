@@ -8,7 +8,7 @@ usable and testable alone (no library does this; the cues are data, in ``pipelin
    dialogs; sign-up ``<aside>``/``<form>`` boxes inside ``<article>``; never one that holds the article.
 2. Text cues, after extraction (:func:`clean_paragraphs`): paragraphs that *are* calls to action ("Support us",
    "Read more: ...", "Already a subscriber? Log in", payment-method lists, photo credits standing alone), in
-   English, German, French, Spanish and Russian. A paragraph is dropped for what it is, not for a word it
+   English, German, French, Spanish, Russian, Italian, Portuguese, Polish, Dutch and Ukrainian. A paragraph is dropped for what it is, not for a word it
    contains: "Russia said it would support the talks" stays. A strong appeal takes its widget along (the short
    amount, frequency and button lines around it).
 3. Site memory (:class:`SiteMemory`): paragraphs that repeat verbatim across several articles of one outlet are
@@ -65,6 +65,7 @@ def _text_patterns() -> dict[str, re.Pattern]:
         "buttons": _alternation([re.escape(b) for b in gather("buttons")], whole=True),
         "notices": _alternation(gather("notices")),
         "credits": _alternation(gather("credits"), anchored=True),
+        "stems": _alternation(gather("stems")),
     }
 
 
@@ -164,8 +165,8 @@ def _widget_line(paragraph: str) -> bool:
         return True
     if words and all(w in _run_words() or w.isdigit() for w in words):
         return True
-    return bool(re.search(r"support|donat|contribut|subscri|unterstütz|spend|soutien|don\b|apoy|поддерж|подпис",
-                          paragraph, re.IGNORECASE)) and (paragraph.rstrip().endswith(("!", "?")) or len(words) <= 4)
+    return bool(_text_patterns()["stems"].search(paragraph)) and (paragraph.rstrip().endswith(("!", "?"))
+                                                                   or len(words) <= 4)
 
 
 def clean_paragraphs(paragraphs: list[str], boilerplate: frozenset[str] = frozenset()) -> list[str]:

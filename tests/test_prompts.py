@@ -131,3 +131,89 @@ def test_a_paragraph_shown_twice_is_kept_once():
     attribution = "— The Foreign Ministry (@mfa_russia) July 16, 2021"
     paragraphs = [STORY[0], attribution, quote, STORY[1], quote, attribution, STORY[2]]
     assert without_repeats(paragraphs) == [STORY[0], attribution, quote, STORY[1], attribution, STORY[2]]
+
+
+# -- whole prompt blocks, language by language: what the block says goes, the story around it stays --
+
+LANGUAGES = {
+    "en": (["Russia's foreign minister said on Friday that Washington had failed in Afghanistan.",
+            "He said Moscow would support the talks in Doha and would subscribe to any deal the parties reached."],
+           ["We have a small favor to ask. Millions turn to us for independent news, and your support keeps our "
+            "journalism free for everyone.", "Monthly", "One-time", "$5", "$10", "Support us", "Remind me later.",
+            "Sign up for our free morning newsletter and get the day's news in your inbox.",
+            "Already a subscriber? Log in"]),
+    "de": (["Der russische Außenminister sagte am Freitag, Washington sei in Afghanistan gescheitert.",
+            "Moskau werde die Gespräche in Doha unterstützen, sagte er in Taschkent vor Journalisten."],
+           ["Unterstützen Sie unabhängigen Journalismus! Mit Ihrem freiwilligen Beitrag sichern Sie unsere Arbeit.",
+            "Monatlich", "Einmalig", "Jetzt unterstützen", "Später erinnern",
+            "Melden Sie sich für unseren Newsletter an und erhalten Sie die wichtigsten Nachrichten des Tages.",
+            "Bereits Abonnent? Einloggen"]),
+    "fr": (["Le ministre russe des Affaires étrangères a déclaré vendredi que Washington avait échoué en Afghanistan.",
+            "Moscou soutiendra les pourparlers de Doha, a-t-il ajouté devant la presse à Tachkent."],
+           ["Soutenez notre rédaction indépendante : votre soutien nous permet de rester libres.", "Mensuel",
+            "Ponctuel", "Je soutiens", "Me le rappeler plus tard",
+            "Inscrivez-vous à notre newsletter pour recevoir l'essentiel de l'actualité chaque matin.",
+            "Déjà abonné ? Se connecter"]),
+    "es": (["El canciller ruso dijo el viernes que Washington había fracasado en Afganistán.",
+            "Moscú apoya el diálogo de Doha, afirmó ante la prensa en Taskent."],
+           ["Apoya el periodismo independiente: tu apoyo nos hace libres.", "Mensual", "Única vez", "Apóyanos",
+            "Recordármelo más tarde",
+            "Suscríbete a nuestro boletín y recibe las noticias más importantes del día cada mañana.",
+            "¿Ya eres suscriptor? Iniciar sesión"]),
+    "ru": (["Министр иностранных дел России заявил в пятницу, что Вашингтон потерпел неудачу в Афганистане.",
+            "Москва поддержит переговоры в Дохе, сказал он журналистам в Ташкенте."],
+           ["Поддержите независимую журналистику! Ваша поддержка помогает нам работать дальше.", "Ежемесячно",
+            "Разово", "Поддержать", "Напомнить позже", "Подпишитесь на наш телеграм-канал, чтобы не пропустить главное.",
+            "Уже подписаны? Войти"]),
+    "it": (["Il ministro degli Esteri russo ha detto venerdì che Washington ha fallito in Afghanistan.",
+            "Mosca sosterrà i negoziati di Doha, ha aggiunto parlando ai giornalisti a Tashkent."],
+           ["Sostieni il giornalismo indipendente: il tuo contributo ci permette di restare liberi.", "Mensile",
+            "Una tantum", "Sostienici", "Ricordamelo più tardi",
+            "Iscriviti alla nostra newsletter per ricevere ogni mattina le notizie più importanti.",
+            "Sei già abbonato? Accedi"]),
+    "pt": (["O chanceler russo disse na sexta-feira que Washington fracassou no Afeganistão.",
+            "Moscou apoia as negociações de Doha, afirmou ele a jornalistas em Tashkent."],
+           ["Apoie o jornalismo independente: seu apoio nos ajuda a continuar informando.", "Mensal", "Única vez",
+            "Apoiar", "Lembrar mais tarde", "Receba nossa newsletter com as principais notícias do dia no seu e-mail.",
+            "Já é assinante? Entrar"]),
+    "pl": (["Rosyjski minister spraw zagranicznych powiedział w piątek, że Waszyngton poniósł porażkę w Afganistanie.",
+            "Moskwa poprze rozmowy w Doha, dodał w rozmowie z dziennikarzami w Taszkiencie."],
+           ["Wesprzyj niezależne dziennikarstwo! Twoje wsparcie pomaga nam pisać dalej.", "Miesięcznie",
+            "Jednorazowo", "Wspieram", "Przypomnij później",
+            "Zapisz się do naszego newslettera i otrzymuj najważniejsze wiadomości każdego ranka.",
+            "Masz już prenumeratę? Zaloguj się"]),
+    "nl": (["De Russische minister van Buitenlandse Zaken zei vrijdag dat Washington in Afghanistan heeft gefaald.",
+            "Moskou steunt de gesprekken in Doha, zei hij tegen journalisten in Tasjkent."],
+           ["Steun onafhankelijke journalistiek: met een kleine bijdrage help je ons verder.", "Maandelijks",
+            "Eenmalig", "Steun ons", "Herinner me later",
+            "Meld je aan voor onze nieuwsbrief en ontvang elke ochtend het belangrijkste nieuws.",
+            "Al abonnee? Inloggen"]),
+    "uk": (["Міністр закордонних справ Росії заявив у п'ятницю, що Вашингтон зазнав невдачі в Афганістані.",
+            "Москва підтримає переговори в Досі, сказав він журналістам у Ташкенті."],
+           ["Підтримайте незалежну журналістику! Ваша підтримка допомагає нам працювати далі.", "Щомісяця",
+            "Разово", "Підтримати", "Нагадати пізніше",
+            "Підпишіться на наш телеграм-канал, щоб не пропустити головне.", "Вже підписані? Увійти"]),
+}
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_a_prompt_block_goes_and_the_story_stays(language):
+    story, block = LANGUAGES[language]
+    assert clean_paragraphs(story[:1] + block + story[1:]) == story
+    assert not any(is_call_to_action(sentence) for sentence in story)
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_a_prompt_block_in_a_page_goes(language):
+    """The same block as a site places it in an article, with the page's language declared."""
+    from pipelines.extract import extract_article
+
+    story, block = LANGUAGES[language]
+    story = [f"{sentence} {sentence}" for sentence in story] + story
+    box = '<div class="support-box">' + "".join(f"<p>{p}</p>" for p in block[:3]) + "</div>"
+    html = (f'<html lang="{language}"><head><title>Lavrov</title></head><body><article><h1>Lavrov</h1>'
+            + "".join(f"<p>{p}</p>" for p in story[:2]) + box + "".join(f"<p>{p}</p>" for p in block[3:])
+            + "".join(f"<p>{p}</p>" for p in story[2:]) + "</article></body></html>")
+    article = extract_article(html.encode(), "https://news.example/2021/07/16/lavrov")
+    assert article.paragraphs == story
+    assert article.language == language

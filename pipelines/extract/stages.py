@@ -33,17 +33,20 @@ logger = logging.getLogger(__name__)
 
 LANGUAGE_SAMPLE = 1000  # characters: plenty to tell the language (about 150 words), cheap to score
 MIN_LANGUAGE_WORDS = 20  # below this, the text is too short for detection and the page's lang attribute wins
-BYLINE = re.compile(r"^(by|von|par|por|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
+BYLINE = re.compile(r"^(by|von|par|por|di|door|przez|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
 # A dateline or time stamp line: a few words with a date or time in them ("Vladivostok, 2021-07-18",
 # "Friday, Jul 16, 2021 - 10:40 PM", "Updated: 16.07.2021 12:42").
 DATE_IN_LINE = re.compile(
     r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{1,2}:\d{2}\b|"
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
     r"\b\d{1,2}\.? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|janv|févr|mars|avr|mai|juin|juil|"
-    r"août|sept|oct|nov|déc|ene|abr|ago|dic|янв|фев|мар|апр|мая|июн|июл|авг|сен|окт|ноя|дек)[a-zéûа-я]*\.?\b",
+    r"août|sept|oct|nov|déc|ene|abr|ago|dic|янв|фев|мар|апр|мая|июн|июл|авг|сен|окт|ноя|дек|gen|mag|giu|lug|"
+    r"set|ott|fev|out|dez|sty|lut|kwi|maj|cze|lip|sie|wrz|paź|lis|gru|mrt|mei|okt|січ|лют|бер|кві|тра|чер|лип|"
+    r"сер|вер|жов|лис|гру)[a-zéûа-яąćęłńóśźżії]*\.?\b",
     re.IGNORECASE)
 STAMP_WORDS = re.compile(r"^(updated|published|posted|aktualisiert|veröffentlicht|mis à jour|publié|actualizado|"
-                         r"publicado|обновлено|опубликовано)\b\W*$", re.IGNORECASE)
+                         r"publicado|обновлено|опубликовано|aggiornato|pubblicato|atualizado|zaktualizowano|"
+                         r"opublikowano|bijgewerkt|gepubliceerd|оновлено|опубліковано)\b\W*$", re.IGNORECASE)
 DATELINE_WORDS = 8
 # An XML declaration before the markup (XHTML pages): lxml refuses a decoded string that still carries one
 # ("Unicode strings with encoding declaration are not supported"), and the text is decoded already.
