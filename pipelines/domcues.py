@@ -244,9 +244,12 @@ def _value_names_a_wall(value: str) -> bool:
     return any(_names_a_wall(parts) for token in value.split() for parts in name_parts(token))
 
 
-def paywall_marked(tree: lxml.html.HtmlElement) -> bool:
-    """Whether the page declares itself paywalled or shows a subscription wall (call before stripping)."""
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+def paywall_marked(tree: lxml.html.HtmlElement, scripts: list[str] | None = None) -> bool:
+    """Whether the page declares itself paywalled or shows a subscription wall (call before stripping).
+    ``scripts``: the page's JSON-LD texts, when the caller has read them already."""
+    if scripts is None:
+        scripts = [str(text) for text in tree.xpath('//script[@type="application/ld+json"]/text()')]
+    for script in scripts:
         if _ACCESSIBLE_FREE.search(script):
             return True
     tiers = tree.xpath('//meta[@name="article:content_tier" or @property="article:content_tier"]/@content')

@@ -20,13 +20,15 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
 from pipelines.domcues import paywall_marked, strip_prompt_elements
+from pipelines.extract.metadata import (canonical_url, declared_language, ld_json_scripts, page_metadata,
+                                        publication_date)
+from pipelines.extract.opinion import Signals, doubts, paragraph_words, second_opinion
 from pipelines.prompts import clean_paragraphs, paragraph_key, without_repeats
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class Article:
     memory_keys: list[str] = field(default_factory=list)  # keys of the paragraphs site memory may learn from
     declared_language: str | None = None  # the page's lang attribute
     prompts_removed: int = 0
+    doubts: list[str] = field(default_factory=list)  # why the first extraction was doubtful (pipelines.extract.opinion)
+    chosen: str = "ours"  # whose main text was kept: ours, readability, paragraphs
 
     @property
     def text(self) -> str:
@@ -147,36 +151,6 @@ def parse_html(text: str) -> lxml.html.HtmlElement | None:
     return tree
 
 
-def _meta_content(tree: lxml.html.HtmlElement, *selectors: str) -> str | None:
-    for selector in selectors:
-        for value in tree.xpath(selector):
-            value = str(value).strip()
-            if value:
-                return value
-    return None
-
-
-def canonical_url(tree: lxml.html.HtmlElement, page_url: str) -> str | None:
-    """The URL the page declares as its own (rel=canonical, else og:url), made absolute."""
-    href = _meta_content(tree, '//link[contains(concat(" ", normalize-space(@rel), " "), " canonical ")]/@href',
-                         '//meta[@property="og:url"]/@content')
-    if not href or href.startswith(("javascript:", "data:", "#")):
-        return None
-    absolute = urljoin(page_url, href)
-    return absolute if absolute.startswith(("http://", "https://")) else None
-
-
-def publication_date(tree: lxml.html.HtmlElement, url: str) -> str | None:
-    """The original publication date (YYYY-MM-DD) by htmldate; None when the page gives no reliable date."""
-    from htmldate import find_date
-
-    try:
-        return find_date(tree, url=url, original_date=True, extensive_search=True, outputformat="%Y-%m-%d")
-    except Exception:  # htmldate guards most input; a failure here must not cost the article
-        logger.debug("no date on %s", url, exc_info=True)
-        return None
-
-
 def load_language_detector() -> None:
     """Load the detector's model now rather than on the first page."""
     import py3langid
@@ -190,8 +164,12 @@ def detect_language(text: str, declared: str | None) -> str | None:
         import py3langid
 
         return py3langid.classify(text[:LANGUAGE_SAMPLE])[0]
+    return _language_code(declared)
+
+
+def _language_code(declared: str | None) -> str | None:
     if declared:
-        return declared.split("-")[0].split("_")[0].lower() or None
+        return declared.split("-")[0].split("_")[0].strip().lower() or None
     return None
 
 
@@ -200,11 +178,14 @@ def _normalize(paragraph: str) -> str:
 
 
 def main_paragraphs(tree: lxml.html.HtmlElement, url: str) -> list[str]:
-    """The main text as paragraphs: trafilatura on the cleaned tree, else the page's own ``<p>`` elements."""
+    """The main text as paragraphs: trafilatura on the cleaned tree, else the page's own ``<p>`` elements.
+
+    trafilatura runs without its own fallbacks (``fast``): it would run readability and jusText on every page
+    and compare; :mod:`~pipelines.extract.opinion` asks them only about the pages whose text is doubtful."""
     import trafilatura
 
     text = trafilatura.extract(tree, url=url, output_format="txt", include_comments=False, include_tables=True,
-                               include_images=False, deduplicate=False, fast=False)
+                               include_images=False, deduplicate=False, fast=True)
     if not text:
         text = trafilatura.extract(tree, url=url, output_format="txt", include_comments=False, favor_recall=True)
     if text:
@@ -241,26 +222,31 @@ def _without_boilerplate(paragraphs: list[str], boilerplate: frozenset[str]) -> 
 
 def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = frozenset(),
                     content_type: str | None = None, detect: bool = True) -> Article:
-    """Run every extraction stage on one page. Never raises on bad HTML: an unreadable page yields no text."""
-    import trafilatura
+    """Run every extraction stage on one page. Never raises on bad HTML: an unreadable page yields no text.
 
+    The page is parsed once; metadata, date, canonical URL, paywall markers and prompt removal read that tree,
+    and trafilatura gets it (it works on its own copy), so is readability when a second opinion is asked."""
     article = Article(url=url)
     if isinstance(html, bytes) and looks_binary(html):
         return article
     tree = parse_html(decode_html(html, content_type))
     if tree is None:
         return article
-    metadata = trafilatura.extract_metadata(tree, default_url=url)
-    article.title = _normalize(metadata.title) if metadata and metadata.title else None
-    article.author = metadata.author if metadata else None
-    article.sitename = metadata.sitename if metadata else None
+    scripts = ld_json_scripts(tree)
+    metadata = page_metadata(tree, url, scripts)
+    article.title = _normalize(metadata.title) if metadata.title else None
+    article.author, article.sitename = metadata.author, metadata.sitename
     article.published = publication_date(tree, url)
     article.canonical_url = canonical_url(tree, url)
-    article.paywalled = paywall_marked(tree)
-    article.declared_language = tree.get("lang") or tree.get("xml:lang") or _meta_content(
-        tree, '//meta[@http-equiv="content-language"]/@content')
+    article.paywalled = paywall_marked(tree, scripts)
+    article.declared_language = declared_language(tree)
     article.prompts_removed = strip_prompt_elements(tree)
-    paragraphs = without_repeats(_drop_title_and_byline(main_paragraphs(tree, url), article.title))
+    signals = Signals(paragraph_words(tree), metadata.description, metadata.body_words)
+    found = main_paragraphs(tree, url)
+    article.doubts = doubts(found, signals)
+    if article.doubts:
+        found, article.chosen = second_opinion(tree, url, found, signals, _language_code(article.declared_language))
+    paragraphs = without_repeats(_drop_title_and_byline(found, article.title))
     cleaned = clean_paragraphs(paragraphs)
     article.prompts_removed += len(paragraphs) - len(cleaned)
     article.memory_keys = [paragraph_key(paragraph) for paragraph in cleaned]
