@@ -19,12 +19,14 @@ import re
 from functools import lru_cache
 
 import lxml.html
+from lxml import etree
 
-from pipelines.prompts import _cues, _text_patterns, is_call_to_action
+from pipelines.prompts import _cues, is_call_to_action, notice_in
 
 MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
 PROSE_WORDS = 40  # a paragraph at least this long, and no call to action, is prose
 PROSE_PARAGRAPHS = 3  # an element holding this many prose paragraphs is article text, whatever its class
+WALL_TEXT = 3000  # characters of a wall element read for its notice (a wall is short; a marked page is not)
 HIDDEN_COPY_WORDS = 50  # a hidden element with this many words may be a second copy of the body
 
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -33,6 +35,10 @@ _BEM_MODIFIER = re.compile(r"--.*$")  # "box--wide": the modifier says how, not 
 _BEM_ELEMENT = re.compile(r"__")  # "newsletter__form": the block and its element are names of their own
 _ACCESSIBLE_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*(?:false|"false"|"False")')
 _WALL_WORDS = re.compile(r"subscri|abonn|suscri|подпис|abbona|assin|prenumer|abonne|передплат", re.IGNORECASE)
+# Candidates found in C; Python then judges each one (by its whole names, or its style).
+_HIDDEN = etree.XPath("//body//*[@hidden or @aria-hidden or @style]")
+_NAME_VALUES = etree.XPath("//@class | //@id", smart_strings=False)
+_NAMED = etree.XPath("//*[@class = $value or @id = $value]")
 _INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article", "head", "title", "h1"})
 _NAMING = ("class", "id", "role", "aria-label")
@@ -44,7 +50,9 @@ def _dom_cues() -> dict:
     cues = {name: frozenset(dom[name])
             for name in ("tokens", "furniture", "variants", "negators", "states", "content_heads", "access", "embeds",
                          "vendors")}
-    cues["phrases"] = tuple(tuple(p) for p in dom["phrases"])
+    phrases = [tuple(p) for p in dom["phrases"]]
+    cues["phrase_ends"] = {p[-1]: tuple(q for q in phrases if q[-1] == p[-1]) for p in phrases}
+    cues["phrase_starts"] = {p[0]: tuple(q for q in phrases if q[0] == p[0]) for p in phrases}
     return cues
 
 
@@ -90,32 +98,37 @@ def names_a_prompt(parts: tuple[str, ...]) -> bool:
     "ad-free", "has-ads"), nor in one whose head is an embedded post ("social-media-embed") or the content behind
     an access cue ("premium-content" is the article behind a wall, not the wall)."""
     cues = _dom_cues()
-    singles, phrases = cues["tokens"], cues["phrases"]
-    if parts[0] in cues["states"] or any(part in cues["negators"] for part in parts):
+    singles = cues["tokens"]
+    if parts[0] in cues["states"] or not cues["negators"].isdisjoint(parts):
         return False
-    if any(part in cues["vendors"] for part in parts):
+    if not cues["vendors"].isdisjoint(parts):
         return True
     head = len(parts)
     while head > 1 and (parts[head - 1] in cues["variants"] or parts[head - 1].isdigit()):
         head -= 1  # "promo-small", "ad-slot-2", "related-mobile": the variant is not the head
     core = parts[:head]
     last = core[-1]
-    if last in singles or any(core[-len(phrase):] == phrase for phrase in phrases):
+    if last in singles or _ends_phrase(core, cues):
         return True
-    if last in cues["embeds"] or (last in cues["content_heads"] and cues["access"].intersection(core)):
+    if last in cues["embeds"] or (last in cues["content_heads"] and not cues["access"].isdisjoint(core)):
         return False
     if last in cues["furniture"] and len(core) >= 2:
         rest = core[:-1]
         while len(rest) > 1 and (rest[-1] in cues["furniture"] or rest[-1] in cues["variants"]):
             rest = rest[:-1]
-        if rest[-1] in singles or any(rest[-len(phrase):] == phrase for phrase in phrases):
+        if rest[-1] in singles or _ends_phrase(rest, cues):
             return True
     start = 0  # "c-", "js-", "ump-", "btn-": a short or furniture prefix is the site's own namespace
     while start < len(core) - 1 and core[start] not in singles and (len(core[start]) <= 3
                                                                      or core[start] in cues["furniture"]):
         start += 1
     first = core[start:]
-    return first[0] in singles or any(first[:len(phrase)] == phrase for phrase in phrases)
+    starts = cues["phrase_starts"].get(first[0], ())
+    return first[0] in singles or any(first[:len(phrase)] == phrase for phrase in starts)
+
+
+def _ends_phrase(parts: tuple[str, ...], cues: dict) -> bool:
+    return any(parts[-len(phrase):] == phrase for phrase in cues["phrase_ends"].get(parts[-1], ()))
 
 
 @lru_cache(maxsize=65536)
@@ -126,7 +139,7 @@ def _value_names_a_prompt(value: str, split: bool) -> bool:
 
 def marked_as_prompt(element: lxml.html.HtmlElement) -> bool:
     """Whether an element's attributes name it as a prompt, ad slot, share bar or link list."""
-    for name, value in element.attrib.items():
+    for name, value in element.items():
         if name in _NAMING:
             if _value_names_a_prompt(value, name == "class"):
                 return True
@@ -153,18 +166,16 @@ def _holds_prose(element: lxml.html.HtmlElement) -> bool:
 
 
 def _is_dialog(element: lxml.html.HtmlElement) -> bool:
-    return element.tag == "dialog" or element.get("role") in ("dialog", "alertdialog") \
-        or element.get("aria-modal") == "true"
+    return element.get("role") in ("dialog", "alertdialog") or element.get("aria-modal") == "true"
 
 
-def _signup_box(element: lxml.html.HtmlElement, in_article: bool) -> bool:
-    """An ``<aside>`` or ``<form>`` inside an article asking for an e-mail, a subscription or a donation."""
-    if element.tag not in ("aside", "form") or not in_article:
+def _signup_box(element: lxml.html.HtmlElement) -> bool:
+    """An ``<aside>`` or ``<form>`` (inside an article) asking for an e-mail, a subscription or a donation."""
+    if element.tag not in ("aside", "form"):
         return False
     if element.tag == "form" or element.xpath(".//input[@type='email'] | .//form"):
         return True
-    return is_call_to_action(" ".join(element.text_content().split())[:600]) or bool(
-        _text_patterns()["notices"].search(element.text_content()))
+    return is_call_to_action(" ".join(element.text_content().split())[:600]) or notice_in(element.text_content())
 
 
 def prompt_elements(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
@@ -174,18 +185,20 @@ def prompt_elements(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
     page_text = _text_length(root) or 1
     doomed: list[lxml.html.HtmlElement] = []
     stack = [(root, False)]
+    pop, push = stack.pop, stack.extend
     while stack:
-        element, in_article = stack.pop()
+        element, in_article = pop()
         tag = element.tag
         if not isinstance(tag, str):
             continue
-        if tag not in _PROTECTED_TAGS and (marked_as_prompt(element) or _is_dialog(element)
-                                           or _signup_box(element, in_article)):
+        if tag not in _PROTECTED_TAGS and ((tag == "dialog" or marked_as_prompt(element) or _is_dialog(element))
+                                           or (in_article and _signup_box(element))):
             if _text_length(element) <= MAIN_TEXT_SHARE * page_text and not _holds_prose(element):
                 doomed.append(element)
                 continue  # nothing inside it needs looking at
-        inside = in_article or tag == "article"
-        stack.extend((child, inside) for child in reversed(element))
+        if len(element):
+            inside = in_article or tag == "article"
+            push((child, inside) for child in reversed(element))
     return doomed
 
 
@@ -210,21 +223,20 @@ def _hidden(element: lxml.html.HtmlElement) -> bool:
 
 def hidden_copies(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
     """Invisible copies of the body (``display:none``, ``hidden``, ``aria-hidden``: schema.org or AMP duplicates):
-    hidden elements with a body's worth of text whose paragraphs the visible page shows too. A hidden element
-    that is the only copy (an article behind a "read more" switch) stays."""
-    candidates = [element for element in tree.iter() if isinstance(element.tag, str) and element.tag != "html"
-                  and _hidden(element) and len(element.text_content().split()) >= HIDDEN_COPY_WORDS]
+    hidden elements with a body's worth of text whose paragraphs the page shows a second time, outside them. A
+    hidden element that is the only copy (an article behind a "read more" switch) stays."""
+    candidates = [element for element in _HIDDEN(tree) if _hidden(element)
+                  and len(element.text_content().split()) >= HIDDEN_COPY_WORDS]
     if not candidates:
         return []
     outermost = [el for el in candidates if not any(a in candidates for a in el.iterancestors())]
+    body = tree.find("body")
+    page = " ".join((body if body is not None else tree).text_content().split()).casefold()
     copies = []
     for element in outermost:
-        inside = set(element.iter())
-        visible = " ".join(" ".join(node.split()).casefold() for node in tree.xpath("//body//text()")
-                           if node.getparent() not in inside)
         pieces = [" ".join(p.text_content().split()).casefold() for p in element.iter("p")]
         pieces = [p for p in pieces if len(p) >= 40] or [" ".join(element.text_content().split()).casefold()[:200]]
-        if sum(piece in visible for piece in pieces) * 2 >= len(pieces):
+        if sum(page.count(piece) >= 2 for piece in pieces) * 2 >= len(pieces):
             copies.append(element)
     return copies
 
@@ -255,9 +267,9 @@ def paywall_marked(tree: lxml.html.HtmlElement, scripts: list[str] | None = None
     tiers = tree.xpath('//meta[@name="article:content_tier" or @property="article:content_tier"]/@content')
     if any(t.strip().lower() in ("locked", "metered") for t in tiers):
         return True
-    for element in tree.xpath("//*[@class or @id]"):
-        if _value_names_a_wall(element.get("class", "")) or _value_names_a_wall(element.get("id", "")):
-            text = " ".join(element.text_content().split())
-            if _text_patterns()["notices"].search(text) or _WALL_WORDS.search(text):
+    for value in {value for value in _NAME_VALUES(tree) if _value_names_a_wall(value)}:
+        for element in _NAMED(tree, value=value):
+            text = " ".join(element.text_content()[:WALL_TEXT].split())
+            if notice_in(text) or _WALL_WORDS.search(text):
                 return True
     return False

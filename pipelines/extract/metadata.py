@@ -98,8 +98,12 @@ def article_body_words(scripts: list[str]) -> int:
 def page_metadata(tree: lxml.html.HtmlElement, url: str, scripts: list[str]) -> PageMetadata:
     """Title, author and site name by trafilatura's rules (meta tags, then JSON-LD, then the markup), without
     what ``trafilatura.extract_metadata`` adds that a text file does not show."""
-    from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json, extract_sitename,
-                                      extract_title)
+    return complete_metadata(tree, url, declared_metadata(tree, url, scripts))
+
+
+def declared_metadata(tree: lxml.html.HtmlElement, url: str, scripts: list[str]) -> PageMetadata:
+    """What the page's meta tags and JSON-LD declare: read before the scripts leave the tree."""
+    from trafilatura.metadata import examine_meta, extract_meta_json
 
     found = PageMetadata(description=_meta_content(tree, *_DESCRIPTION), body_words=article_body_words(scripts))
     try:
@@ -110,9 +114,23 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str, scripts: list[str]) -> 
             metadata = extract_meta_json(tree, metadata)
         except Exception:  # trafilatura's JSON-LD reader has bugs; the meta tags still count
             logger.debug("JSON-LD metadata unreadable on %s", url, exc_info=True)
-        metadata.title = metadata.title or extract_title(tree)
-        metadata.author = metadata.author or extract_author(tree)
-        sitename = metadata.sitename or extract_sitename(tree)
+    except Exception:  # metadata must never cost the article
+        logger.debug("no metadata on %s", url, exc_info=True)
+        return found
+    found.title, found.author, found.sitename = metadata.title, metadata.author, metadata.sitename
+    return found
+
+
+def complete_metadata(tree: lxml.html.HtmlElement, url: str, found: PageMetadata) -> PageMetadata:
+    """The title, author and site name the declarations lack, from the markup (trafilatura's searches, which
+    are cheaper on a tree without its scripts), cleaned as trafilatura cleans them."""
+    from trafilatura.metadata import META_URL, extract_author, extract_sitename, extract_title
+    from trafilatura.settings import Document
+
+    try:
+        title = found.title or extract_title(tree)
+        author = found.author or extract_author(tree)
+        sitename = found.sitename or extract_sitename(tree)
         if sitename:
             sitename = sitename.lstrip("@")
             if sitename and "." not in sitename and not sitename[0].isupper():
@@ -120,10 +138,10 @@ def page_metadata(tree: lxml.html.HtmlElement, url: str, scripts: list[str]) -> 
         elif url:
             match = META_URL.match(url)
             sitename = match[1] if match else None
-        metadata.sitename = sitename
-        metadata.clean_and_trim()
+        cleaned = Document().from_dict({"title": title, "author": author, "sitename": sitename})
+        cleaned.clean_and_trim()
     except Exception:  # metadata must never cost the article
         logger.debug("no metadata on %s", url, exc_info=True)
         return found
-    found.title, found.author, found.sitename = metadata.title or None, metadata.author or None, metadata.sitename
+    found.title, found.author, found.sitename = cleaned.title or None, cleaned.author or None, cleaned.sitename
     return found

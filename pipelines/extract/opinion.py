@@ -21,6 +21,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 
 import lxml.html
+from lxml import etree
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ MARGIN = 0.05  # ... and agree with each other this much better than with ours
 SAME_TEXT = 0.97  # ours and the candidate are the same text: nothing to change
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_PAGE_FURNITURE = ("head", "nav", "header", "footer", "aside", "form", "button", "select")
 _BLOCKS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "dd", "dt", "td",
                      "figcaption"})
 
@@ -144,10 +146,13 @@ def choose(ours: list[str], readability: list[str], justext: str, plain: list[st
 def second_opinion(tree: lxml.html.HtmlElement, url: str, ours: list[str], signals: Signals,
                    language: str | None) -> tuple[list[str], str]:
     """Ask readability and jusText about a doubtful page (``tree`` with its prompt elements removed) and choose;
-    when ours covers too little of the page's paragraphs, those paragraphs are a candidate too."""
+    when ours covers too little of the page's paragraphs, those paragraphs are a candidate too. The tree is
+    used up: jusText gets it without its navigation, header, footer and forms (half its work, and never text it
+    would keep)."""
     readability = readability_paragraphs(tree)
-    justext = justext_text(tree, url, language)
     plain = page_paragraphs(tree) if split_coverage(ours, signals) else None
+    etree.strip_elements(tree, *_PAGE_FURNITURE, with_tail=False)
+    justext = justext_text(tree, url, language)
     return choose(ours, readability, justext, plain)
 
 

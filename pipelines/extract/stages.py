@@ -26,8 +26,8 @@ from lxml import etree
 from w3lib.encoding import html_to_unicode
 
 from pipelines.domcues import paywall_marked, strip_prompt_elements
-from pipelines.extract.metadata import (canonical_url, declared_language, ld_json_scripts, page_metadata,
-                                        publication_date)
+from pipelines.extract.metadata import (canonical_url, complete_metadata, declared_language, declared_metadata,
+                                        ld_json_scripts, publication_date)
 from pipelines.extract.opinion import Signals, doubts, paragraph_words, second_opinion
 from pipelines.prompts import clean_paragraphs, paragraph_key, without_repeats
 
@@ -52,6 +52,9 @@ STAMP_WORDS = re.compile(r"^(updated|published|posted|aktualisiert|veröffentlic
 DATELINE_WORDS = 8
 # An XML declaration before the markup (XHTML pages): lxml refuses a decoded string that still carries one
 # ("Unicode strings with encoding declaration are not supported"), and the text is decoded already.
+# Elements no extractor takes text from (trafilatura removes them first thing): gone once metadata and dates are
+# read, they cost nothing in the tree walks, trafilatura's own copy of the tree, readability or jusText.
+NEVER_TEXT = ("script", "style", "noscript", "svg", "math", "iframe", "object", "embed", "canvas")
 UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 LE/BE, UTF-32 BE (LE starts as 16 LE)
 XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*\?>", re.IGNORECASE)
 
@@ -233,13 +236,15 @@ def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = f
     if tree is None:
         return article
     scripts = ld_json_scripts(tree)
-    metadata = page_metadata(tree, url, scripts)
-    article.title = _normalize(metadata.title) if metadata.title else None
-    article.author, article.sitename = metadata.author, metadata.sitename
+    declared = declared_metadata(tree, url, scripts)
     article.published = publication_date(tree, url)
     article.canonical_url = canonical_url(tree, url)
-    article.paywalled = paywall_marked(tree, scripts)
     article.declared_language = declared_language(tree)
+    etree.strip_elements(tree, *NEVER_TEXT, with_tail=False)  # read above (JSON-LD, dates), never article text
+    metadata = complete_metadata(tree, url, declared)
+    article.title = _normalize(metadata.title) if metadata.title else None
+    article.author, article.sitename = metadata.author, metadata.sitename
+    article.paywalled = paywall_marked(tree, scripts)
     article.prompts_removed = strip_prompt_elements(tree)
     signals = Signals(paragraph_words(tree), metadata.description, metadata.body_words)
     found = main_paragraphs(tree, url)
