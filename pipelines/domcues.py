@@ -26,6 +26,10 @@ from pipelines.prompts import _cues, is_call_to_action, notice_in
 MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
 PROSE_WORDS = 40  # a paragraph at least this long, and no call to action, is prose
 PROSE_PARAGRAPHS = 3  # an element holding this many prose paragraphs is article text, whatever its class
+TEASERS = 3  # sibling teasers of one shape that make a related-content block
+TEASER_WORDS = 60  # a teaser is a headline and a line or two
+HEADLINE_WORDS = 3  # a teaser's link is a headline, not "more" or an icon
+TEASER_LINK_SHARE = 0.5  # without a heading, most of a teaser's words are its links
 WALL_TEXT = 3000  # characters of a wall element read for its notice (a wall is short; a marked page is not)
 HIDDEN_COPY_WORDS = 50  # a hidden element with this many words may be a second copy of the body
 
@@ -37,6 +41,7 @@ _ACCESSIBLE_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*(?:false|"false"|"Fa
 _WALL_WORDS = re.compile(r"subscri|abonn|suscri|подпис|abbona|assin|prenumer|abonne|передплат", re.IGNORECASE)
 # Candidates found in C; Python then judges each one (by its whole names, or its style).
 _HIDDEN = etree.XPath("//body//*[@hidden or @aria-hidden or @style]")
+_CONTAINERS = etree.XPath("//body//*[count(*[.//a]) >= 3]")
 _NAME_VALUES = etree.XPath("//@class | //@id", smart_strings=False)
 _NAMED = etree.XPath("//*[@class = $value or @id = $value]")
 _INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -203,15 +208,19 @@ def prompt_elements(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
 
 
 def strip_prompt_elements(tree: lxml.html.HtmlElement) -> int:
-    """Layer 1: remove the prompt elements and the hidden copies of the body in place; returns how many were
-    removed."""
+    """Layer 1: remove the hidden copies of the body, the prompt elements and the related-content blocks in place;
+    returns how many were removed."""
     copies = hidden_copies(tree)
     for element in copies:
         element.drop_tree()
     doomed = prompt_elements(tree)
     for element in doomed:
         element.drop_tree()
-    return len(copies) + len(doomed)
+    page_text = _text_length(tree) or 1
+    teasers = [block for block in teaser_lists(tree) if _text_length(block) <= MAIN_TEXT_SHARE * page_text]
+    for element in teasers:
+        element.drop_tree()
+    return len(copies) + len(doomed) + len(teasers)
 
 
 def _hidden(element: lxml.html.HtmlElement) -> bool:
@@ -239,6 +248,42 @@ def hidden_copies(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
         if sum(page.count(piece) >= 2 for piece in pieces) * 2 >= len(pieces):
             copies.append(element)
     return copies
+
+
+def _teaser(element: lxml.html.HtmlElement) -> tuple | None:
+    """The shape of a teaser (a headline link, a line or two, perhaps a picture), or None for anything else."""
+    text = element.text_content()
+    words = len(text.split())
+    if not words or words > TEASER_WORDS:
+        return None
+    links = element.findall(".//a")
+    linked = sum(len(link.text_content().split()) for link in links)
+    if not any(len(link.text_content().split()) >= HEADLINE_WORDS for link in links):
+        return None
+    heading = element.find(".//h2") is not None or element.find(".//h3") is not None or \
+        element.find(".//h4") is not None
+    if not heading and linked < TEASER_LINK_SHARE * words:
+        return None
+    return element.tag, heading, element.find(".//img") is not None
+
+
+def teaser_lists(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    """Related-content blocks by their structure, whatever their class names: a container of ``TEASERS`` or more
+    sibling teasers of one shape (same tag, a headline link each, short, mostly linked text; "you may also like",
+    "more stories"). An article of several paragraphs is no teaser (too long), nor a list in it whose items are
+    sentences (not mostly links)."""
+    found = []
+    for container in _CONTAINERS(tree):
+        shapes: dict[tuple, int] = {}
+        children = [child for child in container if isinstance(child.tag, str)]
+        for child in children:
+            shape = _teaser(child)
+            if shape is not None:
+                shapes[shape] = shapes.get(shape, 0) + 1
+        if shapes and max(shapes.values()) >= TEASERS and max(shapes.values()) * 2 >= len(children):
+            if not any(ancestor in found for ancestor in container.iterancestors()):
+                found.append(container)
+    return found
 
 
 def _names_a_wall(parts: tuple[str, ...]) -> bool:

@@ -186,3 +186,39 @@ def test_a_hidden_body_that_is_the_only_copy_stays():
     document = lxml.html.document_fromstring(html)
     assert strip_prompt_elements(document) == 0
     assert all(p in document.text_content() for p in BODY)
+
+
+# -- related-content blocks, by their structure --
+
+TEASERS = "".join(f'<article><a href="/2021/07/{n}/story"><img src="/{n}.jpg"></a><h3><a href="/2021/07/{n}/story">'
+                  f"{headline}</a></h3><p>{line}</p></article>" for n, (headline, line) in enumerate([
+                      ("Taliban take border crossing with Pakistan", "The group says it now holds the Spin Boldak post."),
+                      ("Uzbekistan hosts regional summit on trade", "Leaders met in Tashkent to discuss new routes."),
+                      ("NATO allies debate the next steps in Kabul", "Diplomats say the embassy will stay open."),
+                      ("Oil prices climb as supply talks stall", "Brent crude rose for a third day on Friday."),
+                  ]))
+
+
+def test_a_block_of_teasers_without_class_names_goes():
+    """"You may also like": several sibling teasers of one shape (a headline link, a line), nothing in their
+    names; the article stays."""
+    html = ("<html><head><title>Lavrov</title></head><body><main><article><h1>Lavrov</h1>"
+            + "".join(f"<p>{p}</p>" for p in BODY) + f"</article><section><h2>You may also like</h2>{TEASERS}"
+            "</section></main></body></html>")
+    document = lxml.html.document_fromstring(html)
+    strip_prompt_elements(document)
+    text = document.text_content()
+    assert "Spin Boldak" not in text and "Brent crude" not in text
+    assert all(p in text for p in BODY)
+    assert extract_article(html.encode(), "https://news.example/2021/07/16/lavrov").paragraphs == BODY
+
+
+def test_lists_of_sentences_and_long_sections_stay():
+    items = "".join(f'<li>{p} (<a href="/source/{n}">source</a>)</li>' for n, p in enumerate(STORY))
+    sections = "".join(f'<section><h2><a href="#part-{n}">Part {n} of the story</a></h2><p>{p} {p} {p}</p></section>'
+                       for n, p in enumerate(BODY[:4]))
+    html = f"<article><h1>Lavrov</h1><p>{BODY[0]}</p><ul>{items}</ul>{sections}</article>"
+    document = tree(html)
+    strip_prompt_elements(document)
+    text = document.text_content()
+    assert all(p in text for p in STORY) and all(p in text for p in BODY[:4])
