@@ -3,13 +3,12 @@
 trafilatura finds the article; it keeps what the site placed inside it. Three layers take the prompts out, each
 usable and testable alone (no library does this; the cues are data, in ``pipelines/cues/prompts.toml``):
 
-1. DOM cues, before extraction (:func:`strip_prompt_elements`): elements whose class, id, role, aria-label or
-   data-* attributes name them as paywall, donation, newsletter, cookie banner, related links, share bar or ad
-   slot; dialogs; sign-up ``<aside>``/``<form>`` boxes inside ``<article>``. An element holding most of the page's
-   paragraph text is never removed, whatever its class says (some sites wrap the article in ``.paywall``).
+1. DOM cues, before extraction (:mod:`pipelines.domcues`): elements whose class, id, role, aria-label or
+   data-* names call them a paywall, donation, newsletter, cookie banner, related links, share bar or ad slot;
+   dialogs; sign-up ``<aside>``/``<form>`` boxes inside ``<article>``; never one that holds the article.
 2. Text cues, after extraction (:func:`clean_paragraphs`): paragraphs that *are* calls to action ("Support us",
    "Read more: ...", "Already a subscriber? Log in", payment-method lists, photo credits standing alone), in
-   English, German, French, Spanish and Russian. A paragraph is dropped for what it is, not for a word it
+   English, German, French, Spanish, Russian, Italian, Portuguese, Polish, Dutch and Ukrainian. A paragraph is dropped for what it is, not for a word it
    contains: "Russia said it would support the talks" stays. A strong appeal takes its widget along (the short
    amount, frequency and button lines around it).
 3. Site memory (:class:`SiteMemory`): paragraphs that repeat verbatim across several articles of one outlet are
@@ -25,22 +24,21 @@ from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
 
-import lxml.html
-
 CUES_RESOURCE = ("pipelines", "cues/prompts.toml")  # read as package data: works from a zipped egg (scrapyd)
 
 SHORT_WORDS = 12  # a button, label or credit line is at most this long
 NOTICE_WORDS = 45  # a cookie, paywall or newsletter notice is at most this long
 APPEAL_WORDS = 150  # an appeal paragraph longer than this is article text quoting one, not the appeal
+ADDRESSED_WORDS = 50  # up to this long, one appeal cue in a paragraph that speaks to the reader makes it an appeal
+OFFER_WORDS = 25  # an offer ("unlimited access", "for just $1 a month") alone marks only a paragraph this short
 WIDGET_WORDS = 8  # short lines next to an appeal (amounts, "Monthly", "Continue") belong to its widget
 LABEL_WORDS = 30  # a "Read more: <headline>" line
-MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
+REPEAT_WORDS = 13  # a paragraph this long seen twice on one page is one paragraph shown twice (a byline or an
+# embedded post's attribution line, shorter, may repeat)
 
-_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+)[\W\d_]*(\w+(?:-\w+)?)", re.UNICODE)
 _AMOUNT = re.compile(r"^[\s$€£₽¥]*\d[\d\s.,]*(?:[$€£₽¥]|usd|eur|rub|руб\.?)?\s*$", re.IGNORECASE)
-_PROTECTED_TAGS = {"html", "body", "main", "article", "head", "title", "h1"}
 
 
 @lru_cache(maxsize=1)
@@ -50,10 +48,13 @@ def _cues() -> dict:
 
 
 def _alternation(patterns: list[str], anchored: bool = False, whole: bool = False) -> re.Pattern:
+    """One pattern for a cue list, to be matched against lowercased text: the cues are written in lower case, and
+    without ``re.IGNORECASE`` (whose Unicode case folding makes a long alternation some twenty times slower) and
+    tried at word starts only, a paragraph costs a fraction of a millisecond."""
     body = "|".join(f"(?:{p})" for p in patterns)
     if whole:
-        return re.compile(rf"^\W*(?:{body})\W*$", re.IGNORECASE)
-    return re.compile(rf"^\W*(?:{body})" if anchored else rf"(?:{body})", re.IGNORECASE)
+        return re.compile(rf"^\W*(?:{body})\W*$")
+    return re.compile(rf"^\W*(?:{body})" if anchored else rf"\b(?:{body})")
 
 
 @lru_cache(maxsize=1)
@@ -63,110 +64,24 @@ def _text_patterns() -> dict[str, re.Pattern]:
     return {
         "labels": _alternation(gather("labels"), anchored=True),
         "appeals": _alternation(gather("appeals")),
+        "offers": _alternation(gather("offers")),
         "buttons": _alternation([re.escape(b) for b in gather("buttons")], whole=True),
         "notices": _alternation(gather("notices")),
         "credits": _alternation(gather("credits"), anchored=True),
+        "stems": _alternation(gather("stems")),
     }
 
 
 @lru_cache(maxsize=1)
-def _dom_cues() -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
-    dom = _cues()["dom"]
-    return frozenset(dom["tokens"]), tuple(tuple(p) for p in dom["phrases"])
+def _address() -> tuple[frozenset[str], frozenset[str]]:
+    languages = _cues()["text"].values()
+    return (frozenset(w for lang in languages for w in lang.get("address", [])),
+            frozenset(w for lang in languages for w in lang.get("imperatives", [])))
 
 
 @lru_cache(maxsize=1)
 def _run_words() -> frozenset[str]:
     return frozenset(_cues()["run"]["words"])
-
-
-# -- layer 1: DOM cues ------------------------------------------------------------------------------------------
-
-def attribute_tokens(element: lxml.html.HtmlElement) -> list[str]:
-    """Lowercase word tokens of the attributes sites use to name their page furniture."""
-    values = []
-    for name, value in element.attrib.items():
-        if name in ("class", "id", "role", "aria-label") or name.startswith("data-"):
-            if name.startswith("data-"):
-                values.append(name[5:])
-            if value and len(value) <= 120:
-                values.append(value)
-    tokens: list[str] = []
-    for value in values:
-        tokens.extend(t for t in _TOKEN_SPLIT.split(_CAMEL.sub("-", value).lower()) if t)
-    return tokens
-
-
-def marked_as_prompt(element: lxml.html.HtmlElement) -> bool:
-    """Whether an element's attributes name it as a prompt, ad slot, share bar or link list."""
-    tokens = attribute_tokens(element)
-    if not tokens:
-        return False
-    singles, phrases = _dom_cues()
-    if singles.intersection(tokens):
-        return True
-    joined = " " + " ".join(tokens) + " "
-    return any(" " + " ".join(phrase) + " " in joined for phrase in phrases)
-
-
-def _text_length(element: lxml.html.HtmlElement) -> int:
-    return sum(len(p.text_content()) for p in element.iter("p"))
-
-
-def _is_dialog(element: lxml.html.HtmlElement) -> bool:
-    return element.tag == "dialog" or element.get("role") in ("dialog", "alertdialog") \
-        or element.get("aria-modal") == "true"
-
-
-def _signup_box(element: lxml.html.HtmlElement) -> bool:
-    """An ``<aside>`` or ``<form>`` inside an article asking for an e-mail, a subscription or a donation."""
-    if element.tag not in ("aside", "form") or not any(a.tag == "article" for a in element.iterancestors()):
-        return False
-    if element.tag == "form" or element.xpath(".//input[@type='email'] | .//form"):
-        return True
-    return is_call_to_action(" ".join(element.text_content().split())[:600]) or bool(
-        _text_patterns()["notices"].search(element.text_content()))
-
-
-def strip_prompt_elements(tree: lxml.html.HtmlElement) -> int:
-    """Layer 1: remove prompt elements in place (see the module docstring); returns how many were removed."""
-    body = tree.find("body") if tree.tag == "html" else tree
-    page_text = _text_length(body if body is not None else tree) or 1
-    doomed: list[lxml.html.HtmlElement] = []
-    doomed_set: set[lxml.html.HtmlElement] = set()
-    for element in tree.iter():
-        if not isinstance(element.tag, str) or element.tag in _PROTECTED_TAGS:
-            continue
-        if any(ancestor in doomed_set for ancestor in element.iterancestors()):
-            continue
-        if marked_as_prompt(element) or _is_dialog(element) or _signup_box(element):
-            if _text_length(element) > MAIN_TEXT_SHARE * page_text:
-                continue  # it holds the article itself
-            doomed.append(element)
-            doomed_set.add(element)
-    for element in doomed:
-        element.drop_tree()
-    return len(doomed)
-
-
-def paywall_marked(tree: lxml.html.HtmlElement) -> bool:
-    """Whether the page declares itself paywalled or shows a subscription wall (call before stripping)."""
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
-        if re.search(r'"isAccessibleForFree"\s*:\s*(?:false|"false"|"False")', script):
-            return True
-    tiers = tree.xpath('//meta[@name="article:content_tier" or @property="article:content_tier"]/@content')
-    if any(t.strip().lower() in ("locked", "metered") for t in tiers):
-        return True
-    for element in tree.iter():
-        if not isinstance(element.tag, str):
-            continue
-        tokens = set(attribute_tokens(element))
-        if tokens & {"paywall", "regwall", "subscriber", "premium"} and tokens & {"paywall", "regwall", "wall",
-                                                                               "only", "gate", "locked"}:
-            text = " ".join(element.text_content().split())
-            if _text_patterns()["notices"].search(text) or re.search(r"subscri|abonn|suscri|подпис", text, re.I):
-                return True
-    return False
 
 
 # -- layer 2: text cues -----------------------------------------------------------------------------------------
@@ -175,30 +90,80 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def notice_in(text: str) -> bool:
+    """Whether a cookie, paywall, newsletter or social notice is said anywhere in ``text``."""
+    return _text_patterns()["notices"].search(text.lower()) is not None
+
+
+def _distinct(pattern: re.Pattern, text: str) -> set[str]:
+    if pattern.search(text) is None:  # most paragraphs: one pass that finds nothing
+        return set()
+    return {match.group(0) for match in pattern.finditer(text)}
+
+
+def addressed(text: str, words: list[str] | None = None) -> bool:
+    """Whether a text speaks to the reader: a second-person or "we, the site" word, or a sentence that starts
+    with an imperative ("Sign up", "Support", "Abonnez-vous")."""
+    words = _words(text) if words is None else words
+    address, imperatives = _address()
+    if address.intersection(words):
+        return True
+    return any(match.group(1).lower() in imperatives for match in _SENTENCE_START.finditer(text))
+
+
 def is_appeal(paragraph: str) -> bool:
-    """A donation/subscription appeal addressed to the reader ("We have a small favor to ask ...")."""
-    return len(_words(paragraph)) <= APPEAL_WORDS and bool(_text_patterns()["appeals"].search(paragraph))
+    """A donation/subscription appeal addressed to the reader ("We have a small favor to ask ...").
+
+    The shape of one, not a phrase alone: a short standalone line with an appeal or offer in it; up to
+    ``ADDRESSED_WORDS``, an appeal that speaks to the reader; longer (up to ``APPEAL_WORDS``), one that speaks to the
+    reader with two cues at least. An interview answer that mentions "unlimited access" once is no appeal, nor a
+    long sentence quoting one."""
+    lowered = " ".join(paragraph.split()).lower()
+    return _is_appeal(lowered, _WORD.findall(lowered))
+
+
+def _is_appeal(lowered: str, words: list[str]) -> bool:
+    count = len(words)
+    if count > APPEAL_WORDS:
+        return False
+    patterns = _text_patterns()
+    appeals = _distinct(patterns["appeals"], lowered)
+    offers = _distinct(patterns["offers"], lowered) if count <= OFFER_WORDS or appeals else set()
+    if not appeals and not offers:
+        return False
+    if count <= SHORT_WORDS:
+        return True
+    if not addressed(lowered, words):
+        return False
+    if count <= ADDRESSED_WORDS:
+        return bool(appeals) or count <= OFFER_WORDS
+    return len(appeals | offers | _distinct(patterns["notices"], lowered)) >= 2
 
 
 def is_call_to_action(paragraph: str) -> bool:
-    """Layer 2: whether a paragraph is a prompt rather than article text."""
+    """Layer 2: whether a paragraph is a prompt rather than article text.
+
+    A button or credit line, a "Read more:" label, a short notice that speaks to the reader (cookies, paywall,
+    newsletter), a payment-method list, or an appeal (:func:`is_appeal`)."""
     text = " ".join(paragraph.split())
-    words = _words(text)
+    lowered = text.lower()
+    words = _WORD.findall(lowered)
     if not words:
         return bool(text.strip())  # punctuation or symbols only
     patterns = _text_patterns()
     count = len(words)
-    if count <= SHORT_WORDS and (patterns["buttons"].match(text) or patterns["credits"].match(text)):
+    if count <= SHORT_WORDS and (patterns["buttons"].match(lowered) or patterns["credits"].match(lowered)):
         return True
     if text.startswith(("- ", "• ", "* ")):
         return False  # an item of a list in the article ("- Sign up for the service at ..."): its own text
-    if count <= LABEL_WORDS and patterns["labels"].match(text):
+    if count <= LABEL_WORDS and patterns["labels"].match(lowered):
         return True
-    if count <= NOTICE_WORDS and patterns["notices"].search(text):
+    if count <= NOTICE_WORDS and patterns["notices"].search(lowered) and (count <= SHORT_WORDS
+                                                                          or addressed(lowered, words)):
         return True
     if count <= WIDGET_WORDS and _payment_list(words):
         return True
-    return is_appeal(text)
+    return _is_appeal(lowered, words)
 
 
 def _payment_list(words: list[str]) -> bool:
@@ -216,8 +181,8 @@ def _widget_line(paragraph: str) -> bool:
         return True
     if words and all(w in _run_words() or w.isdigit() for w in words):
         return True
-    return bool(re.search(r"support|donat|contribut|subscri|unterstütz|spend|soutien|don\b|apoy|поддерж|подпис",
-                          paragraph, re.IGNORECASE)) and (paragraph.rstrip().endswith(("!", "?")) or len(words) <= 4)
+    return bool(_text_patterns()["stems"].search(paragraph.lower())) and (paragraph.rstrip().endswith(("!", "?"))
+                                                                   or len(words) <= 4)
 
 
 def clean_paragraphs(paragraphs: list[str], boilerplate: frozenset[str] = frozenset()) -> list[str]:
@@ -232,6 +197,21 @@ def clean_paragraphs(paragraphs: list[str], boilerplate: frozenset[str] = frozen
                 drop[neighbour] = True
                 neighbour += step
     return [p for p, dropped in zip(paragraphs, drop) if not dropped]
+
+
+def without_repeats(paragraphs: list[str]) -> list[str]:
+    """The paragraphs without a second showing of one already given (a pull quote, a body printed twice): of
+    paragraphs of ``REPEAT_WORDS`` words or more, the first stays."""
+    seen: set[str] = set()
+    kept = []
+    for paragraph in paragraphs:
+        if len(paragraph.split()) >= REPEAT_WORDS:
+            key = paragraph_key(paragraph)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(paragraph)
+    return kept
 
 
 # -- layer 3: site memory ---------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from io import BytesIO
 
+import pytest
+
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -139,3 +141,29 @@ def test_command_reads_a_br_encoded_archived_page(tmp_path):
     result = run_command("--from-warc", str(warc), "--url", URL)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "\n\n".join(BODY) + "\n"
+
+
+XHTML_TEXT = {
+    "ru": ["Министр иностранных дел России Сергей Лавров заявил в пятницу, что миссия США в Афганистане провалилась.",
+           "По его словам, поспешный вывод войск привёл к резкому ухудшению обстановки в стране и в регионе."],
+    "fr": ["Le ministre russe des Affaires étrangères a déclaré vendredi que la mission américaine avait échoué.",
+           "Selon lui, le retrait précipité des troupes a entraîné une dégradation rapide de la sécurité à Kaboul."],
+}
+
+
+@pytest.mark.parametrize("encoding,language", [("utf-8", "ru"), ("windows-1251", "ru"), ("koi8-r", "ru"),
+                                               ("iso-8859-1", "fr"), ("utf-16", "ru"), ("utf-16", "fr")])
+def test_xhtml_with_an_xml_declaration(encoding, language):
+    """An XHTML page starting with ``<?xml ... encoding=...?>``: the declaration is its only charset hint; lxml
+    refuses a decoded string that still carries one, which cost the whole article."""
+    paragraphs = XHTML_TEXT[language]
+    html = (f'<?xml version="1.0" encoding="{encoding}"?>\n'
+            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+            f'<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="{language}"><head><title>Lavrov</title></head>'
+            "<body><article><h1>Lavrov</h1>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>")
+    article = extract_article(html.encode(encoding), URL)
+    assert article.paragraphs == paragraphs
+    assert article.title == "Lavrov" and article.declared_language == language and article.language == language
+    served = extract_article(html.encode(encoding), URL, content_type=f"application/xhtml+xml; charset={encoding}")
+    assert served.paragraphs == paragraphs

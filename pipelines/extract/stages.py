@@ -5,7 +5,7 @@ Stages, in order, on one parsed tree (the HTML is decoded and parsed once):
   2. metadata from the full page: title and author (trafilatura), publication date (htmldate, the original
      date rather than the last modification), canonical URL (``<link rel=canonical>``, then ``og:url``),
      paywall markers;
-  3. prompt elements removed from the DOM (``pipelines.prompts``), then trafilatura's main-text extraction;
+  3. prompt elements removed from the DOM (``pipelines.domcues``), then trafilatura's main-text extraction;
   4. the paragraphs cleaned of calls to action and of the outlet's learned boilerplate;
   5. language from the text (py3langid), falling back to the page's declared language.
 
@@ -20,30 +20,43 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from pipelines.prompts import clean_paragraphs, paragraph_key, paywall_marked, strip_prompt_elements
+from pipelines.domcues import paywall_marked, strip_prompt_elements
+from pipelines.extract.metadata import (canonical_url, complete_metadata, declared_language, declared_metadata,
+                                        ld_json_scripts, publication_date)
+from pipelines.extract.opinion import Signals, doubts, paragraph_words, second_opinion
+from pipelines.prompts import clean_paragraphs, paragraph_key, without_repeats
 
 logger = logging.getLogger(__name__)
 
 LANGUAGE_SAMPLE = 1000  # characters: plenty to tell the language (about 150 words), cheap to score
 MIN_LANGUAGE_WORDS = 20  # below this, the text is too short for detection and the page's lang attribute wins
-BYLINE = re.compile(r"^(by|von|par|por|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
+BYLINE = re.compile(r"^(by|von|par|por|di|door|przez|автор[:]?)\s+\S+(\s+\S+){0,5}$", re.IGNORECASE)
 # A dateline or time stamp line: a few words with a date or time in them ("Vladivostok, 2021-07-18",
 # "Friday, Jul 16, 2021 - 10:40 PM", "Updated: 16.07.2021 12:42").
 DATE_IN_LINE = re.compile(
     r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{1,2}:\d{2}\b|"
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
     r"\b\d{1,2}\.? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|janv|févr|mars|avr|mai|juin|juil|"
-    r"août|sept|oct|nov|déc|ene|abr|ago|dic|янв|фев|мар|апр|мая|июн|июл|авг|сен|окт|ноя|дек)[a-zéûа-я]*\.?\b",
+    r"août|sept|oct|nov|déc|ene|abr|ago|dic|янв|фев|мар|апр|мая|июн|июл|авг|сен|окт|ноя|дек|gen|mag|giu|lug|"
+    r"set|ott|fev|out|dez|sty|lut|kwi|maj|cze|lip|sie|wrz|paź|lis|gru|mrt|mei|okt|січ|лют|бер|кві|тра|чер|лип|"
+    r"сер|вер|жов|лис|гру)[a-zéûа-яąćęłńóśźżії]*\.?\b",
     re.IGNORECASE)
 STAMP_WORDS = re.compile(r"^(updated|published|posted|aktualisiert|veröffentlicht|mis à jour|publié|actualizado|"
-                         r"publicado|обновлено|опубликовано)\b\W*$", re.IGNORECASE)
+                         r"publicado|обновлено|опубликовано|aggiornato|pubblicato|atualizado|zaktualizowano|"
+                         r"opublikowano|bijgewerkt|gepubliceerd|оновлено|опубліковано)\b\W*$", re.IGNORECASE)
 DATELINE_WORDS = 8
+# An XML declaration before the markup (XHTML pages): lxml refuses a decoded string that still carries one
+# ("Unicode strings with encoding declaration are not supported"), and the text is decoded already.
+# Elements no extractor takes text from (trafilatura removes them first thing): gone once metadata and dates are
+# read, they cost nothing in the tree walks, trafilatura's own copy of the tree, readability or jusText.
+NEVER_TEXT = ("script", "style", "noscript", "svg", "math", "iframe", "object", "embed", "canvas")
+UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 LE/BE, UTF-32 BE (LE starts as 16 LE)
+XML_DECLARATION = re.compile(r"^\s*<\?xml\b[^>]*\?>", re.IGNORECASE)
 
 
 @dataclass
@@ -62,6 +75,8 @@ class Article:
     memory_keys: list[str] = field(default_factory=list)  # keys of the paragraphs site memory may learn from
     declared_language: str | None = None  # the page's lang attribute
     prompts_removed: int = 0
+    doubts: list[str] = field(default_factory=list)  # why the first extraction was doubtful (pipelines.extract.opinion)
+    chosen: str = "ours"  # whose main text was kept: ours, readability, paragraphs
 
     @property
     def text(self) -> str:
@@ -75,7 +90,11 @@ class Article:
 
 
 def looks_binary(data: bytes) -> bool:
-    """Bytes that are no text in any charset (an image or archive served as text/html): many control bytes."""
+    """Bytes that are no text in any charset (an image or archive served as text/html): many control bytes.
+
+    UTF-16 and UTF-32 text is half zero bytes: with its byte order mark it is text, whatever the bytes."""
+    if data.startswith(UNICODE_BOMS):
+        return False
     sample = data[:4096]
     controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
     return bool(sample) and controls > len(sample) // 20
@@ -120,8 +139,11 @@ def _detect_charset(data: bytes) -> str | None:
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement | None:
-    """The page's tree, or None for pages lxml finds nothing in (empty, binary garbage)."""
-    cleaned = text.replace("\x00", "")
+    """The page's tree, or None for pages lxml finds nothing in (empty, binary garbage).
+
+    The text is decoded already, so an XML declaration (whose ``encoding`` lxml would insist on for a string) is
+    cut off first: with it, lxml refuses the whole page."""
+    cleaned = XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1).replace("\x00", "")
     if not cleaned.strip():
         return None
     try:
@@ -130,36 +152,6 @@ def parse_html(text: str) -> lxml.html.HtmlElement | None:
     except (etree.ParserError, ValueError):
         return None
     return tree
-
-
-def _meta_content(tree: lxml.html.HtmlElement, *selectors: str) -> str | None:
-    for selector in selectors:
-        for value in tree.xpath(selector):
-            value = str(value).strip()
-            if value:
-                return value
-    return None
-
-
-def canonical_url(tree: lxml.html.HtmlElement, page_url: str) -> str | None:
-    """The URL the page declares as its own (rel=canonical, else og:url), made absolute."""
-    href = _meta_content(tree, '//link[contains(concat(" ", normalize-space(@rel), " "), " canonical ")]/@href',
-                         '//meta[@property="og:url"]/@content')
-    if not href or href.startswith(("javascript:", "data:", "#")):
-        return None
-    absolute = urljoin(page_url, href)
-    return absolute if absolute.startswith(("http://", "https://")) else None
-
-
-def publication_date(tree: lxml.html.HtmlElement, url: str) -> str | None:
-    """The original publication date (YYYY-MM-DD) by htmldate; None when the page gives no reliable date."""
-    from htmldate import find_date
-
-    try:
-        return find_date(tree, url=url, original_date=True, extensive_search=True, outputformat="%Y-%m-%d")
-    except Exception:  # htmldate guards most input; a failure here must not cost the article
-        logger.debug("no date on %s", url, exc_info=True)
-        return None
 
 
 def load_language_detector() -> None:
@@ -175,8 +167,12 @@ def detect_language(text: str, declared: str | None) -> str | None:
         import py3langid
 
         return py3langid.classify(text[:LANGUAGE_SAMPLE])[0]
+    return _language_code(declared)
+
+
+def _language_code(declared: str | None) -> str | None:
     if declared:
-        return declared.split("-")[0].split("_")[0].lower() or None
+        return declared.split("-")[0].split("_")[0].strip().lower() or None
     return None
 
 
@@ -185,11 +181,14 @@ def _normalize(paragraph: str) -> str:
 
 
 def main_paragraphs(tree: lxml.html.HtmlElement, url: str) -> list[str]:
-    """The main text as paragraphs: trafilatura on the cleaned tree, else the page's own ``<p>`` elements."""
+    """The main text as paragraphs: trafilatura on the cleaned tree, else the page's own ``<p>`` elements.
+
+    trafilatura runs without its own fallbacks (``fast``): it would run readability and jusText on every page
+    and compare; :mod:`~pipelines.extract.opinion` asks them only about the pages whose text is doubtful."""
     import trafilatura
 
     text = trafilatura.extract(tree, url=url, output_format="txt", include_comments=False, include_tables=True,
-                               include_images=False, deduplicate=False, fast=False)
+                               include_images=False, deduplicate=False, fast=True)
     if not text:
         text = trafilatura.extract(tree, url=url, output_format="txt", include_comments=False, favor_recall=True)
     if text:
@@ -226,26 +225,33 @@ def _without_boilerplate(paragraphs: list[str], boilerplate: frozenset[str]) -> 
 
 def extract_article(html: bytes | str, url: str, boilerplate: frozenset[str] = frozenset(),
                     content_type: str | None = None, detect: bool = True) -> Article:
-    """Run every extraction stage on one page. Never raises on bad HTML: an unreadable page yields no text."""
-    import trafilatura
+    """Run every extraction stage on one page. Never raises on bad HTML: an unreadable page yields no text.
 
+    The page is parsed once; metadata, date, canonical URL, paywall markers and prompt removal read that tree,
+    and trafilatura gets it (it works on its own copy), so is readability when a second opinion is asked."""
     article = Article(url=url)
     if isinstance(html, bytes) and looks_binary(html):
         return article
     tree = parse_html(decode_html(html, content_type))
     if tree is None:
         return article
-    metadata = trafilatura.extract_metadata(tree, default_url=url)
-    article.title = _normalize(metadata.title) if metadata and metadata.title else None
-    article.author = metadata.author if metadata else None
-    article.sitename = metadata.sitename if metadata else None
+    scripts = ld_json_scripts(tree)
+    declared = declared_metadata(tree, url, scripts)
     article.published = publication_date(tree, url)
     article.canonical_url = canonical_url(tree, url)
-    article.paywalled = paywall_marked(tree)
-    article.declared_language = tree.get("lang") or _meta_content(
-        tree, '//meta[@http-equiv="content-language"]/@content')
+    article.declared_language = declared_language(tree)
+    etree.strip_elements(tree, *NEVER_TEXT, with_tail=False)  # read above (JSON-LD, dates), never article text
+    metadata = complete_metadata(tree, url, declared)
+    article.title = _normalize(metadata.title) if metadata.title else None
+    article.author, article.sitename = metadata.author, metadata.sitename
+    article.paywalled = paywall_marked(tree, scripts)
     article.prompts_removed = strip_prompt_elements(tree)
-    paragraphs = _drop_title_and_byline(main_paragraphs(tree, url), article.title)
+    signals = Signals(paragraph_words(tree), metadata.description, metadata.body_words)
+    found = main_paragraphs(tree, url)
+    article.doubts = doubts(found, signals)
+    if article.doubts:
+        found, article.chosen = second_opinion(tree, url, found, signals, _language_code(article.declared_language))
+    paragraphs = without_repeats(_drop_title_and_byline(found, article.title))
     cleaned = clean_paragraphs(paragraphs)
     article.prompts_removed += len(paragraphs) - len(cleaned)
     article.memory_keys = [paragraph_key(paragraph) for paragraph in cleaned]
