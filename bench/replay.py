@@ -108,10 +108,6 @@ def crawl(n: int, workers: int, use_index: bool = True) -> tuple[float, int, int
             [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={topic}",
              "-s", f"REPLAY_FROM={warc.parent}", "-s", f"ARCHIVE_DIR={out}", "-s", f"EXTRACT_WORKERS={workers}",
              "-s", f"REPLAY_USE_INDEX={use_index}",
-             # A replay holds every article in CaptureOrderPipeline until nothing else can arrive; past Scrapy's
-             # scraper-slot size (5 MB of held responses) the engine stops taking responses and the two wait on
-             # each other. Measured here with the slot out of the way.
-             "-s", "SCRAPER_SLOT_MAX_ACTIVE_SIZE=4000000000",
              "-s", "LOG_LEVEL=WARNING", "-s", "PROGRESS_INTERVAL=0", "-s", "REPORT_ENABLED=False"])
         written = len(list((Path(out) / "bench-replay" / "text").glob("*.txt")))
     return elapsed, peak, written

@@ -37,7 +37,11 @@ class ReplayAddon:
                            HttpProxyMiddleware):
             settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", middleware, None)
         # A replay is as fast as the disk: politeness delays protect live servers only.
-        for name, value in (("DOWNLOAD_DELAY", 0), ("AUTOTHROTTLE_ENABLED", False),
+        # The capture-order pipeline (pipelines/order.py) holds a replay's articles until nothing else can arrive;
+        # Scrapy counts each held article's response against the scraper's 5 MB slot and stops downloading past
+        # it, so a replay of more than 5 MB of articles would wait for ever. The held articles keep no HTML.
+        for name, value in (("SCRAPER_SLOT_MAX_ACTIVE_SIZE", 1 << 50), ("DOWNLOAD_DELAY", 0),
+                            ("AUTOTHROTTLE_ENABLED", False),
                             ("CONCURRENT_REQUESTS_PER_DOMAIN", 64), ("CONCURRENT_REQUESTS", 64),
                             ("BACKOFF_BASE", 0)):
             if (settings.getpriority(name) or 0) <= SETTINGS_PRIORITIES["project"]:
