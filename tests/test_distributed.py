@@ -58,6 +58,14 @@ def site(tmp_path):
         yield server
 
 
+def slow_articles(site: SiteServer, delay: float) -> None:
+    """Every outlet's articles answered after ``delay`` seconds, each with a line of its own."""
+    for n in range(ARTICLES_PER_OUTLET):
+        for outlet in OUTLETS:
+            site.route(article_url(outlet, n), Reply(body=article_page(
+                f"Lavrov on Afghanistan {n}", [f"Story {outlet}-{n}."] + BODY, published="2021-07-16"), delay=delay))
+
+
 def start_worker(tmp_path: Path, site: SiteServer, redis_url: str, number: int, *settings: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
     env.update(http_proxy=site.proxy_url, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
@@ -176,10 +184,7 @@ def test_a_worker_killed_while_holding_articles_loses_none(tmp_path, site, redis
 
 
 def test_redis_going_away_stops_workers_cleanly(tmp_path, site, redis_url):
-    for n in range(ARTICLES_PER_OUTLET):
-        for outlet in OUTLETS:
-            site.route(article_url(outlet, n), Reply(body=article_page(f"Lavrov on Afghanistan {n}", BODY,
-                                                                       published="2021-07-16"), delay=0.5))
+    slow_articles(site, 0.5)
     process = start_worker(tmp_path, site, redis_url, 0, "CLUSTER_REDIS_RETRY_SECONDS=2")
     deadline = time.time() + 60
     while len(article_requests(site)) < 2 and time.time() < deadline:
@@ -198,10 +203,7 @@ def test_redis_going_away_stops_workers_cleanly(tmp_path, site, redis_url):
 def test_a_redis_restart_costs_a_pause_not_the_crawl(tmp_path, site):
     """Redis stops mid-crawl and comes back three seconds later (its data on disk, as a production Redis keeps
     it): both workers wait, say so once, and finish the crawl; every article archived once."""
-    for n in range(ARTICLES_PER_OUTLET):
-        for outlet in OUTLETS:
-            site.route(article_url(outlet, n), Reply(body=article_page(
-                f"Lavrov on Afghanistan {n}", [f"Story {outlet}-{n}."] + BODY, published="2021-07-16"), delay=0.2))
+    slow_articles(site, 0.2)
     (tmp_path / "redis").mkdir()
     with restartable_redis_server(tmp_path / "redis") as server:
         processes = [start_worker(tmp_path, site, server.url, n) for n in range(2)]
@@ -225,10 +227,7 @@ def test_staggered_workers_all_end_soon_after_the_last_article(tmp_path, site, r
     """Three workers started two seconds apart, and a fourth once the crawl is over: each exits 0 within 15 s of
     the last article request; the late one finds nothing new (its listings answer as before, every article is
     archived) and ends quickly."""
-    for n in range(ARTICLES_PER_OUTLET):  # slow enough that the crawl outlasts the staggered starts
-        for outlet in OUTLETS:
-            site.route(article_url(outlet, n), Reply(body=article_page(
-                f"Lavrov on Afghanistan {n}", [f"Story {outlet}-{n}."] + BODY, published="2021-07-16"), delay=0.5))
+    slow_articles(site, 0.5)  # slow enough that the crawl outlasts the staggered starts
     processes = []
     for n in range(3):
         processes.append(start_worker(tmp_path, site, redis_url, n))

@@ -106,7 +106,7 @@ def catch_refusal(crawler: Crawler, refused: list[Exception]) -> None:
 
 
 # Own settings whose default is None, with the type a value must have.
-TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": "getint", "WARC_ENABLED": "getbool", "SETTLED_REFRESH_AFTER_DAYS": "getfloat"}
+TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": int, "WARC_ENABLED": bool, "SETTLED_REFRESH_AFTER_DAYS": float}
 _GETTERS = {bool: ("getbool", "True or False"), int: ("getint", "a whole number"), float: ("getfloat", "a number"),
             dict: ("getdict", "a JSON object")}
 
@@ -123,14 +123,14 @@ def check_settings(settings: Any) -> None:
         value = settings.get(name)
         if value is None or value is default:
             continue
-        getter, kind = _GETTERS.get(type(default), (TYPED_NONE_DEFAULTS.get(name), None))
-        if getter is None:
+        kind = type(default) if default is not None else TYPED_NONE_DEFAULTS.get(name)
+        if kind not in _GETTERS:
             continue
-        kind = kind or {"getint": "a whole number", "getbool": "True or False", "getfloat": "a number"}[getter]
+        getter, expected = _GETTERS[kind]
         try:
             getattr(settings, getter)(name)
         except (TypeError, ValueError):
-            raise UsageError(f"-s {name}={value}: expected {kind} (see the settings table in the README)") from None
+            raise UsageError(f"-s {name}={value}: expected {expected} (see the settings table in the README)") from None
 
 
 def check_spider_arguments(arguments: dict[str, str]) -> None:
