@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -53,9 +54,9 @@ def build(site: SiteServer, outlets: int, articles: int, latency: float, topic: 
 
 
 def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: float,
-                concurrency: int) -> tuple[float, int, list[int], float]:
+                concurrency: int) -> tuple[float, int, list[int], float, float]:
     """Wall time of a crawl by ``workers`` workers, the Redis memory the finished crawl holds, the workers' exit
-    statuses, and when (seconds since the start) the last worker exited."""
+    statuses, when the last worker exited, and the CPU seconds all workers used."""
     port = free_port()
     redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
                               "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
@@ -64,6 +65,7 @@ def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: f
     env.update(http_proxy=site.proxy_url, PYTHONPATH=str(REPO), SCRAPY_SETTINGS_MODULE="crawler.settings")
     archive = tmp / f"archive-{workers}"
     started = time.time()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     processes = [subprocess.Popen(
         [sys.executable, "-m", "scrapy", "crawl", "coverage", "-a", f"topic={topic}", "-s", f"ARCHIVE_DIR={archive}",
          "-s", f"CLUSTER_REDIS_URL=redis://127.0.0.1:{port}/0", "-s", f"DOWNLOAD_DELAY={delay}",
@@ -72,10 +74,12 @@ def run_cluster(workers: int, site: SiteServer, topic: Path, tmp: Path, delay: f
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     codes = [process.wait() for process in processes]
     elapsed = time.time() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     memory = redis_client.Redis(port=port).info("memory")["used_memory"] - BASELINE_REDIS_BYTES
     redis.terminate()
     redis.wait()
-    return elapsed, memory, codes, time.time()
+    return elapsed, memory, codes, time.time(), cpu
 
 
 def main() -> None:
@@ -95,11 +99,12 @@ def main() -> None:
         print(f"{args.outlets} outlets x {args.articles} articles, latency {args.latency} s, delay {args.delay} s, "
               f"{args.concurrency} request(s) in flight per worker; politeness bound {bound:.1f} s")
         print(f"{'workers':>7} {'wall s':>7} {'pages/s':>8} {'speed-up':>9} {'ideal':>6} {'min gap s':>10} "
-              f"{'exit after last s':>18} {'exit codes':>11} {'redis B/URL':>12}")
+              f"{'exit after last s':>18} {'exit codes':>11} {'redis B/URL':>12} {'CPU s/page':>11}")
         baseline = None
         for workers in counts:
             before = len(site.requests())
-            elapsed, memory, codes, ended = run_cluster(workers, site, topic, Path(tmp), args.delay, args.concurrency)
+            elapsed, memory, codes, ended, cpu = run_cluster(workers, site, topic, Path(tmp), args.delay,
+                                                             args.concurrency)
             requests = site.requests()[before:]
             baseline = baseline or elapsed
             ideal = min(workers, baseline / bound) if bound else workers
@@ -110,7 +115,7 @@ def main() -> None:
             after_last = ended - max(r.time for r in requests)
             print(f"{workers:>7} {elapsed:>7.1f} {len(requests) / elapsed:>8.1f} {baseline / elapsed:>9.2f} "
                   f"{ideal:>6.2f} {min(gaps):>10.3f} {after_last:>18.1f} {','.join(map(str, codes)):>11} "
-                  f"{memory / max(len(requests), 1):>12.0f}")
+                  f"{memory / max(len(requests), 1):>12.0f} {cpu / max(len(requests), 1):>11.3f}")
 
 
 if __name__ == "__main__":

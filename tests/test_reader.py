@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.archive.reader import record_at, response_payloads
+from crawler.archive.reader import open_record, record_at, response_payloads
+from crawler.archive.records import RecordHead, scan
 from tests.support.warcs import write_warc
 
 
@@ -18,6 +19,20 @@ def test_record_at_reads_the_record_an_offset_names(tmp_path, gzip):
         assert record.content_stream().read() == b"<p>b</p>"
         unparsed = record_at(fh, offsets[0], parse_http=False)
         assert unparsed.http_headers is None and unparsed.raw_stream.read().startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("gzip", [True, False], ids=["warc.gz", "warc"])
+def test_stored_length_is_the_gzip_member_a_verbatim_copy_reads(tmp_path, gzip):
+    """The replay copies a served record by the length its reader saw; in a .warc.gz that is the gzip member the
+    scanner finds, in an uncompressed file it is not known (warcio leaves the closing blank lines out)."""
+    warc = tmp_path / ("a.warc.gz" if gzip else "a.warc")
+    write_warc(warc, {"http://e.test/a": b"<p>a</p>" * 500, "http://e.test/b": b"<p>b</p>"}, gzip=gzip)
+    heads = [head for head in scan(warc) if isinstance(head, RecordHead)]
+    with open(warc, "rb") as fh:
+        for head in heads:
+            opened = open_record(fh, head.offset, parse_http=False)
+            opened.record.raw_stream.read()
+            assert opened.stored_length() == (head.length if gzip else None)
 
 
 def test_an_offset_inside_a_record_is_no_record(tmp_path):

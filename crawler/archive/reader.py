@@ -9,6 +9,7 @@ index or a manifest points at. Being part of ``crawler.archive``, importing it i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
@@ -24,14 +25,38 @@ def record_at(fh: BinaryIO, offset: int, *, parse_http: bool = True) -> ArcWarcR
 
     ValueError when no WARC record starts there (a stale index): bytes that are neither a gzip member nor a
     ``WARC/1.x`` line never reach warcio's reader, and bytes warcio takes for an old ARC header are refused."""
+    return open_record(fh, offset, parse_http=parse_http).record
+
+
+@dataclass
+class OpenRecord:
+    """A record opened by :func:`open_record`, with the iterator that read it: only the iterator knows where the
+    record ends in the file (its gzip member's end), which a copy of the stored bytes needs."""
+
+    record: ArcWarcRecord
+    iterator: ArchiveIterator
+
+    def stored_length(self) -> int | None:
+        """How many bytes of a ``.warc.gz`` file the record's gzip member takes, read to its end first (cheap once
+        its content is read); None in an uncompressed file, where warcio leaves the record's closing blank lines
+        out of the length."""
+        self.iterator.read_to_end(self.record)
+        if not self.iterator.reader.decompressor:
+            return None
+        return self.iterator.get_record_length()
+
+
+def open_record(fh: BinaryIO, offset: int, *, parse_http: bool = True) -> OpenRecord:
+    """:func:`record_at`, keeping the iterator (see :class:`OpenRecord`)."""
     fh.seek(offset)
     if not fh.read(7).startswith((GZIP_MAGIC, b"WARC/1.")):  # zeros or text: not for warcio's reader
         raise ValueError("no WARC record at this offset (stale index?)")
     fh.seek(offset)
-    record = next(iter(ArchiveIterator(fh, no_record_parse=not parse_http)), None)
+    iterator = ArchiveIterator(fh, no_record_parse=not parse_http)
+    record = next(iter(iterator), None)
     if record is None or record.format != "warc":
         raise ValueError("no WARC record at this offset (stale index?)")
-    return record
+    return OpenRecord(record, iterator)
 
 
 def response_payloads(files: Iterable[Path], header: str, wanted: set[str]) -> dict[str, tuple[bytes, str | None]]:

@@ -39,11 +39,12 @@ class RecordCopier:
         """Whether ``path`` is a file of the topic's own archive (then it is not copied)."""
         return path.resolve().parent == self.warc_dir.resolve()
 
-    def copy(self, path: Path, offset: int) -> RecordLocation:
-        """The record at ``offset`` of ``path``, copied (once) into the topic's WARC file; where the copy is."""
+    def copy(self, path: Path, offset: int, length: int | None = None) -> RecordLocation:
+        """The record at ``offset`` of ``path`` (``length`` bytes, when the caller knows), copied (once) into the
+        topic's WARC file; where the copy is."""
         key = (path, offset)
         if key not in self.copied:
-            length = self._length(path, offset)
+            length = length or self._length(path, offset)
             with open(path, "rb") as stream:
                 stream.seek(offset)
                 data = stream.read(length)
@@ -53,7 +54,7 @@ class RecordCopier:
         return self.copied[key]
 
     def _length(self, path: Path, offset: int) -> int:
-        if path not in self._lengths:  # one pass over the file's record heads, the first time it is needed
+        if path not in self._lengths:  # one pass over the file's record heads, the first time one is not known
             self._lengths[path] = {head.offset: head.length for head in scan(path) if isinstance(head, RecordHead)}
         return self._lengths[path][offset]
 

@@ -86,10 +86,10 @@ class ReplayDownloadHandler:
         warc_file, offset = pointer.path.name, pointer.offset
         if self.copier is not None and not self.copier.own(pointer.path):
             before = len(self.copier.copied)
-            copy = self.copier.copy(pointer.path, pointer.offset)
+            copy = self.copier.copy(pointer.path, pointer.offset, served.stored_length)
             warc_file, offset = copy.warc_file, copy.offset
             if original is not None:
-                self.copier.copy(original.path, original.offset)
+                self.copier.copy(original.path, original.offset, first.stored_length)
             self.stats.inc_value("replay/records_copied", len(self.copier.copied) - before)
         request.meta[Meta.WARC] = {"file": warc_file, "record_id": served.record_id, "offset": offset,
                                    "date": pointer.date, "source": [pointer.path.name, pointer.offset]}

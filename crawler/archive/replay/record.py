@@ -15,7 +15,7 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.recordloader import ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 
-from crawler.archive.reader import record_at
+from crawler.archive.reader import open_record
 from crawler.archive.replay.index import RecordPointer
 
 
@@ -36,6 +36,7 @@ class ServedRecord:
     refers_to_uri: str | None
     refers_to_date: str | None
     cut: bool = False  # the payload was cut at the maxsize asked for
+    stored_length: int | None = None  # bytes the record takes in its file (a verbatim copy reads that many)
 
 
 def digest_matches(declared: str, data: bytes) -> bool | None:
@@ -82,7 +83,8 @@ def read_record(pointer: RecordPointer, verify: bool, maxsize: int = 0) -> Serve
     try:
         with open(pointer.path, "rb") as fh:
             # Bytes at a wrong offset can pass for an old ARC header: only a WARC record for this URL is served.
-            record = record_at(fh, pointer.offset, parse_http=False)
+            opened = open_record(fh, pointer.offset, parse_http=False)
+            record = opened.record
             rec = record.rec_headers
             if record.rec_type not in ("response", "revisit"):
                 raise ValueError(f"a {record.rec_type} record where a response was expected (stale index?)")
@@ -92,6 +94,7 @@ def read_record(pointer: RecordPointer, verify: bool, maxsize: int = 0) -> Serve
             limit = maxsize + HTTP_HEAD_ROOM if maxsize else 0
             whole = not limit or (record.length or 0) <= limit
             block = record.raw_stream.read() if whole else record.raw_stream.read(limit)
+            stored = opened.stored_length() if whole else None
         stream = BytesIO(block)
         http = _HTTP_LOADER.load_http_headers(record.rec_type, rec.get_header("WARC-Target-URI") or "", stream,
                                               len(block))
@@ -117,7 +120,7 @@ def read_record(pointer: RecordPointer, verify: bool, maxsize: int = 0) -> Serve
     protocol = http.protocol if http else "HTTP/1.1"
     return ServedRecord(status, headers, raw, protocol, rec.get_header("WARC-Record-ID") or "",
                         truncated, rec.get_header("WARC-Refers-To-Target-URI"),
-                        rec.get_header("WARC-Refers-To-Date"), cut)
+                        rec.get_header("WARC-Refers-To-Date"), cut, stored)
 
 
 _HTTP_LOADER = ArcWarcRecordLoader(verify_http=False)
