@@ -339,6 +339,10 @@ class ReportExtension:
     def spider_closed(self, spider, reason: str) -> None:
         if getattr(spider, "topic", None) is None:
             return
+        run = getattr(self.crawler, "topic_run", None)
+        if run is not None and not run.writes_report:
+            logger.info("report left to the worker that found the shared crawl over")
+            return
         root = paths_for(self.crawler.settings, spider).root
         stats = self.crawler.stats
         try:

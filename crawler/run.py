@@ -32,6 +32,10 @@ class TopicRun:
     store: Any
     lock: TopicLock | None = None
     distributed: bool = False
+    # Whether this crawl writes the topic's report when it ends: in a cluster only the worker that first finds the
+    # shared crawl over does (the report is the topic's, from the shared store; every worker writing it at once
+    # only delayed every exit by seconds of CPU).
+    writes_report: bool = True
     closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:

@@ -4,8 +4,13 @@ and still do what the crawl relies on (a loud failure if not), one test or more 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from scrapy.core.downloader import Downloader
 from scrapy.core.downloader import Slot as DownloaderSlot
@@ -19,6 +24,8 @@ from twisted.internet.defer import Deferred
 
 from crawler.compat import (RobotsTxtHooks, drop_waiting_requests, engine_scheduler, hold_download_slot,
                             keep_connection_headers, robots_sitemaps)
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_engine_has_the_attributes_engine_drained_reads():
@@ -260,3 +267,21 @@ def test_patient_retry_waits_for_redis_then_gives_up_at_once(tmp_path):
         assert time.monotonic() - started < 0.5
         server.start()
         assert client.get("k") == b"v"  # back, and its data with it
+
+
+def test_exit_without_teardown_runs_exit_handlers_and_flushes(tmp_path):
+    """The crawl command ends through it: the atexit handlers (WARC writers, logging) must still run and buffered
+    output must still arrive, with the exit status asked for."""
+    assert callable(getattr(atexit, "_run_exitfuncs", None))
+    marker = tmp_path / "handler-ran"
+    script = ("import atexit, pathlib, sys\n"
+              "from crawler.compat import exit_without_teardown\n"
+              f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+              "sys.stdout.write('buffered, no newline')\n"
+              "exit_without_teardown(5)\n"
+              "print('never')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert result.returncode == 5, result.stderr
+    assert result.stdout == "buffered, no newline"
+    assert marker.read_text() == "yes"

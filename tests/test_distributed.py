@@ -128,6 +128,10 @@ def test_workers_share_one_crawl(tmp_path, site, redis_url, workers):
     stats = [json.loads((tmp_path / f"stats-{n}.json").read_text()) for n in range(workers)]
     assert sum(1 for s in stats if s.get("extract/pages")) >= 2  # the work was shared
     topic_dir = tmp_path / "archive" / "cluster"
+    # one worker writes the topic's report, from the shared store: all of the cluster's articles
+    assert sum(1 for s in stats if "distributed/report_left_to" not in s) == 1, stats
+    report = json.loads((topic_dir / "report.json").read_text())
+    assert report["totals"]["kept"] == len(OUTLETS) * ARTICLES_PER_OUTLET
     files = warc_check(topic_dir)
     writers = {int(f.name.rsplit("-", 1)[1].split(".")[0]) for f in files}
     assert 2 <= len(writers) and writers <= {p.pid for p in processes}  # each worker writes files of its own

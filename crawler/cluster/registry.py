@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IDLE_CHECK_SECONDS = 1.0  # how often an idle worker looks whether the cluster's crawl is over
+REPORT_TURN_SECONDS = 24 * 3600  # the claim on writing a crawl's report; a new crawl clears it
 
 
 class WorkerRegistry:
@@ -60,7 +61,8 @@ class WorkerRegistry:
         with self.redis.lock(self._key("opening"), timeout=30, blocking_timeout=60):
             others = self.live_workers() - {self.worker}
             if not others and not self.redis.exists(self._key("requests")) and not self._lease_keys():
-                self.redis.delete(self._key("fingerprints"))  # a new crawl: yesterday's fingerprints must not
+                # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn today's
+                self.redis.delete(self._key("fingerprints"), self._key("report"))
                 logger.info("distributed crawl of %s starts (worker %s)", self.topic, self.worker)
             else:
                 logger.info("worker %s joins the crawl of %s (%d other worker(s))", self.worker, self.topic,
@@ -107,8 +109,20 @@ class WorkerRegistry:
             if busy or (scheduler is not None and scheduler.queued()):
                 wake_engine(self.crawler, IDLE_CHECK_SECONDS)  # not only at the engine's 5-second heartbeat
                 raise DontCloseSpider("other workers are still crawling this topic")
+            self._take_report_turn()
         except redis.RedisError as exc:
             self.redis_lost(exc)
+
+    def _take_report_turn(self) -> None:
+        """The shared crawl is over: the first worker to see it writes the topic's report, the others do not."""
+        run = getattr(self.crawler, "topic_run", None)
+        if run is None or not run.writes_report:
+            return
+        self.redis.set(self._key("report"), self.worker, nx=True, ex=REPORT_TURN_SECONDS)
+        owner = (self.redis.get(self._key("report")) or b"").decode()
+        if owner and owner != self.worker:
+            run.writes_report = False
+            self.crawler.stats.set_value("distributed/report_left_to", owner)
 
     def spider_closed(self, spider, reason: str) -> None:
         if self.beat is not None and self.beat.running:

@@ -22,6 +22,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import NotConfigured, UsageError
 
 from crawler.archive.replay import replay_files
+from crawler.compat import exit_without_teardown
 from crawler.lock import TopicLocked
 from crawler.paths import ArchiveUnwritable, UnsafeArchive
 from crawler.spiders.coverage import MissingTopic
@@ -37,6 +38,13 @@ DISK_FULL = 1
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        """:meth:`crawl`, then the process ends at once with its exit status (``compat.exit_without_teardown``:
+        the interpreter's teardown would only free memory, for seconds); a usage error still reaches Scrapy,
+        which prints it and exits 2."""
+        self.crawl(args, opts)
+        exit_without_teardown(self.exitcode)
+
+    def crawl(self, args: list[str], opts: argparse.Namespace) -> None:
         """Scrapy's ``crawl`` (one spider, by name), with the crawler built here through the process's public
         ``create_crawler`` so that its refusals and final stats can be read."""
         check_settings(self.settings)
