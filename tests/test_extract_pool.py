@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from tests.support.crawl import crawl
 from tests.support.example import EXAMPLE
 from tests.support.sites import SiteServer, article_page, robots_txt, rss_feed
 
+REPO = Path(__file__).resolve().parent.parent
 HOST = "http://www.pool.test"
 BODY = ["Russian Foreign Minister Sergei Lavrov said the American mission in Afghanistan had failed.",
         "He spoke at a regional conference in Tashkent attended by the Afghan president, Ashraf Ghani."]
@@ -140,3 +143,24 @@ def test_a_worker_that_extracted_a_page_has_not_imported_scrapy():
         assert executor.submit(imports_scrapy).result(timeout=60) is False
     finally:
         executor.shutdown(wait=True)
+
+
+def test_in_process_extraction_warms_up_in_a_thread_before_its_first_page():
+    """With ``EXTRACT_WORKERS=0`` extraction runs on the reactor's thread: the libraries and the language model
+    load in a thread as the pool starts (while discovery runs), and the first page waits for that warm-up
+    instead of loading them itself. Checked in a fresh interpreter, where nothing is loaded yet."""
+    script = ("import asyncio, sys\n"
+              "from pipelines.extract import extract_to_dict\n"
+              "from pipelines.extract.pool import ExtractionPool\n"
+              "assert 'trafilatura' not in sys.modules and 'py3langid' not in sys.modules\n"
+              "pool = ExtractionPool(0, extract_to_dict, on_crash=lambda: None)\n"
+              "pool.start()\n"
+              "pool.warming.result(timeout=120)\n"
+              "assert 'trafilatura' in sys.modules and 'py3langid' in sys.modules\n"
+              f"page = {article_page('Lavrov in Tashkent', BODY).encode()!r}\n"
+              f"article = asyncio.run(pool.run((page, {HOST + '/news/lavrov'!r}, frozenset())))\n"
+              "assert article['paragraphs'] and pool.warming is None\n"
+              "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.stdout.strip() == "ok", result.stderr[-3000:]

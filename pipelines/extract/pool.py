@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
@@ -89,6 +89,7 @@ class ExtractionPool:
         self.on_crash = on_crash
         self.executor: ProcessPoolExecutor | None = None
         self.alone: ProcessPoolExecutor | None = None  # runs pages suspected of killing a worker, one at a time
+        self.warming: Future | None = None  # in-process extraction: the warm-up, in a thread, while discovery runs
         self._alone_lock = asyncio.Lock()
 
     def start(self) -> None:
@@ -99,6 +100,12 @@ class ExtractionPool:
             if self.extract is extract_to_dict:
                 for _ in range(self.workers):
                     self.executor.submit(warm_up)
+        elif self.extract is extract_to_dict:
+            # Extraction runs on the reactor's thread: without this its first page stalled the crawl for the
+            # imports and models (3-4 s on a busy machine), in every worker of a cluster.
+            warmer = ThreadPoolExecutor(1, thread_name_prefix="extract-warm-up")
+            self.warming = warmer.submit(warm_up)
+            warmer.shutdown(wait=False)
 
     def shutdown(self) -> None:
         for executor in (self.executor, self.alone):
@@ -109,6 +116,12 @@ class ExtractionPool:
     async def run(self, args: tuple) -> dict:
         """The extraction result of one page (``args``: html, url, boilerplate, content type)."""
         if self.executor is None:
+            if self.warming is not None:  # never two extractions at once in this process
+                warming, self.warming = self.warming, None
+                try:
+                    await asyncio.wrap_future(warming)
+                except Exception:  # a failed warm-up only means the first page pays for the imports
+                    logger.debug("extraction warm-up failed", exc_info=True)
             return self.extract(*args)
         executor = self.executor
         try:
