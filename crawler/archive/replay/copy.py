@@ -34,10 +34,14 @@ class RecordCopier:
             "description": f"records copied verbatim by a replay of {source}"})
         self.copied: dict[tuple[Path, int], RecordLocation] = {}
         self._lengths: dict[Path, dict[int, int]] = {}
+        self._own: dict[Path, bool] = {}
 
     def own(self, path: Path) -> bool:
-        """Whether ``path`` is a file of the topic's own archive (then it is not copied)."""
-        return path.resolve().parent == self.warc_dir.resolve()
+        """Whether ``path`` is a file of the topic's own archive (then it is not copied); asked once per file, as
+        resolving paths on every request cost more than the copy itself."""
+        if path not in self._own:
+            self._own[path] = path.resolve().parent == self.warc_dir.resolve()
+        return self._own[path]
 
     def copy(self, path: Path, offset: int, length: int | None = None) -> RecordLocation:
         """The record at ``offset`` of ``path`` (``length`` bytes, when the caller knows), copied (once) into the
