@@ -21,6 +21,7 @@ from functools import lru_cache
 import lxml.html
 from lxml import etree
 
+from pipelines.cuefile import cue_cache
 from pipelines.prompts import _cues, is_call_to_action, notice_in
 
 MAIN_TEXT_SHARE = 0.5  # an element holding more than this share of the page's paragraph text is never removed
@@ -49,7 +50,7 @@ _PROTECTED_TAGS = frozenset({"html", "body", "main", "article", "head", "title",
 _NAMING = ("class", "id", "role", "aria-label")
 
 
-@lru_cache(maxsize=1)
+@cue_cache
 def _dom_cues() -> dict:
     dom = _cues()["dom"]
     cues = {name: frozenset(dom[name])
@@ -136,7 +137,7 @@ def _ends_phrase(parts: tuple[str, ...], cues: dict) -> bool:
     return any(parts[-len(phrase):] == phrase for phrase in cues["phrase_ends"].get(parts[-1], ()))
 
 
-@lru_cache(maxsize=65536)
+@cue_cache
 def _value_names_a_prompt(value: str, split: bool) -> bool:
     tokens = value.split() if split else (value,)
     return any(names_a_prompt(parts) for token in tokens for parts in name_parts(token))
@@ -296,7 +297,7 @@ def _names_a_wall(parts: tuple[str, ...]) -> bool:
                                                    and names & {"wall", "only", "gate", "locked"}))
 
 
-@lru_cache(maxsize=65536)
+@cue_cache
 def _value_names_a_wall(value: str) -> bool:
     return any(_names_a_wall(parts) for token in value.split() for parts in name_parts(token))
 

@@ -1,7 +1,8 @@
 """Prompt removal: paywall, donation, newsletter, cookie and "read more" prompts that sites put inside articles.
 
 trafilatura finds the article; it keeps what the site placed inside it. Three layers take the prompts out, each
-usable and testable alone (no library does this; the cues are data, in ``pipelines/cues/prompts.toml``):
+usable and testable alone (no library does this; the cues are data, in ``pipelines/cues/prompts.toml``, plus
+the user's own ``EXTRACT_CUES_FILE``: :mod:`pipelines.cuefile`):
 
 1. DOM cues, before extraction (:mod:`pipelines.domcues`): elements whose class, id, role, aria-label or
    data-* names call them a paywall, donation, newsletter, cookie banner, related links, share bar or ad slot;
@@ -18,13 +19,10 @@ usable and testable alone (no library does this; the cues are data, in ``pipelin
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections import defaultdict
-from functools import lru_cache
-from importlib import resources
 
-CUES_RESOURCE = ("pipelines", "cues/prompts.toml")  # read as package data: works from a zipped egg (scrapyd)
+from pipelines.cuefile import cue_cache, cues as _cues
 
 SHORT_WORDS = 12  # a button, label or credit line is at most this long
 NOTICE_WORDS = 45  # a cookie, paywall or newsletter notice is at most this long
@@ -41,12 +39,6 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+)[\W\d_]*(\w+(?:-\w+)?)", re.UNIC
 _AMOUNT = re.compile(r"^[\s$€£₽¥]*\d[\d\s.,]*(?:[$€£₽¥]|usd|eur|rub|руб\.?)?\s*$", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1)
-def _cues() -> dict:
-    package, name = CUES_RESOURCE
-    return tomllib.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
-
-
 def _alternation(patterns: list[str], anchored: bool = False, whole: bool = False) -> re.Pattern:
     """One pattern for a cue list, to be matched against lowercased text: the cues are written in lower case, and
     without ``re.IGNORECASE`` (whose Unicode case folding makes a long alternation some twenty times slower) and
@@ -57,7 +49,7 @@ def _alternation(patterns: list[str], anchored: bool = False, whole: bool = Fals
     return re.compile(rf"^\W*(?:{body})" if anchored else rf"\b(?:{body})")
 
 
-@lru_cache(maxsize=1)
+@cue_cache
 def _text_patterns() -> dict[str, re.Pattern]:
     languages = _cues()["text"].values()
     gather = lambda name: [p for lang in languages for p in lang.get(name, [])]  # noqa: E731
@@ -72,14 +64,14 @@ def _text_patterns() -> dict[str, re.Pattern]:
     }
 
 
-@lru_cache(maxsize=1)
+@cue_cache
 def _address() -> tuple[frozenset[str], frozenset[str]]:
     languages = _cues()["text"].values()
     return (frozenset(w for lang in languages for w in lang.get("address", [])),
             frozenset(w for lang in languages for w in lang.get("imperatives", [])))
 
 
-@lru_cache(maxsize=1)
+@cue_cache
 def _run_words() -> frozenset[str]:
     return frozenset(_cues()["run"]["words"])
 

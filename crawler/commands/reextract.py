@@ -11,10 +11,13 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from scrapy.exceptions import UsageError
+
 from crawler.archive.reader import response_payloads
 from crawler.archive.writer import warc_files
 from crawler.commands.base import TopicDirCommand
 from crawler.state import open_state
+from pipelines.cuefile import CuesError, read_cues_file, use_extra_cues
 from pipelines.extract import extract_article
 from pipelines.manifest import read_manifest
 from crawler.fsutil import write_atomic
@@ -44,6 +47,10 @@ class Command(TopicDirCommand):
 
     def run(self, args: list[str], opts) -> None:
         paths = self.topic_paths(args)
+        try:  # the crawl's extraction, the user's prompt cues (EXTRACT_CUES_FILE) included
+            use_extra_cues(read_cues_file(self.settings.get("EXTRACT_CUES_FILE")))
+        except CuesError as exc:
+            raise UsageError(str(exc)) from None
         entries = [e for e in read_manifest(paths.manifest) if e.get("warc_record_id")]
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
         target = Path(opts.output) if opts.output else paths.root / f"text-reextract-{stamp}"

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from pipelines.cuefile import CuesError, read_cues_file, use_extra_cues
 from pipelines.extract.stages import extract_article
 
 
@@ -33,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="the page's URL (resolves links, helps date detection)")
     parser.add_argument("--json", action="store_true", help="print the whole extraction result as JSON")
     parser.add_argument("--from-warc", metavar="FILE", help="read the page from this WARC file (needs --url)")
+    parser.add_argument("--cues", metavar="FILE", help="your own prompt cues (TOML), as EXTRACT_CUES_FILE in a crawl")
     args = parser.parse_args(argv)
+    try:
+        use_extra_cues(read_cues_file(args.cues))
+    except CuesError as exc:
+        parser.error(str(exc).replace("EXTRACT_CUES_FILE=", "--cues ", 1))
     if args.from_warc:
         if not args.url:
             parser.error("--from-warc needs --url")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from crawler.paths import paths_for
 from crawler.state import open_state
+from pipelines.cuefile import read_cues_file
 from pipelines.extract.pool import ExtractionPool, WorkerDied
 from pipelines.extract.stages import _without_boilerplate, detect_language
 from pipelines.prompts import SiteMemory
@@ -31,7 +32,7 @@ class ExtractPipeline:
 
     Settings: ``EXTRACT_WORKERS`` (None = CPU count, 0 = in this process), ``EXTRACT_SITE_MEMORY_MIN_ARTICLES``,
     ``EXTRACT_FUNCTION`` (a module-level function with :func:`extract_to_dict`'s signature, to plug in another
-    extractor).
+    extractor), ``EXTRACT_CUES_FILE`` (the user's own prompt cues, on top of the packaged ones).
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -45,7 +46,8 @@ class ExtractPipeline:
         self.extract = load_object(crawler.settings.get("EXTRACT_FUNCTION"))
         self.memory = SiteMemory(self.min_articles)
         self.pool = ExtractionPool(self.workers, self.extract,
-                                   on_crash=lambda: self.stats.inc_value("extract/worker_crashed"))
+                                   on_crash=lambda: self.stats.inc_value("extract/worker_crashed"),
+                                   extra_cues=read_cues_file(crawler.settings.get("EXTRACT_CUES_FILE")))
         self.state = None
 
     @classmethod

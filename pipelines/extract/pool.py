@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
+from pipelines.cuefile import use_extra_cues
 from pipelines.extract.stages import extract_article, extract_to_dict, load_language_detector
 
 logger = logging.getLogger(__name__)
@@ -69,10 +70,18 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def new_executor(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` fresh (spawned) processes that die with this one."""
+def start_worker(parent: int, extra_cues: dict | None) -> None:
+    """Worker initializer: die with the crawl (:func:`die_with_parent`), and use the user's prompt cues
+    (``EXTRACT_CUES_FILE``, read and checked once by the crawl; a spawned worker starts with the packaged ones)."""
+    die_with_parent(parent)
+    if extra_cues:
+        use_extra_cues(extra_cues)
+
+
+def new_executor(workers: int, extra_cues: dict | None = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` fresh (spawned) processes that die with this one, using ``extra_cues``."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
+                               initializer=start_worker, initargs=(os.getpid(), extra_cues))
 
 
 class WorkerDied(Exception):
@@ -81,12 +90,15 @@ class WorkerDied(Exception):
 
 class ExtractionPool:
     """Runs ``extract`` (a module-level function with :func:`extract_to_dict`'s signature) on pages in
-    ``workers`` processes (0: in this process). ``on_crash`` is called once per worker death (a counter)."""
+    ``workers`` processes (0: in this process). ``on_crash`` is called once per worker death (a counter);
+    ``extra_cues``: the user's prompt cues (:func:`pipelines.cuefile.read_cues_file`), used by every worker."""
 
-    def __init__(self, workers: int, extract: Callable[..., dict], on_crash: Callable[[], Any]) -> None:
+    def __init__(self, workers: int, extract: Callable[..., dict], on_crash: Callable[[], Any],
+                 extra_cues: dict | None = None) -> None:
         self.workers = workers
         self.extract = extract
         self.on_crash = on_crash
+        self.extra_cues = extra_cues
         self.executor: ProcessPoolExecutor | None = None
         self.alone: ProcessPoolExecutor | None = None  # runs pages suspected of killing a worker, one at a time
         self.warming: Future | None = None  # in-process extraction: the warm-up, in a thread, while discovery runs
@@ -95,8 +107,10 @@ class ExtractionPool:
     def start(self) -> None:
         """Start the workers now: their imports (a second or so each) then overlap the rest of the crawler's
         start-up and discovery instead of following them."""
+        if self.workers == 0:
+            use_extra_cues(self.extra_cues)
         if self.workers > 0:
-            self.executor = new_executor(self.workers)
+            self.executor = new_executor(self.workers, self.extra_cues)
             if self.extract is extract_to_dict:
                 for _ in range(self.workers):
                     self.executor.submit(warm_up)
@@ -133,7 +147,7 @@ class ExtractionPool:
             logger.error("extraction worker died while %s was in the pool; trying it again alone", args[1])
             if self.executor is executor:  # the first page to notice replaces the pool for all
                 executor.shutdown(wait=False, cancel_futures=False)
-                self.executor = new_executor(self.workers)
+                self.executor = new_executor(self.workers, self.extra_cues)
             return await self._run_alone(args)
 
     async def _run_alone(self, args: tuple) -> dict:
@@ -141,7 +155,7 @@ class ExtractionPool:
         async with self._alone_lock:
             for attempt in (1, 2):
                 if self.alone is None:
-                    self.alone = new_executor(1)
+                    self.alone = new_executor(1, self.extra_cues)
                 try:
                     return await asyncio.wrap_future(self.alone.submit(self.extract, *args))
                 except BrokenProcessPool:
