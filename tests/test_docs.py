@@ -1,4 +1,5 @@
-"""The README's settings table against ``crawler/settings.py``: documentation that cannot drift from the code.
+"""The README's settings table against ``crawler/settings.py``, and docs/api.md's example and signatures against the
+code: documentation that cannot drift from it.
 
 The rule, checked on the names in the first column of the table under "## Settings":
 
@@ -19,8 +20,14 @@ it fails the first rule, and is removed from settings.py rather than documented.
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import os
 import re
+import subprocess
+import sys
 
+import pytest
 import scrapy.settings.default_settings as scrapy_defaults
 
 import crawler.settings as project_settings
@@ -102,3 +109,34 @@ def test_plain_defaults_match_the_settings_module():
                 wrong.append(f"{name}: README {cell}, settings.py {actual!r}")
     assert wrong == []
     assert compared > 25
+
+
+# -- docs/api.md: its example runs and prints what the page says; the signatures it gives are the code's -------
+
+def api_example() -> tuple[str, str]:
+    """The example's code and the output the page shows for it."""
+    text = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    output = text.split("It prints:\n\n```text\n", 1)[1].split("```", 1)[0]
+    return code, output
+
+
+def test_the_api_example_prints_what_the_page_says():
+    code, output = api_example()
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == output
+
+
+@pytest.mark.parametrize("function", ["crawler.topic.load_topic", "crawler.topic.parse_topic",
+                                      "pipelines.extract.extract_article", "pipelines.extract.extract_to_dict",
+                                      "crawler.archive.reader.response_payloads", "pipelines.manifest.read_manifest"])
+def test_the_api_page_gives_each_function_s_real_signature(function):
+    module, name = function.rsplit(".", 1)
+    signature = inspect.signature(getattr(importlib.import_module(module), name))
+    bare = signature.replace(parameters=[p.replace(annotation=inspect.Parameter.empty)
+                                         for p in signature.parameters.values()],
+                             return_annotation=inspect.Signature.empty)
+    assert f"{name}{bare}" in (REPO / "docs" / "api.md").read_text(encoding="utf-8")
