@@ -115,6 +115,9 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 ADDONS = {
+    # Scrapy's listings (enabled components, overridden settings, the final stats) at DEBUG, matplotlib's INFO lines
+    # quieted (crawler/quietlog.py); first, before Scrapy lists the add-ons.
+    "crawler.quietlog.QuietLogAddon": -2,
     # Old names of renamed settings still work, with a warning (crawler/deprecations.py); first, so every other
     # add-on and component reads the new names.
     "crawler.deprecations.RenamedSettingsAddon": -1,
@@ -157,6 +160,8 @@ EXTENSIONS = {
     "crawler.report.ReportExtension": 800,
     # The final stats as JSON: STATSFILE_PATH.
     "crawler.extensions.statsfile.StatsFile": 900,
+    # A few closing lines on stderr (kept, new, per outlet, errors, where the output is): SUMMARY_ENABLED.
+    "crawler.extensions.summary.ClosingSummary": 950,
 }
 # Write the final stats as JSON to this path (off when empty): crawler/extensions/statsfile.py.
 STATSFILE_PATH = ""
@@ -206,6 +211,9 @@ EXTRACT_WORKERS = None
 EXTRACT_SITE_MEMORY_MIN_ARTICLES = 3
 # The function a worker runs per page (dotted path; signature of pipelines.extract.extract_to_dict).
 EXTRACT_FUNCTION = "pipelines.extract.extract_to_dict"
+# A TOML file of the user's own prompt cues, laid out like pipelines/cues/prompts.toml: each list is added to the
+# packaged list of that name (pipelines/cuefile.py). None: the packaged cues only.
+EXTRACT_CUES_FILE = None
 
 # --- Duplicates (pipelines/dedup.py) ----------------------------------------------------------------------
 # Two cleaned texts whose estimated Jaccard similarity over word shingles reaches the threshold are copies of one
@@ -226,6 +234,8 @@ SETTLED_ERROR_RETRY_RUNS = 3
 # --- Progress and report (crawler/extensions/) ------------------------------------------------------------
 PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off
 REPORT_ENABLED = True  # write the coverage report when a crawl ends (`scrapy report DIR` writes it any time)
+# Print a short summary to stderr when a crawl ends, whatever LOG_LEVEL (crawler/extensions/summary.py).
+SUMMARY_ENABLED = True
 
 # --- Distributed crawls (crawler/cluster/) ------------------------------------------------------------------
 # A Redis URL (redis://host:port/db): several `scrapy crawl` workers share one topic's crawl through scrapy-redis

@@ -128,7 +128,9 @@ class WarcRecorderMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "WarcRecorderMiddleware":
         if not warc_enabled(crawler.settings):
-            raise NotConfigured("WARC recording is off (WARC_ENABLED, or replaying)")
+            # No reason given: Scrapy logs a NotConfigured with one as a WARNING, and a replay (which records
+            # nothing, its source being an archive already) or WARC_ENABLED=False is no problem to warn of.
+            raise NotConfigured
         if not keep_connection_headers():
             logger.warning("this Scrapy version hides connection headers (Transfer-Encoding) from the WARC recorder")
         middleware = cls(crawler)

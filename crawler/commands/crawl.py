@@ -3,9 +3,9 @@
 A crawl where some outlets failed still exits 0 (their errors are in the stats and the report); one where not
 a single response arrived (network down, every outlet failing) exits 3, so cron or scrapyd users notice.
 A setting given a value of the wrong kind (``-s DOWNLOAD_DELAY=abc``), a spider argument the coverage spider does
-not take (``-a until=...``: the window is the topic file's), an ``ARCHIVE_DIR`` that cannot be created, and a
-``REPLAY_FROM`` that holds no WARC file (or a file that is not one) are refused before the crawl starts, with one
-line saying so (exit 2), instead of a traceback or every request failing; so is a topic directory the crawl would write through a symlink in
+not take (``-a until=...``: the window is the topic file's), an ``ARCHIVE_DIR`` that cannot be created, a
+``REPLAY_FROM`` that holds no WARC file (or a file that is not one), and an ``EXTRACT_CUES_FILE`` that is no cues
+file are refused before the crawl starts, with one line saying so (exit 2), instead of a traceback or every request failing; so is a topic directory the crawl would write through a symlink in
 (``crawler.paths.UnsafeArchive``, raised as the spider starts). A topic another crawl holds the lock of stops the
 crawl at once with one line too (exit 1). A crawl stopped by a full disk exits 1 (its one error line is in the log).
 A distributed worker whose Redis stayed away past ``CLUSTER_REDIS_RETRY_SECONDS`` exits 2, naming the URL.
@@ -27,6 +27,7 @@ from crawler.lock import TopicLocked
 from crawler.paths import ArchiveUnwritable, UnsafeArchive
 from crawler.spiders.coverage import MissingTopic
 from crawler.topic import TopicError
+from pipelines.cuefile import CuesError, read_cues_file
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -51,6 +52,7 @@ class Command(ScrapyCrawlCommand):
         if args and args[0] == "coverage":
             check_spider_arguments(opts.spargs)
         check_replay_source(self.settings.get("REPLAY_FROM"))
+        check_cues_file(self.settings.get("EXTRACT_CUES_FILE"))
         if not args:
             raise UsageError  # Scrapy's: the usage text
         if len(args) > 1:
@@ -159,3 +161,13 @@ def check_replay_source(source: str | None) -> None:
             replay_files(Path(source))
         except NotConfigured as exc:
             raise UsageError(str(exc)) from None
+
+
+def check_cues_file(path: str | None) -> None:
+    """Refuse an ``EXTRACT_CUES_FILE`` that cannot be used (missing, not TOML, an unknown key, a pattern that is
+    not a regular expression) as a usage error, before the crawl starts: a misspelt cue would otherwise be
+    ignored, or fail in every extraction worker."""
+    try:
+        read_cues_file(path)
+    except CuesError as exc:
+        raise UsageError(str(exc)) from None

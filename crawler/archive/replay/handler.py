@@ -37,7 +37,9 @@ class ReplayDownloadHandler:
         self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         self.index = shared_index(crawler.settings.get("REPLAY_FROM"), crawler.settings.getbool("REPLAY_USE_INDEX"),
                                   crawler.settings.getint("REPLAY_RESYNC_WINDOW"))
-        logger.info("replaying %d records from %s", len(self.index), self.index.source)
+        if self.stats.get_value("replay/records") is None:  # the http and https handlers share one index
+            self.stats.set_value("replay/records", len(self.index))
+            logger.info("replaying %d records from %s", len(self.index), self.index.source)
         self.copier = self._copier(crawler)
         # Closed with the spider, not with the handler (at engine_stopped): the stats file and the report are
         # written at spider_closed, and they count the copies.
