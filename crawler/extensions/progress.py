@@ -1,7 +1,12 @@
 """A progress line per outlet while a crawl runs: discovered / fetched / kept / off-topic / errors, WARC bytes.
 
-On a terminal it is a live ``rich`` table; in logs (cron, scrapyd) one INFO line per interval. Setting
-``PROGRESS_INTERVAL`` (seconds, default 10; 0 turns it off).
+On a terminal it is a live ``rich`` table; in logs (cron, scrapyd, anything not a terminal) one plain INFO line per
+interval, without escape codes. Setting ``PROGRESS_INTERVAL`` (seconds, default 10; 0 turns it off).
+
+While the table is shown, the log handlers that write to the terminal write through the live display instead
+(:func:`route_logging`): the display redraws itself by moving the cursor up over its last drawing, so a log line
+written past it would be drawn over, and the table left in pieces on the screen. Through the display, each line
+is printed above the table, which is drawn again below it.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Progress:
         self.live = live
         self.display = None
         self.task = None
+        self.rerouted: list[tuple[logging.StreamHandler, Any]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "Progress":
@@ -69,8 +75,13 @@ class Progress:
             from rich.console import Console
             from rich.live import Live
 
-            self.display = Live(self.table(), console=Console(stderr=True), transient=False, auto_refresh=False)
+            terminal = sys.stderr
+            console = Console(stderr=True)
+            # stdout is left alone: it may carry data (a feed export to "-"); the display and the log are on stderr.
+            self.display = Live(self.table(), console=console, transient=False, auto_refresh=False,
+                                redirect_stdout=False)
             self.display.start()
+            self.rerouted = route_logging(console, terminal)
         self.task = task.LoopingCall(self.tick)
         self.task.start(self.interval, now=False)
 
@@ -98,3 +109,26 @@ class Progress:
         if self.display is not None:
             self.display.update(self.table(), refresh=True)
             self.display.stop()
+            self.display = None
+            restore_logging(self.rerouted)
+            self.rerouted = []
+
+
+def route_logging(console: Any, terminal: Any) -> list[tuple[logging.StreamHandler, Any]]:
+    """Make the root logger's handlers that write to ``terminal`` write through ``console`` (a live display's):
+    each line then goes above the display. Returns (handler, former stream) pairs for :func:`restore_logging`.
+    A handler writing to a file (``LOG_FILE``) is left alone."""
+    from rich.file_proxy import FileProxy
+
+    rerouted = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) \
+                and handler.stream is terminal:
+            rerouted.append((handler, handler.setStream(FileProxy(console, terminal))))
+    return rerouted
+
+
+def restore_logging(rerouted: list[tuple[logging.StreamHandler, Any]]) -> None:
+    """Give the handlers :func:`route_logging` rerouted their streams back."""
+    for handler, stream in rerouted:
+        handler.setStream(stream)
