@@ -128,4 +128,5 @@ def test_the_crawl_s_extraction_workers_use_the_own_cues(tmp_path):
         kept = "\n\n".join(p for p in golden.split("\n\n") if not p.startswith("Earlier this week, ex-Soviet Tajikistan"))
         assert text == kept + ("\n" if golden.endswith("\n") and not kept.endswith("\n") else "")
         changed += text != golden
-    assert changed == 2
+    assert changed == sum("\n\nEarlier this week, ex-Soviet Tajikistan" in (GOLDEN / name).read_text(encoding="utf-8")
+                          for name in written) > 0
