@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -135,6 +137,12 @@ def test_workers_share_one_crawl(tmp_path, site, redis_url, workers):
     files = warc_check(topic_dir)
     writers = {int(f.name.rsplit("-", 1)[1].split(".")[0]) for f in files}
     assert 2 <= len(writers) and writers <= {p.pid for p in processes}  # each worker writes files of its own
+    # each worker ends with its own summary: its share of the new articles, which add up to the cluster's
+    headlines = [next(line for line in (tmp_path / f"worker-{n}.log").read_text().splitlines()
+                      if line.startswith(f"presswarc worker {socket.gethostname()}/{process.pid}: cluster "))
+                 for n, process in enumerate(processes)]
+    shares = [int(re.search(r" kept, (\d+) new by this worker; ", line).group(1)) for line in headlines]
+    assert sum(shares) == len(OUTLETS) * ARTICLES_PER_OUTLET, headlines
     indexed = {json.loads(line.split(" ", 2)[2])["filename"] for line in (topic_dir / "index.cdxj").read_text().splitlines()}
     assert indexed == {f.name for f in files}
 
