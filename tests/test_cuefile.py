@@ -115,6 +115,9 @@ def test_a_crawl_with_a_bad_cues_file_stops_before_it_starts(tmp_path):
     assert not (tmp_path / "archive").exists()
 
 
+DROPPED = "Earlier this week, ex-Soviet Tajikistan"  # a paragraph of three of the example's articles
+
+
 def test_the_crawl_s_extraction_workers_use_the_own_cues(tmp_path):
     path = tmp_path / "cues.toml"
     path.write_text("[text.en]\nlabels = ['earlier this week, ex-soviet tajikistan']\n", encoding="utf-8")
@@ -125,8 +128,19 @@ def test_the_crawl_s_extraction_workers_use_the_own_cues(tmp_path):
     changed = 0
     for name, text in written.items():
         golden = (GOLDEN / name).read_text(encoding="utf-8")
-        kept = "\n\n".join(p for p in golden.split("\n\n") if not p.startswith("Earlier this week, ex-Soviet Tajikistan"))
+        kept = "\n\n".join(p for p in golden.split("\n\n") if not p.startswith(DROPPED))
         assert text == kept + ("\n" if golden.endswith("\n") and not kept.endswith("\n") else "")
         changed += text != golden
-    assert changed == sum("\n\nEarlier this week, ex-Soviet Tajikistan" in (GOLDEN / name).read_text(encoding="utf-8")
+    assert changed == sum(f"\n\n{DROPPED}" in (GOLDEN / name).read_text(encoding="utf-8")
                           for name in written) > 0
+
+    # reextract extracts as the crawl did: with the same cues nothing changes, without them the paragraphs return
+    topic_dir = str(tmp_path / "archive" / "lavrov-afghanistan")
+    same = run_scrapy(["reextract", topic_dir, "-o", str(tmp_path / "same"), "-s", f"EXTRACT_CUES_FILE={path}"])
+    assert f"0 changed, {len(written)} unchanged" in same.stdout
+    without = run_scrapy(["reextract", topic_dir, "-o", str(tmp_path / "without")])
+    assert f"{changed} changed" in without.stdout
+    bad = run_scrapy(["reextract", topic_dir, "-o", str(tmp_path / "bad"),
+                      "-s", f"EXTRACT_CUES_FILE={tmp_path}/no.toml"], check=False)
+    assert bad.returncode == 2 and f"EXTRACT_CUES_FILE={tmp_path}/no.toml: no such file" in bad.stderr
+    assert not (tmp_path / "bad").exists()
