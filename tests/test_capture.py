@@ -56,13 +56,13 @@ def test_wayback_records_replay_at_the_original_url_and_date():
     writer.write_record(response)
     writer.write_record(metadata)
     stream.seek(0)
-    first, second = list(ArchiveIterator(stream))
+    (first, _), (second, payload) = [(r, r.content_stream().read()) for r in ArchiveIterator(stream)]
     assert first.rec_headers.get_header("WARC-Target-URI") == "https://example.org/a"
     assert first.rec_headers.get_header("WARC-Date") == "2021-07-16T09:35:12Z"
     assert first.http_headers.get_header("Content-Encoding") is None
     assert second.rec_type == "metadata"
     assert second.rec_headers.get_header("WARC-Refers-To") == first.rec_headers.get_header("WARC-Record-ID")
-    assert b"via: https://web.archive.org/web/20210716093512id_/https://example.org/a" in second.content_stream().read()
+    assert b"via: https://web.archive.org/web/20210716093512id_/https://example.org/a" in payload
 
 
 def test_a_range_is_read_only_when_it_is_one_whole_record(tmp_path):
@@ -79,4 +79,4 @@ def test_a_range_is_read_only_when_it_is_one_whole_record(tmp_path):
     with pytest.raises(BrokenRecord, match="ends early"):
         read_range(data[offset:offset + length - 40], None)
     with pytest.raises(BrokenRecord, match="not a gzip member"):
-        read_range(data[offset + 3:offset + length + 3], length)
+        read_range(data[offset + 3:offset + length], None)
