@@ -19,7 +19,7 @@ from tests.support.crawl import REPO, crawl
 from tests.support.live import LIVE
 from tests.support.sites import Reply, SiteServer, article_page, section_page
 from tests.support.story2021 import ALPHA, BETA, FORBIDDEN, GAMMA, SHARED, build_story, topic_file
-from tests.support.webarchives import Faults, Pywb, cc_index, ia_front, range_server
+from tests.support.webarchives import ON_TOPIC, Faults, Pywb, cc_index, ia_front, range_server
 
 NETGUARD = REPO / "tests" / "netguard"
 OUTLET_HOSTS = ("www.alpha.test", "www.beta.test", "www.gone.test", "www.gamma.test", "alpha.test", "beta.test")
@@ -53,17 +53,27 @@ def archives(tmp_path_factory):
             yield stand_ins
 
 
-def live_site(site: SiteServer) -> None:
-    """The outlets today: home pages listing other stories; the gone outlet answers nothing."""
+def live_site(site: SiteServer, still_listed: bool = False) -> None:
+    """The outlets today: home pages listing other stories (``still_listed``: Alpha's still links the shared
+    story); the gone outlet answers nothing."""
     for outlet in (ALPHA, BETA, GAMMA):
-        site.route(f"{outlet}/", section_page("Home", [(f"{outlet}/2026/11/30/new-story", "New story")]))
+        links = [(f"{outlet}/2026/11/30/new-story", "New story")]
+        if still_listed and outlet == ALPHA:
+            links.append((SHARED, "Lavrov on Taliban border talks"))
+            site.route(SHARED, article(SHARED))
+        site.route(f"{outlet}/", section_page("Home", links))
         site.route(f"{outlet}/2026/11/30/new-story", article_page("A story of today", ["Nothing of 2021."]))
 
 
-def run(archives: Archives, tmp_path: Path, archives_only: bool, **extra) -> tuple[dict, Path, SiteServer]:
+def article(url: str) -> str:
+    return article_page("Lavrov on Taliban border talks", [f"Live copy of {url}.", *ON_TOPIC], published="2021-07-16")
+
+
+def run(archives: Archives, tmp_path: Path, archives_only: bool, still_listed: bool = False,
+        **extra) -> tuple[dict, Path, SiteServer]:
     topic = topic_file(tmp_path / "topic.toml", archives_only)
     with SiteServer() as site:
-        live_site(site)
+        live_site(site, still_listed)
         stats, _ = crawl("coverage", tmp_path / "archive", spider_args={"topic": str(topic)},
                          settings={**archives.settings(), **extra},
                          env={"http_proxy": site.proxy_url, "no_proxy": "127.0.0.1"})
@@ -98,6 +108,7 @@ def test_archives_only_collects_the_window_and_never_contacts_an_outlet(archives
     assert not kept & {canonical_url(u) for u in archives.story.outside}
     assert canonical_url(FORBIDDEN) not in kept  # the robots.txt the archive holds says no
     assert stats.get("archives/wayback/robots_forbidden") == 1
+    assert stats.get("archives/wayback/redirects_followed") == 1
     assert [r for r in site.logged if r.host.split(":")[0] in OUTLET_HOSTS] == []
     # Common Crawl: only the collection following the window is asked, never all of them
     asked = " ".join(path for path, _ in archives.cc.log)
@@ -117,6 +128,19 @@ def test_the_manifest_names_each_copy_source_capture_time_and_other_captures(arc
     assert (gamma["source"], gamma["captured_at"], gamma["also_in"]) == (
         "commoncrawl", "2021-07-28T10:10:10+00:00", [])
     assert {e["source"] for e in by_url.values()} == {"wayback", "commoncrawl"}
+
+
+def test_the_live_copy_wins_and_lists_the_archived_captures(archives, tmp_path):
+    stats, root, site = run(archives, tmp_path, archives_only=False, still_listed=True)
+    by_url = {canonical_url(e["url"]): e for e in manifest(root)}
+    shared = by_url[canonical_url(SHARED)]
+    assert shared["source"] == "live" and shared["captured_at"] == shared["fetched_at"]
+    assert {a["source"] for a in shared["also_in"]} == {"wayback", "commoncrawl"}
+    assert sum(stats.get(f"archives/{s}/live_copy", 0) for s in ("wayback", "commoncrawl")) >= 1
+    assert not any(url == SHARED and date.startswith("2021") for kind, url, date, _ in records(root)
+                   if kind == "response")  # no archived copy of it was written
+    assert any(r.host == "www.alpha.test" for r in site.logged)  # live outlets are crawled too
+    assert canonical_url(f"{GAMMA}/2021/07/19/lavrov-meets-taliban-delegation.html") in by_url
 
 
 def test_the_warc_holds_the_originals_at_their_capture_dates(archives, collected):

@@ -41,7 +41,8 @@ def test_an_encoded_body_keeps_its_coding():
 
 def test_an_answer_without_orig_headers_keeps_its_own_less_the_archives():
     restored = restored_headers([("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Link", "<x>"),
-                                 ("Memento-Datetime", "x"), ("X-Archive-Src", "a.warc.gz")], BODY)
+                                 ("Memento-Datetime", "x"), ("X-Archive-Src", "a.warc.gz"),
+                                 ("Date", "Wed, 02 Dec 2026 04:02:35 GMT")], BODY)
     assert [name for name, _ in restored] == ["Content-Type", "Content-Length"]
 
 

@@ -68,9 +68,9 @@ def restored_headers(headers: Iterable[tuple[str, str]], body: bytes) -> list[tu
     the body is in that coding, and ``Content-Length`` the body's own."""
     headers = list(headers)
     original = [(name[len(ARCHIVE_ORIG):], value) for name, value in headers if name.lower().startswith(ARCHIVE_ORIG)]
-    if not original:
-        original = [(name, value) for name, value in headers
-                    if name.lower() not in _ARCHIVE_OWN and not name.lower().startswith("x-archive-")]
+    if not original:  # the answer's own headers, less the archive's (its Date is when it answered, not the page)
+        original = [(name, value) for name, value in headers if name.lower() not in _ARCHIVE_OWN | {"date"}
+                    and not name.lower().startswith("x-archive-")]
     kept = []
     for name, value in original:
         lower = name.lower()

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from protego import Protego
 from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 
 from crawler.contracts import Kind, Meta, Source
 from crawler.discovery.candidates import Candidate, DiscoveryError
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 MAX_CDX_PAGES = 50
 MAX_FAILURES_KEPT = 200
+INDEX_WAIT_SECONDS = 600  # a live copy waits this long at most for the indexes (a lost answer never blocks it)
 SLOTS = {source: f"archive-{source}" for source in (Source.WAYBACK, Source.COMMONCRAWL)}
 
 
@@ -85,6 +88,8 @@ class ArchiveSources(CaptureFetcher):
         self.captures: dict[str, list[dict[str, str]]] = {}  # canonical URL -> every capture the indexes named
         self.robots: dict[str, Protego | None] = {}  # host -> its archived robots.txt (archives_only)
         self.collections: list[Collection] | None = None
+        self.released: set[str] = set()  # canonical URLs whose capture was requested
+        self.waiting: list[Deferred] = []  # live copies waiting for the indexes (with_captures)
         self.failures: list[dict[str, Any]] = []
 
     # -- bookkeeping --
@@ -103,6 +108,25 @@ class ArchiveSources(CaptureFetcher):
         return [c for c in self.captures.get(canonical_url(normalize_url(url) or url), [])
                 if not (c["source"] == source and c["captured_at"] == captured_at)]
 
+    async def with_captures(self, items: list) -> list:
+        """Live copies with the captures the indexes named (``also_in``), once every index query has answered."""
+        if items and self.in_flight > 0:
+            from twisted.internet import reactor  # the installed one (importing it at module level would install one)
+            waiter: Deferred = Deferred()
+            waiter.addTimeout(INDEX_WAIT_SECONDS, reactor, onTimeoutCancel=lambda value, timeout: None)
+            self.waiting.append(waiter)
+            await maybe_deferred_to_future(waiter)
+        for item in items:
+            item.also_in = list(self.captures.get(canonical_url(normalize_url(item.url) or item.url), []))
+        return items
+
+    def dropped(self, request: Request) -> None:
+        """An index request the scheduler dropped (a duplicate): answered, as far as the count goes."""
+        if request.meta.get(Meta.KIND) == Kind.CDX:
+            self.in_flight -= 1
+            for request in self._released():
+                self.crawler.engine.crawl(request)
+
     def _outlet(self, slug: str) -> Outlet:
         return next(o for o in self.topic.outlets if o.slug == slug)
 
@@ -112,6 +136,7 @@ class ArchiveSources(CaptureFetcher):
             self.in_flight += 1
         meta = {Meta.OUTLET: SLOTS[source], Meta.KIND: kind, Meta.ARCHIVE: dict(info, source=str(source)),
                 "download_slot": SLOTS[source], "dont_obey_robotstxt": True, "autothrottle_dont_adjust_delay": True,
+                "referrer_policy": "no-referrer",
                 "handle_httpstatus_list": list(statuses)}
         return Request(url, callback=callback, errback=self.error, priority=priority, headers=headers, meta=meta,
                        dont_filter=kind == Kind.CAPTURE)
@@ -236,7 +261,13 @@ class ArchiveSources(CaptureFetcher):
     def _released(self) -> list[Request]:
         """Once every index query has answered: one capture per article (the closest after its publication, the
         live copy winning), at most ARCHIVES_MAX_CAPTURES_PER_OUTLET per outlet and archive."""
-        return self.release_all() if self.in_flight <= 0 else []
+        if self.in_flight > 0:
+            return []
+        waiting, self.waiting = self.waiting, []
+        for waiter in waiting:
+            if not waiter.called:
+                waiter.callback(None)
+        return self.release_all()
 
     def release_all(self) -> list[Request]:
         """Every held capture's request now (also when the spider goes idle with an index query lost)."""
@@ -262,6 +293,7 @@ class ArchiveSources(CaptureFetcher):
                 self._stat(source, "robots_forbidden")
                 continue
             budget[(source, outlet.slug)] = used + 1
+            self.released.add(canonical_url(normalize_url(capture.url) or capture.url))
             request = self._capture_request(source, outlet, capture, info)
             if request is not None:
                 requests.append(request)

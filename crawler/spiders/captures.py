@@ -100,6 +100,9 @@ class CaptureFetcher:
             self._failed(Source.WAYBACK, info["url"], outlet.slug, f"archived redirect not followed ({location[:200]})")
             return []
         self._stat(Source.WAYBACK, "redirects_followed")
+        if canonical_url(normalize_url(target[1]) or target[1]) in self.released | self.seen_live:
+            self._stat(Source.WAYBACK, "redirect_to_known")  # its target's own capture is on its way already
+            return []
         capture = Capture(url=target[1], timestamp=target[0].ljust(14, "0"), status="200", mime="text/html")
         request = self._capture_request(Source.WAYBACK, outlet, capture, info, hops=info["hops"] + 1)
         return [request] if request is not None else []

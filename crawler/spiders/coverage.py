@@ -116,7 +116,8 @@ class CoverageSpider(scrapy.Spider):
         self.frontier = Frontier(self.archive_state, self.crawler.stats, self.topic.since, self.topic.until,
                                  self.max_sitemaps)
         self.follower = Follower(self.topic, self.frontier, self.crawler.get_spider_middleware(SettledMiddleware),
-                                 self.crawler.stats, self.parse_article, self.article_error)
+                                 self.crawler.stats, self.parse_live_copy if self.topic.archives else self.parse_article,
+                                 self.article_error)
         self.archives = ArchiveSources(self.crawler, self.topic, self.follower.seen, self._next_arrival) \
             if self.topic.archives else None
 
@@ -158,6 +159,8 @@ class CoverageSpider(scrapy.Spider):
         return self.frontier.read_page(response, outlet.slug, lambda: produce(response, outlet), self.scope)
 
     def _request_dropped(self, request: Request, **kwargs: Any) -> None:
+        if self.archives and Meta.ARCHIVE in request.meta:
+            return self.archives.dropped(request)
         for held in self.frontier.discovery_done(request):
             self.crawler.engine.crawl(held)
 
@@ -343,9 +346,13 @@ class CoverageSpider(scrapy.Spider):
             self._stat(outlet, Outcome.NOT_HTML)
             record_not_html(self.archive_state, response, outlet.slug)
             return
-        item = article_item(response, outlet, self.follower.best_via(response), content_type, self._next_arrival())
-        item.also_in = self.archives.also_in(item.url, "live", None) if self.archives else []
-        yield item
+        yield article_item(response, outlet, self.follower.best_via(response), content_type, self._next_arrival())
+
+    async def parse_live_copy(self, response: Response) -> AsyncIterator[ArticleItem]:
+        """``parse_article`` when the topic names archives: its items once their indexes have answered, so each
+        lists the captures they named (``also_in``)."""
+        for item in await self.archives.with_captures(list(self.parse_article(response))):
+            yield item
 
     def article_error(self, failure) -> None:
         request = failure.request

@@ -40,7 +40,8 @@ def wayback_pages() -> list[Page]:
              article("Lavrov looks back", True, "2021-08-10")),
         Page(REDIRECTED, "20210718120000", b"", status=301,
              headers=(("Location", REDIRECT_TARGET), ("Content-Type", "text/html"))),
-        Page(REDIRECT_TARGET, "20210718120005", article("Lavrov on Kabul embassy staff", True, "2021-07-18")),
+        # the target was captured only later (after the widened window): found by following the redirect
+        Page(REDIRECT_TARGET, "20210901120005", article("Lavrov on Kabul embassy staff", True, "2021-07-18")),
         Page(f"{GONE}/robots.txt", "20210701000000", robots_txt(disallow=["/private/"]).encode(),
              headers=(("Content-Type", "text/plain"),)),
         Page(f"{GONE}/world/2021/07/18/lavrov-says-talks-must-go-on.html", "20210719070000",
