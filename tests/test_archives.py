@@ -114,6 +114,8 @@ def test_archives_only_collects_the_window_and_never_contacts_an_outlet(archives
     asked = " ".join(path for path, _ in archives.cc.log)
     assert "CC-MAIN-2021-31-index" in asked
     assert "CC-MAIN-2020-50" not in asked and "CC-MAIN-2021-43" not in asked
+    # gamma.test's two July captures are on two pages of one capture each: both pages were read
+    assert "url=gamma.test" in asked and "page=1" in asked and stats["archives/commoncrawl/out_of_window"] == 1
 
 
 def test_the_manifest_names_each_copy_source_capture_time_and_other_captures(archives, collected):

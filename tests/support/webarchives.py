@@ -248,10 +248,12 @@ def range_server(directory: Path, faults: Faults | None = None) -> FunctionServe
     return FunctionServer(answer)
 
 
-def cc_index(collections: dict[str, tuple[str, str, list[dict]]], faults: Faults | None = None) -> FunctionServer:
+def cc_index(collections: dict[str, tuple[str, str, list[dict]]], faults: Faults | None = None,
+             page_size: int = 1) -> FunctionServer:
     """Common Crawl's index server: ``/collinfo.json`` (id, cdx-api, from, to) and ``/<id>-index`` in pywb's
     dialect (JSON lines; ``~`` filters anchored regexes, others substrings; collapse ignored), 404
-    ``No Captures found`` when nothing matches."""
+    ``No Captures found`` when nothing matches; answers in pages of ``page_size`` captures (by URL key), the first
+    one when no ``page`` is asked for, their number for ``showNumPages=true``."""
     faults = faults or Faults()
     holder: dict[str, str] = {}
 
@@ -268,11 +270,15 @@ def cc_index(collections: dict[str, tuple[str, str, list[dict]]], faults: Faults
         if cid not in collections:
             return 404, [], b"no such collection"
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if query.get("showNumPages") == "true":
-            return 200, [("Content-Type", "application/json")], b'{"pages": 1, "pageSize": 5, "blocks": 1}\n'
         filters = parse_qs(parts.query).get("filter", [])
         lines = []
-        for entry in collections[cid][2]:
+        matching = sorted((e for e in collections[cid][2] if _matches(e, query)), key=lambda e: e["urlkey"])
+        if query.get("showNumPages") == "true":
+            pages = -(-len(matching) // page_size)
+            return 200, [("Content-Type", "application/json")], json.dumps(
+                {"pages": pages, "pageSize": page_size, "blocks": pages}).encode() + b"\n"
+        page = int(query.get("page", "0"))
+        for entry in matching[page * page_size:(page + 1) * page_size]:
             if not _matches(entry, query):
                 continue
             ok = True
