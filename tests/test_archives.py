@@ -62,6 +62,8 @@ def live_site(site: SiteServer, still_listed: bool = False) -> None:
             links.append((SHARED, "Lavrov on Taliban border talks"))
             site.route(SHARED, article(SHARED))
         site.route(f"{outlet}/", section_page("Home", links))
+        if still_listed and outlet == BETA:  # today's robots.txt, obeyed for its archived pages too
+            site.route(f"{outlet}/robots.txt", "User-agent: *\nDisallow: /news/\n")
         site.route(f"{outlet}/2026/11/30/new-story", article_page("A story of today", ["Nothing of 2021."]))
 
 
@@ -143,6 +145,8 @@ def test_the_live_copy_wins_and_lists_the_archived_captures(archives, tmp_path):
                    if kind == "response")  # no archived copy of it was written
     assert any(r.host == "www.alpha.test" for r in site.logged)  # live outlets are crawled too
     assert canonical_url(f"{GAMMA}/2021/07/19/lavrov-meets-taliban-delegation.html") in by_url
+    assert not any("/news/" in url for url in by_url)  # Beta's live robots.txt disallows them now
+    assert stats.get("archives/wayback/robots_forbidden", 0) >= 1
 
 
 def test_the_warc_holds_the_originals_at_their_capture_dates(archives, collected):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from protego import Protego
 from scrapy.http import Request, Response
@@ -26,6 +27,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
 from crawler.contracts import Kind, Meta, Source
+from crawler.middlewares import OutletRobotsMiddleware
 from crawler.discovery.candidates import Candidate, DiscoveryError
 from crawler.discovery.cdx import (Capture, Collection, Dialect, capture_datetime, cdx_query_url, choose_collections,
                                    collapse, parse_cdx, parse_collinfo, parse_num_pages, wayback_raw_url)
@@ -288,8 +290,7 @@ class ArchiveSources(CaptureFetcher):
             if used >= self.max_captures:
                 self._stat(source, "over_budget")
                 continue
-            robots = self.robots.get(host_of(capture.url).removeprefix("www."))
-            if robots is not None and not robots.can_fetch(capture.url, self.user_agent):
+            if not self._robots_allow(capture.url):
                 self._stat(source, "robots_forbidden")
                 continue
             budget[(source, outlet.slug)] = used + 1
@@ -298,6 +299,16 @@ class ArchiveSources(CaptureFetcher):
             if request is not None:
                 requests.append(request)
         return requests
+
+    def _robots_allow(self, url: str) -> bool:
+        """robots.txt as the Wayback Machine archived it (archives_only), else the live one, when the live crawl
+        has read it by the time the captures are released."""
+        if self.topic.archives_only:
+            robots = self.robots.get(host_of(url).removeprefix("www."))
+            return robots is None or robots.can_fetch(url, self.user_agent)
+        live = self.crawler.get_downloader_middleware(OutletRobotsMiddleware)
+        parser = live.parser_of(urlsplit(url).netloc) if live is not None else None
+        return parser is None or parser.allowed(url, self.user_agent)
 
     def error(self, failure) -> list[Request]:
         request = failure.request
