@@ -17,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.urls.normal import canonical_url
 from tests.support.crawl import REPO, crawl
 from tests.support.live import LIVE
-from tests.support.sites import Reply, SiteServer, article_page, section_page
+from tests.support.sites import SiteServer, article_page, section_page
 from tests.support.story2021 import ALPHA, BETA, FORBIDDEN, GAMMA, SHARED, build_story, topic_file
 from tests.support.webarchives import ON_TOPIC, Faults, Pywb, cc_index, ia_front, range_server
 
@@ -111,6 +111,8 @@ def test_archives_only_collects_the_window_and_never_contacts_an_outlet(archives
     assert canonical_url(FORBIDDEN) not in kept  # the robots.txt the archive holds says no
     assert stats.get("archives/wayback/robots_forbidden") == 1
     assert stats.get("archives/wayback/redirects_followed") == 1
+    assert stats.get("archives/wayback/listings_read") == 1  # Beta's archived feed
+    assert stats.get("archives/wayback/dated_outside_by_listing") == 1  # the late story: not fetched at all
     assert [r for r in site.logged if r.host.split(":")[0] in OUTLET_HOSTS] == []
     # Common Crawl: only the collection following the window is asked, never all of them
     asked = " ".join(path for path, _ in archives.cc.log)

@@ -138,3 +138,15 @@ def test_wayback_urls_and_timestamps():
     assert parse_wayback_url("https://example.org/a") is None
     assert capture_datetime("2021").isoformat() == "2021-01-01T00:00:00+00:00"
     assert capture_datetime("20210716093512").isoformat() == "2021-07-16T09:35:12+00:00"
+
+
+def test_archived_feeds_and_sitemaps_are_listings_not_pages():
+    def capture(url, mime="application/rss+xml", status="200"):
+        return parse_cdx(json.dumps([["timestamp", "original", "mimetype", "statuscode"],
+                                     ["20210715000000", url, mime, status]]).encode()).captures[0]
+    assert capture("https://a.test/feed").is_listing and not capture("https://a.test/feed").is_page
+    assert capture("https://a.test/rss/news.xml", "text/xml").is_listing
+    assert capture("https://a.test/sitemap-news.xml", "application/xml").is_listing
+    assert capture("https://a.test/sitemaps/2021-07-sitemap.xml.gz", "application/x-gzip").is_listing
+    assert not capture("https://a.test/2021/07/16/feeding-the-hungry", "text/html").is_listing
+    assert not capture("https://a.test/feed", status="404").is_listing

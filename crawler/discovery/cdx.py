@@ -39,6 +39,7 @@ __all__ = ["Capture", "CdxPage", "Collection", "Dialect", "capture_datetime", "c
 REDIRECT_STATUSES = frozenset({"301", "302", "303", "307", "308"})
 MAX_COLLECTIONS = 12  # Common Crawl collections queried for one window at most (a year of monthly crawls)
 _TIMESTAMP_RE = re.compile(r"\d{4,14}\Z")
+_LISTING_RE = re.compile(r"/(?:feed|feeds|rss|atom)(?:[/.?]|\Z)|/[^/]*sitemap[^/]*\.xml(?:\.gz)?(?:\?|\Z)", re.IGNORECASE)
 _WAYBACK_RE = re.compile(r"/(\d{4,14})(?:[a-z]{2}_)?/(https?://.+)\Z", re.IGNORECASE)
 
 
@@ -67,6 +68,11 @@ class Capture:
     @property
     def is_redirect(self) -> bool:
         return self.status in REDIRECT_STATUSES
+
+    @property
+    def is_listing(self) -> bool:
+        """A 200 capture of a feed or a sitemap (read for the dates it gives the articles it lists)."""
+        return self.status == "200" and bool(_LISTING_RE.search(self.url)) and "html" not in self.mime.lower()
 
     @property
     def is_page(self) -> bool:

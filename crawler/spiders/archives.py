@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_CDX_PAGES = 50
+MAX_LISTINGS = 20  # archived feeds and sitemaps read per outlet host
 MAX_FAILURES_KEPT = 200
 INDEX_WAIT_SECONDS = 600  # a live copy waits this long at most for the indexes (a lost answer never blocks it)
 SLOTS = {source: f"archive-{source}" for source in (Source.WAYBACK, Source.COMMONCRAWL)}
@@ -90,6 +91,7 @@ class ArchiveSources(CaptureFetcher):
         self.captures: dict[str, list[dict[str, str]]] = {}  # canonical URL -> every capture the indexes named
         self.robots: dict[str, Protego | None] = {}  # host -> its archived robots.txt (archives_only)
         self.collections: list[Collection] | None = None
+        self.listed: dict[str, Candidate] = {}  # canonical URL -> what an archived feed or sitemap said of it
         self.released: set[str] = set()  # canonical URLs whose capture was requested
         self.waiting: list[Deferred] = []  # live copies waiting for the indexes (with_captures)
         self.failures: list[dict[str, Any]] = []
@@ -238,6 +240,9 @@ class ArchiveSources(CaptureFetcher):
             key = self._wanted(source, outlet, capture)
             if key is not None:
                 self.held.setdefault(key, []).append((source, outlet, capture, info))
+        listings = [c for c in collapse([c for c in page.captures if c.is_listing]) if in_scope(c.url, outlet.hosts)]
+        if source == Source.WAYBACK:  # archived feeds and sitemaps: read before the captures are released
+            return [self._listing_request(outlet, c) for c in listings[:MAX_LISTINGS]] or self._released()
         return self._released()
 
     def _wanted(self, source: str, outlet: Outlet, capture: Capture) -> str | None:
@@ -279,6 +284,9 @@ class ArchiveSources(CaptureFetcher):
         for key, options in held.items():
             if key in self.seen_live:
                 self._stat(options[0][0], "live_copy")
+                continue
+            if key in self.listed and self.listed[key].outside(self.topic.since, self.topic.until):
+                self._stat(options[0][0], "dated_outside_by_listing")
                 continue
             published = date_from_url(key)
             after = [o for o in options if published is None or capture_datetime(o[2].timestamp).date() >= published]

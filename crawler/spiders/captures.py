@@ -1,4 +1,5 @@
-"""Fetching a capture a web archive's index listed, and the article item it becomes (the other half of
+"""Fetching a capture a web archive's index listed (an article, or a feed or sitemap whose dates decide about the
+articles' captures), and the article item it becomes (the other half of
 ``crawler.spiders.archives``, which finds the captures): a Wayback capture raw (``id_``), its archived redirects
 followed to their target's capture; a Common Crawl record by byte range from its WARC file, its redirects looked
 up in the index. The records the capture becomes are written by ``crawler.archive.capture``'s rules into the
@@ -16,6 +17,8 @@ from crawler.archive.capture import BrokenRecord, metadata_record, read_range, w
 from crawler.archive.recorder import WarcRecorderMiddleware
 from crawler.contracts import Kind, Meta, Source
 from crawler.discovery.candidates import DiscoveryError
+from crawler.discovery.feeds import parse_feed
+from crawler.discovery.sitemaps import parse_sitemap
 from crawler.discovery.cdx import (Capture, Dialect, capture_datetime, cdx_query_url, collapse, parse_cdx,
                                    parse_wayback_url, wayback_raw_url)
 from crawler.items import ArticleItem
@@ -63,6 +66,30 @@ class CaptureFetcher:
         url = f"{self.cc_data}{capture.filename}?offset={capture.offset}&length={capture.length}"
         return self._request(url, self.parse_commoncrawl, source, Kind.CAPTURE, meta,
                              priority, headers={"Range": f"bytes={capture.offset}-{end}"}, statuses=(200, 206, 416))
+
+    def _listing_request(self, outlet: Outlet, capture: Capture) -> Request:
+        self._stat(Source.WAYBACK, "listings_listed")
+        return self._request(wayback_raw_url(self.wayback_replay, capture.timestamp, capture.url),
+                             self.parse_listing, Source.WAYBACK, Kind.CDX, {"outlet": outlet.slug, "url": capture.url},
+                             CDX_PRIORITY)
+
+    def parse_listing(self, response: Response) -> list[Request]:
+        """An archived feed or sitemap: the dates it gives its entries decide about their captures."""
+        info = self._answered(response)
+        try:
+            candidates = parse_feed(response.body, info["url"])
+        except DiscoveryError:
+            try:
+                candidates = parse_sitemap(response.body, info["url"]).entries
+            except DiscoveryError as error:
+                self._failed(Source.WAYBACK, info["url"], info["outlet"], f"archived listing unreadable: {error}")
+                candidates = []
+        self._stat(Source.WAYBACK, "listings_read")
+        for candidate in candidates:
+            url = normalize_url(candidate.url)
+            if url is not None and (candidate.published or candidate.lastmod):
+                self.listed[canonical_url(url)] = candidate
+        return self._released()
 
     def parse_redirect_target(self, response: Response) -> list[Request]:
         info = self._answered(response)

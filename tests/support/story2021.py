@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.sites import robots_txt
+from tests.support.sites import robots_txt, rss_feed
 from tests.support.webarchives import Page, article, write_warc
 
 ALPHA, BETA, GONE, GAMMA = "http://www.alpha.test", "http://www.beta.test", "http://www.gone.test", "http://www.gamma.test"
@@ -38,6 +38,10 @@ def wayback_pages() -> list[Page]:
              article("Lavrov warns of Afghan chaos", True, "2021-07-14")),
         Page(f"{BETA}/news/lavrov-late-look-back-33333", "20210812110000",
              article("Lavrov looks back", True, "2021-08-10")),
+        # an archived feed dates the late story outside the window: its capture is never fetched
+        Page(f"{BETA}/feed", "20210815000000", rss_feed("Beta", [
+            {"url": f"{BETA}/news/lavrov-late-look-back-33333", "title": "Lavrov looks back", "published": "2021-08-10"},
+        ]).encode(), headers=(("Content-Type", "application/rss+xml"),)),
         Page(REDIRECTED, "20210718120000", b"", status=301,
              headers=(("Location", REDIRECT_TARGET), ("Content-Type", "text/html"))),
         # the target was captured only later (after the widened window): found by following the redirect

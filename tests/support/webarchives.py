@@ -31,7 +31,7 @@ from warcio.warcwriter import WARCWriter
 
 from tests.support.crawl import REPO
 from tests.support.network import free_port
-from tests.support.sites import article_page, robots_txt
+from tests.support.sites import article_page
 
 ON_TOPIC = ["Russian Foreign Minister Sergei Lavrov said the Taliban controlled most of the border with Tajikistan.",
             "He spoke in Tashkent, where regional leaders discussed Afghanistan after the American withdrawal."]
