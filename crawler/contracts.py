@@ -44,6 +44,7 @@ class Meta:
     MINRATE_STARTED = "_minrate_started"  # when the response's headers arrived (MINRATE_BYTES_PER_SEC)
     MINRATE_RECEIVED = "_minrate_received"  # body bytes received so far (MINRATE_BYTES_PER_SEC)
     MINRATE_LENGTH = "_minrate_length"  # the announced body length, when there is one (MINRATE_BYTES_PER_SEC)
+    ARCHIVE = "archive"  # web-archive requests: {"source", "outlet", ...} of the CDX query or capture (spiders/archives.py)
 
 
 class Kind(StrEnum):
@@ -56,7 +57,17 @@ class Kind(StrEnum):
     SEARCH = "search"
     ARTICLE = "article"
     ARCHIVED = "archived"  # rebuild-state: a URL of the WARC index that no manifest line names
+    CDX = "cdx"  # a web archive's index query (collinfo.json, a CDX page)
+    CAPTURE = "capture"  # a web archive's copy of an article (a raw Wayback capture, a Common Crawl range)
 
+
+class Source(StrEnum):
+    """Where an article's copy came from (the manifest's ``source`` and ``also_in[].source``)."""
+
+    LIVE = "live"  # fetched from the outlet itself
+    WAYBACK = "wayback"  # the Internet Archive's Wayback Machine (a raw ``id_`` capture)
+    COMMONCRAWL = "commoncrawl"  # a Common Crawl WARC record, read by byte range
+    WARC_SCAN = "warc-scan"  # a WARC collection someone else made (scan-warc)
 
 
 class Outcome(StrEnum):

@@ -30,6 +30,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.contracts import NOT_KEPT, Outcome
 from crawler.paths import TopicPaths, paths_for
+from crawler.sources import sources_markdown, sources_report
 from crawler.store import SqliteStore
 from crawler.text import strip_bidi
 from crawler.topic import TopicError, load_topic, slugify
@@ -157,6 +158,7 @@ def build_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, A
         "until": until.isoformat() if until else None,
         "totals": totals, "outlets": outlets, "timeline": timeline, "articles": articles,
         "warc_bytes": stats.get("warc/bytes_payload"),
+        "sources": sources_report(entries, stats),
         "last_run_stats": {k: v for k, v in stats.items() if k.startswith(("coverage/", "warc/", "extract/"))
                            and isinstance(v, (int, float))},
     }
@@ -255,7 +257,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         title = f"[{_md_cell(article['title'])}](text/{quote(_text(article['file']))}) {original}"
         lines.append(f"| {_md_cell(article['published'])} | {_md_cell(article['outlet'])} | {title} | "
                      f"{_md_cell(article['words'] or '')} | {_md_cell(article['duplicate_of'])} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + sources_markdown(report)
 
 
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
@@ -302,6 +304,7 @@ def render_html(report: dict[str, Any]) -> str:
 <h2>Articles</h2>
 <table id="articles"><thead><tr><th>date</th><th>outlet</th><th>title</th><th>words</th><th>duplicate of</th></tr>
 </thead><tbody>{article_rows}</tbody></table>
+{f"<pre id='sources'>{e(sources_markdown(report))}</pre>" if sources_markdown(report) else ""}
 </body></html>
 """
 

@@ -178,6 +178,24 @@ DISCOVERY_MAX_SITEMAPS = 100
 # URLs read from one sitemap file (the sitemap protocol's own limit); the rest of a larger file is not read.
 DISCOVERY_MAX_URLS_PER_SITEMAP = 50000
 
+# --- Web archives as sources (crawler/spiders/archives.py, crawler/discovery/cdx.py) ---------------------------
+# Used when a topic names them (archives = ["wayback", "commoncrawl"]); tests point them at loopback servers.
+# The Wayback Machine's CDX API (Internet Archive dialect: output=json is one array of arrays).
+ARCHIVES_WAYBACK_CDX_URL = "https://web.archive.org/cdx/search/cdx"
+# A prefix ending in "/" to which "<timestamp>id_/<url>" is appended: the raw capture, without replay rewriting.
+ARCHIVES_WAYBACK_REPLAY_URL = "https://web.archive.org/web/"
+# Common Crawl's collinfo.json: each collection's CDX API ("cdx-api") and crawl period ("from", "to").
+ARCHIVES_COMMONCRAWL_INDEX_URL = "https://index.commoncrawl.org/collinfo.json"
+# The data host: a record is read with a Range request for "<base>/<filename>".
+ARCHIVES_COMMONCRAWL_DATA_URL = "https://data.commoncrawl.org/"
+# Seconds between two requests to one archive (one at a time each): they are shared public services.
+ARCHIVES_DELAY = 1.0
+# Captures fetched per outlet and archive in one run (query hints and capture order decide which).
+ARCHIVES_MAX_CAPTURES_PER_OUTLET = 200
+# Days after "until" in which captures are still looked for: a story is often first captured weeks after it ran
+# (Common Crawl crawls monthly, with gaps); the page's own publication date still decides the window.
+ARCHIVES_AFTER_DAYS = 42
+
 # --- WARC recorder (crawler/archive/recorder.py, writer.py) ---------------------------------------------------
 # None means: on for live crawls, off when replaying (the source already is an archive).
 WARC_ENABLED = None

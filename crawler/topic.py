@@ -27,7 +27,9 @@ __all__ = ["SLUG_RE", "Outlet", "Topic", "TopicError", "load_topic", "parse_topi
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 SLUG_MAX_LENGTH = 100  # a directory name, well below file system limits
 SEARCH_PLACEHOLDER = "{query}"
-TOPIC_KEYS = ("name", "query", "since", "until", "languages", "max_pages_per_outlet", "outlet")
+TOPIC_KEYS = ("name", "query", "since", "until", "languages", "max_pages_per_outlet", "archives", "archives_only",
+              "outlet")
+ARCHIVES = ("wayback", "commoncrawl")  # the web archives a topic may name (crawler.contracts.Source values)
 OUTLET_KEYS = ("name", "url", "feeds", "sitemaps", "sections", "search", "domains")
 ISO_639_1 = frozenset("""
 aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el
@@ -127,6 +129,8 @@ class Topic:
     max_pages_per_outlet: int | None
     outlets: tuple[Outlet, ...]
     path: str | None = None
+    archives: tuple[str, ...] = ()  # web archives queried for the window besides the live outlets
+    archives_only: bool = False  # True: the outlets themselves are never contacted
 
     def in_window(self, day: date | None) -> bool:
         """Whether a publication day is inside the window; an unknown day is given the benefit of the doubt."""
@@ -155,6 +159,7 @@ class Topic:
                  f"Window     {self._window()}",
                  f"Languages  {', '.join(self.languages) or 'any'}",
                  f"Budget     {self._budget()}",
+                 f"Sources    {self._sources()}",
                  f"Outlets    {len(self.outlets)}"]
         for number, outlet in enumerate(self.outlets, 1):
             lines += _describe_outlet(number, outlet)
@@ -162,6 +167,10 @@ class Topic:
 
     def _budget(self) -> str:
         return f"{self.max_pages_per_outlet} pages per outlet" if self.max_pages_per_outlet else "no page limit"
+
+    def _sources(self) -> str:
+        live = [] if self.archives_only else ["live"]
+        return ", ".join(live + list(self.archives))
 
     def _window(self) -> str:
         if self.since and self.until:
@@ -266,6 +275,17 @@ class _Checker:
             raise self.fail(key, f"expected a positive integer, got {value!r}")
         return value
 
+    def archives(self, value: Any, only: Any) -> tuple[tuple[str, ...], bool]:
+        names = self.strings(value, "archives", lambda name, key: name)
+        for index, name in enumerate(names, 1):
+            if name not in ARCHIVES:
+                raise self.fail(f"archives[{index}]", f"expected one of {', '.join(ARCHIVES)}, got {name!r}")
+        if only is not None and not isinstance(only, bool):
+            raise self.fail("archives_only", f"expected true or false, got {_type_name(only)}")
+        if only and not names:
+            raise self.fail("archives_only", "true needs at least one source in archives (wayback, commoncrawl)")
+        return tuple(dict.fromkeys(names)), bool(only)
+
     def query(self, value: Any) -> Query:
         text = self.string(value, "query")
         try:
@@ -317,7 +337,9 @@ class _Checker:
         since, until = self.day(data.get("since"), "since"), self.day(data.get("until"), "until")
         if since and until and since > until:
             raise self.fail("until", f"expected a day on or after since ({since}), got {until}")
+        archives, archives_only = self.archives(data.get("archives"), data.get("archives_only"))
         return Topic(name=name, query=self.query(data.get("query")), since=since, until=until,
+                     archives=archives, archives_only=archives_only,
                      languages=self.languages(data.get("languages")),
                      max_pages_per_outlet=self.positive_int(data.get("max_pages_per_outlet"), "max_pages_per_outlet"),
                      outlets=self.outlets(data.get("outlet")))

@@ -243,7 +243,7 @@ def test_non_utf8_file_names_the_line(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     message = error_of(tmp_path, 'start = 2021-07-10\n' + MINIMAL)
     assert message == ("start: unknown key; allowed keys: name, query, since, until, languages, "
-                       "max_pages_per_outlet, outlet")
+                       "max_pages_per_outlet, archives, archives_only, outlet")
 
 
 def test_unknown_key_suggests_the_close_one(tmp_path):
@@ -438,3 +438,33 @@ def test_check_topic_online_names_unreachable_outlets_and_fails_when_none_answer
         result = run_scrapy(["check-topic", str(only_dead), "--online"], env=env, check=False)
     assert result.returncode == 3
     assert "error: no outlet is reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- web archives as sources --
+
+def test_archives_and_archives_only(tmp_path):
+    topic = load_topic(write(tmp_path, with_top('archives = ["wayback", "commoncrawl", "wayback"]')))
+    assert topic.archives == ("wayback", "commoncrawl") and topic.archives_only is False
+    assert "Sources    live, wayback, commoncrawl" in topic.describe()
+    only = load_topic(write(tmp_path, with_top('archives = ["wayback"]\narchives_only = true'), "only.toml"))
+    assert only.archives_only and "Sources    wayback" in only.describe()
+    assert load_topic(write(tmp_path, MINIMAL, "minimal.toml")).archives == ()
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('archives = ["archive.today"]', "archives[1]: expected one of wayback, commoncrawl, got 'archive.today'"),
+    ('archives = "wayback"', "archives: expected a list of strings, got a string"),
+    ("archives_only = true", "archives_only: true needs at least one source in archives (wayback, commoncrawl)"),
+    ('archives = ["wayback"]\narchives_only = "yes"', "archives_only: expected true or false, got a string"),
+])
+def test_archive_keys_are_validated(tmp_path, line, expected):
+    assert error_of(tmp_path, with_top(line)) == expected
+
+
+def test_check_topic_online_contacts_no_outlet_with_archives_only(tmp_path, capsys):
+    path = write(tmp_path, with_top('archives = ["wayback"]\narchives_only = true'))
+    command = Command()
+    command.settings = Settings({})
+    command.run([str(path)], argparse.Namespace(online=True))
+    out = capsys.readouterr().out
+    assert command.exitcode == 0 and "archives_only is set, so the outlets are not contacted" in out

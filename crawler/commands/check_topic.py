@@ -56,7 +56,9 @@ class Command(ProjectCommand):
             self.exitcode = 2
             return
         print(topic.describe())
-        if getattr(opts, "online", False):
+        if getattr(opts, "online", False) and topic.archives_only:
+            print("\n--online: archives_only is set, so the outlets are not contacted")
+        elif getattr(opts, "online", False):
             print()
             unreachable = []
             for outlet in topic.outlets:

@@ -31,6 +31,7 @@ from crawler.fetch.settled import SettledMiddleware
 from crawler.items import ArticleItem
 from crawler.middlewares import ROBOTS_FORBIDDEN, OutletRobotsMiddleware, Refused
 from crawler.run import TopicRun
+from crawler.spiders.archives import ArchiveSources, archive_slots
 from crawler.spiders.articles import (article_item, content_type_of, is_readable, record_cut, record_failure,
                                       record_not_html)
 from crawler.spiders.builder import DISCOVERY_PRIORITY, discovery_request, pending_candidate
@@ -64,6 +65,12 @@ class CoverageSpider(scrapy.Spider):
             raise MissingTopic("the coverage spider needs a topic file: scrapy crawl coverage -a topic=FILE.toml")
         self.topic_path = topic
         self._arrivals = 0  # article pages handed to the pipelines, numbered in the order they came
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        """The web archives' download slots (ARCHIVES_DELAY), before the settings are frozen."""
+        super().update_settings(settings)
+        settings.set("DOWNLOAD_SLOTS", {**archive_slots(settings), **settings.getdict("DOWNLOAD_SLOTS")}, "spider")
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "CoverageSpider":
@@ -109,7 +116,14 @@ class CoverageSpider(scrapy.Spider):
         self.frontier = Frontier(self.archive_state, self.crawler.stats, self.topic.since, self.topic.until,
                                  self.max_sitemaps)
         self.follower = Follower(self.topic, self.frontier, self.crawler.get_spider_middleware(SettledMiddleware),
-                                 self.crawler.stats, self.parse_article, self.article_error)
+                                 self.crawler.stats, self.parse_live_copy if self.topic.archives else self.parse_article,
+                                 self.article_error)
+        self.archives = ArchiveSources(self.crawler, self.topic, self.follower.seen, self._next_arrival) \
+            if self.topic.archives else None
+
+    def _next_arrival(self) -> int:
+        self._arrivals += 1
+        return self._arrivals - 1
 
     def _robots(self) -> OutletRobotsMiddleware | None:
         return self.crawler.get_downloader_middleware(OutletRobotsMiddleware)
@@ -145,13 +159,16 @@ class CoverageSpider(scrapy.Spider):
         return self.frontier.read_page(response, outlet.slug, lambda: produce(response, outlet), self.scope)
 
     def _request_dropped(self, request: Request, **kwargs: Any) -> None:
+        if self.archives and Meta.ARCHIVE in request.meta:
+            return self.archives.dropped(request)
         for held in self.frontier.discovery_done(request):
             self.crawler.engine.crawl(held)
 
     def _idle(self) -> None:
         """Nothing left in flight: whatever is still held (a count missed somewhere) is released now; then the
         frontier is read again for article candidates this spider never saw (``_recovered``)."""
-        released = self.frontier.release_all() or self._recovered()
+        released = self.frontier.release_all() or (self.archives.release_all() if self.archives else []) \
+            or self._recovered()
         for request in released:
             self.crawler.engine.crawl(request)
         if released:
@@ -165,13 +182,15 @@ class CoverageSpider(scrapy.Spider):
         place left that knows them, and the workers that survive read it at start only. A local run has seen every
         pending entry at start, so it finds none. Requests another worker did schedule meanwhile are dropped by the
         shared duplicate filter."""
-        entries = [e for e in self.archive_state.pending()
+        entries = [] if self.topic.archives_only else [e for e in self.archive_state.pending()
                    if e.kind == Kind.ARTICLE and canonical_url(e.url) not in self.follower.seen]
         return self._resumed(entries, event="recovered") if entries else []
 
     # -- first requests --
     async def start(self) -> AsyncIterator[Request]:
-        for outlet in self.topic.outlets:
+        for request in self.archives.start() if self.archives else []:
+            yield request
+        for outlet in self.topic.outlets if not self.topic.archives_only else ():
             roots = [self._discovery_request(outlet.url, self.parse_home, outlet, Kind.HOME, DISCOVERY_PRIORITY + 10)]
             roots += [self._feed_request(outlet, url) for url in outlet.feeds]
             roots += [self._sitemap_request(outlet, url) for url in outlet.sitemaps]
@@ -187,7 +206,7 @@ class CoverageSpider(scrapy.Spider):
                                                          extra={Meta.SECTION_PAGE: 1}))
             for request in self.frontier.sent(roots):
                 yield request
-        for request in self._resumed():
+        for request in self._resumed() if not self.topic.archives_only else []:
             yield request
 
     def _resumed(self, entries: list[FrontierEntry] | None = None, event: str = "resumed") -> list[Request]:
@@ -327,8 +346,13 @@ class CoverageSpider(scrapy.Spider):
             self._stat(outlet, Outcome.NOT_HTML)
             record_not_html(self.archive_state, response, outlet.slug)
             return
-        self._arrivals += 1
-        yield article_item(response, outlet, self.follower.best_via(response), content_type, self._arrivals - 1)
+        yield article_item(response, outlet, self.follower.best_via(response), content_type, self._next_arrival())
+
+    async def parse_live_copy(self, response: Response) -> AsyncIterator[ArticleItem]:
+        """``parse_article`` when the topic names archives: its items once their indexes have answered, so each
+        lists the captures they named (``also_in``)."""
+        for item in await self.archives.with_captures(list(self.parse_article(response))):
+            yield item
 
     def article_error(self, failure) -> None:
         request = failure.request
