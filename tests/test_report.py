@@ -32,7 +32,8 @@ def topic_dir(tmp_path_factory) -> Path:
 def test_report_figures(topic_dir):
     report = json.loads((topic_dir / "report.json").read_text())
     assert report["totals"] == {"kept": 6, "paywalled": 1, "near_duplicates": 1, "off_topic": 2, "out_of_window": 1,
-                                "off_language": 1, "no_text": 0, "not_html": 0, "duplicate": 0, "errors": 0}
+                                "off_language": 1, "no_text": 0, "not_html": 0, "duplicate": 0, "robots_forbidden": 0,
+                                "over_budget": 0, "errors": 0}
     outlets = report["outlets"]
     assert outlets["the-moscow-times"]["via"] == {"sitemap": 2}
     assert outlets["central-asia-wire"]["via"] == {"feed": 1} and outlets["zerohedge"]["via"] == {"feed": 1}
@@ -45,8 +46,8 @@ def test_report_figures(topic_dir):
 def test_report_markdown(topic_dir):
     text = (topic_dir / "report.md").read_text()
     assert ("| outlet | kept | near dup. | paywalled | off topic | out of window | other language | no text | not HTML "
-            "| duplicates | errors | found through |") in text
-    assert "| The Moscow Times | 2 | 1 | 0 | 1 | 1 | 0 | 0 | 0 | 0 | 0 | sitemap 2 |" in text
+            "| duplicates | robots.txt | over budget | errors | found through |") in text
+    assert "| The Moscow Times | 2 | 1 | 0 | 1 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | sitemap 2 |" in text
     assert text.count("](text/") == 6
 
 
@@ -96,8 +97,9 @@ def test_every_outcome_but_kept_has_a_figure_in_the_report(tmp_path):
     report = json.loads(write_report(tmp_path)["json"].read_text())
     assert set(report["totals"]) == {"kept", "paywalled", "near_duplicates"} | {figure(o) for o in NOT_KEPT}
     row = report["outlets"]["alpha"]
-    assert all(row[figure(o)] == 1 for o in NOT_KEPT if o != Outcome.ERROR)
+    assert all(row[figure(o)] == 1 for o in NOT_KEPT if o not in (Outcome.ERROR, Outcome.OUT_OF_WINDOW))
     assert row["errors"] == 2  # an error, and a page over DOWNLOAD_MAXSIZE
+    assert row["out_of_window"] == 2  # fetched and dated outside, and dated outside by a listing
 
 
 def test_a_page_without_text_appears_in_the_report(tmp_path):
@@ -120,7 +122,7 @@ def test_a_page_without_text_appears_in_the_report(tmp_path):
     report = json.loads((topic_dir / "report.json").read_text())
     assert report["totals"]["no_text"] == 1 and report["outlets"]["delta"]["no_text"] == 1
     assert "1 without readable text" in (topic_dir / "report.md").read_text()
-    assert "| Delta | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |  |" in (topic_dir / "report.md").read_text()
+    assert "| Delta | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |  |" in (topic_dir / "report.md").read_text()
     assert "<th>no text</th>" in (topic_dir / "report.html").read_text()
 
 
