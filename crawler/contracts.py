@@ -76,15 +76,29 @@ class Outcome(StrEnum):
     KEPT = "kept"  # a text file holds it
     OFF_TOPIC = "off_topic"  # the query does not match its title and text
     OUT_OF_WINDOW = "out_of_window"  # published outside the topic's window
+    LISTED_OUT_OF_WINDOW = "listed_out_of_window"  # not fetched: a listing dates it outside (the report counts it
+    # as out of the window; never settled, so a widened window fetches it)
     OFF_LANGUAGE = "off_language"  # in none of the topic's languages
     NO_TEXT = "no_text"  # nothing readable came out of the page (an error page, a script, a consent wall)
     NOT_HTML = "not_html"  # a PDF, an image, ...: not read as an article
     DUPLICATE = "duplicate"  # another text file holds the same article (canonical URL, text or near copy)
+    ROBOTS_FORBIDDEN = "robots_forbidden"  # not fetched: robots.txt disallows it (asked again on later runs)
+    OVER_BUDGET = "over_budget"  # not fetched: the outlet's max_pages_per_outlet was used up (stays pending)
     ERROR = "error"  # not fetched (an HTTP error, a timeout, a cut body); tried again on later runs, up to a cap
     TOO_LARGE = "too_large"  # over DOWNLOAD_MAXSIZE: an error that is not tried again
     ARCHIVED = "archived"  # rebuild-state: fetched by an earlier run, no article of it known
 
 
-NOT_KEPT = tuple(o for o in Outcome if o not in (Outcome.KEPT, Outcome.TOO_LARGE, Outcome.ARCHIVED))
+NOT_KEPT = tuple(o for o in Outcome if o not in (Outcome.KEPT, Outcome.TOO_LARGE, Outcome.LISTED_OUT_OF_WINDOW,
+                                                  Outcome.ARCHIVED))
 """The reasons an article the crawl found gets no text file, in report order (a page too large counts as an
-error; ``archived`` is never an article's)."""
+error, one a listing dated outside as out of the window; ``archived`` is never an article's)."""
+
+ERROR_CAUSES = {
+    "dns": "DNS: the name does not resolve", "timeout": "timeout", "connection_refused": "connection refused",
+    "connection_lost": "connection lost", "tls": "TLS handshake failed", "not_found": "404 / 410 not found",
+    "http_4xx": "other 4xx", "http_5xx": "5xx server error", "truncated": "body cut short",
+    "too_large": "over DOWNLOAD_MAXSIZE", "other": "other error",
+}
+"""Why a fetch failed (``detail["cause"]`` of an ``error`` or ``too_large`` outcome, written by the spider), with
+the report's label for it, in the report's order."""

@@ -147,7 +147,9 @@ class DedupPipeline:
         assert self.state is not None
         self.state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=Outcome.DUPLICATE,
                                   final_url=item.final_url, status=item.status, warc_file=item.warc_file,
-                                  record_id=item.warc_record_id, fetched_at=item.fetched_at)
+                                  record_id=item.warc_record_id, fetched_at=item.fetched_at,
+                                  detail={"duplicate_of": original, "how": how,
+                                          "title": (item.article or {}).get("title") or item.hint_title})
         return NotKept(Outcome.DUPLICATE, f"not kept (same {how} as {original}): {item.final_url}")
 
     def process_item(self, item: ArticleItem) -> ArticleItem:

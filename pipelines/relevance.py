@@ -53,6 +53,18 @@ def judge(item: ArticleItem, topic) -> tuple[Outcome, dict]:
     return Outcome.KEPT, relevance
 
 
+def why(item: ArticleItem, topic) -> dict:
+    """What the report shows of an article not kept: its title, the relevance score (the share of the query's
+    positive terms found) and where each was found, the date and its source, the language."""
+    article = item.article or {}
+    terms = (item.relevance or {}).get("terms") or {}
+    positive = topic.query.positive_terms()
+    return {"title": article.get("title") or item.hint_title,
+            "score": round(len(terms) / len(positive), 2) if positive else None, "terms": terms,
+            "published": article.get("published"), "date_source": "page" if article.get("published") else None,
+            "language": article.get("language")}
+
+
 class RelevancePipeline:
     """Drops articles that are off topic, out of the window or in another language (``NotKept``)."""
 
@@ -74,5 +86,6 @@ class RelevancePipeline:
         state = topic_run(self.crawler).store
         state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=outcome,
                              final_url=item.final_url, status=item.status, warc_file=item.warc_file,
-                             record_id=item.warc_record_id, fetched_at=item.fetched_at)
+                             record_id=item.warc_record_id, fetched_at=item.fetched_at,
+                             detail=why(item, topic_run(self.crawler).topic))
         raise NotKept(outcome, f"not kept ({outcome.replace('_', ' ')}): {item.final_url}")

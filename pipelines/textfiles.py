@@ -185,7 +185,9 @@ class TextFilesPipeline:
             self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
             self.state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=Outcome.DUPLICATE,
                                       final_url=item.final_url, status=item.status, warc_file=item.warc_file,
-                                      record_id=item.warc_record_id, fetched_at=item.fetched_at)
+                                      record_id=item.warc_record_id, fetched_at=item.fetched_at,
+                                      detail={"duplicate_of": self.state.file_for_url(canonical),
+                                              "how": "canonical URL", "title": article.get("title")})
             raise
         except (OSError, sqlite3.Error) as exc:
             if not is_disk_full(exc):

@@ -325,6 +325,20 @@ def test_window_is_applied_while_streaming():
     assert all(e.published == date(2021, 7, 15) for e in result.entries)
 
 
+def test_the_first_entries_dated_outside_are_named_with_their_dates():
+    """The report lists which articles a sitemap dated outside the window; past SKIPPED_NAMED they are counted."""
+    from crawler.discovery.sitemaps import SKIPPED_NAMED
+
+    result = parse_sitemap(_big_urlset(900), "https://example.com/s.xml", since=date(2021, 7, 1),
+                           until=date(2021, 7, 31))
+    assert len(result.skipped) == 800 <= SKIPPED_NAMED
+    assert result.skipped[0].url == "https://example.com/2021/01/15/story-0"
+    assert result.skipped[0].published == date(2021, 1, 15) and result.skipped[0].via == "sitemap"
+    many = parse_sitemap(_big_urlset(SKIPPED_NAMED * 2), "https://example.com/s.xml", since=date(2021, 7, 1),
+                         until=date(2021, 7, 31))
+    assert len(many.skipped) == SKIPPED_NAMED < many.skipped_urls
+
+
 def test_urls_past_the_cap_are_counted_not_returned():
     result = parse_sitemap(gzip.compress(_big_urlset(1000)), "https://example.com/s.xml.gz", max_urls=250)
     assert len(result.entries) == 250 and result.cut_urls == 750

@@ -16,6 +16,7 @@ import pytest
 from crawler.contracts import NOT_KEPT, Kind, Outcome
 from crawler.report import figure, write_report
 from crawler.store import SqliteStore
+from tests.support.browser import overflows, png_size, run_chromium
 from tests.support.crawl import REPO, crawl, run_scrapy
 from tests.support.example import EXAMPLE
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed
@@ -32,7 +33,8 @@ def topic_dir(tmp_path_factory) -> Path:
 def test_report_figures(topic_dir):
     report = json.loads((topic_dir / "report.json").read_text())
     assert report["totals"] == {"kept": 6, "paywalled": 1, "near_duplicates": 1, "off_topic": 2, "out_of_window": 1,
-                                "off_language": 1, "no_text": 0, "not_html": 0, "duplicate": 0, "errors": 0}
+                                "off_language": 1, "no_text": 0, "not_html": 0, "duplicate": 0, "robots_forbidden": 0,
+                                "over_budget": 0, "errors": 0}
     outlets = report["outlets"]
     assert outlets["the-moscow-times"]["via"] == {"sitemap": 2}
     assert outlets["central-asia-wire"]["via"] == {"feed": 1} and outlets["zerohedge"]["via"] == {"feed": 1}
@@ -45,29 +47,79 @@ def test_report_figures(topic_dir):
 def test_report_markdown(topic_dir):
     text = (topic_dir / "report.md").read_text()
     assert ("| outlet | kept | near dup. | paywalled | off topic | out of window | other language | no text | not HTML "
-            "| duplicates | errors | found through |") in text
-    assert "| The Moscow Times | 2 | 1 | 0 | 1 | 1 | 0 | 0 | 0 | 0 | 0 | sitemap 2 |" in text
-    assert text.count("](text/") == 6
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.fail("headless Chromium is needed (apt-get install chromium; `make system-deps` does it)")
+            "| duplicates | robots.txt | over budget | errors | found through |") in text
+    assert "| The Moscow Times | 2 | 1 | 0 | 1 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | sitemap 2 |" in text
+    assert text.count("](text/") == 6 + 1  # six titles, and the near duplicate's original
 
 
 def test_report_html_renders_in_chromium(topic_dir, tmp_path):
     page = (topic_dir / "report.html").read_text()
     assert "<script" not in page and "<link" not in page  # one self-contained file, nothing fetched
-    result = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-                             "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                             (topic_dir / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    result = run_chromium(topic_dir / "report.html", tmp_path / "profile", "--dump-dom")
     dom = result.stdout
     assert '<figure id="timeline"><svg' in dom
     assert dom.count("<tr>") >= 1 + 5 + 1 + 6  # headers, five outlets, six articles
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_fits_desktop_and_phone_width_without_sideways_scrolling(topic_dir, tmp_path, width):
+    """At 1280 and 390 px nothing overflows horizontally (a probe in a copy of the page says so), and a screenshot
+    of that width is taken, kept in the test's directory."""
+    page = tmp_path / "report.html"
+    shutil.copy(topic_dir / "report.html", page)
+    assert not overflows(page, width, tmp_path / "profile")
+    shot = tmp_path / f"report-{width}.png"
+    run_chromium(page, tmp_path / "profile", f"--window-size={width},844", f"--screenshot={shot}")
+    assert shot.stat().st_size > 5000 and png_size(shot) == (width, 844)
+
+
+def test_a_page_of_long_unbroken_names_still_fits_a_phone(tmp_path):
+    """Titles, outlet names and URLs without a break (and many columns) wrap instead of widening the page."""
+    root = tmp_path / "topic"
+    root.mkdir()
+    long = "Lavrov" + "x" * 200
+    (root / "manifest.jsonl").write_text("".join(json.dumps({
+        "file": f"{n:03d}_{n:016x}.txt", "url": f"https://a.test/{long}/{n}", "outlet": f"Outlet{long}{n}",
+        "outlet_slug": f"o{n}", "title": long, "published": f"2021-07-{10 + n:02d}", "words": 10,
+        "duplicate_of": "000_0000000000000000.txt" if n else None}) + "\n" for n in range(8)))
+    store = SqliteStore(root / "state.sqlite")
+    store.record_outcome(f"https://a.test/{long}", kind=Kind.ARTICLE, outlet="o1", outcome=Outcome.ERROR,
+                         detail={"cause": "timeout", "message": long, "title": long})
+    store.close()
+    page = write_report(root)["html"]
+    assert not overflows(page, 390, tmp_path / "profile")
+    assert overflows_without_css(page, tmp_path)
+
+
+def overflows_without_css(page: Path, tmp_path: Path) -> bool:
+    """The same page without its stylesheet does overflow: the check above can fail."""
+    bare = tmp_path / "bare.html"
+    text = page.read_text()
+    bare.write_text(text[:text.index("<style>")] + text[text.index("</style>") + len("</style>"):])
+    return overflows(bare, 390, tmp_path / "profile")
+
+
+def test_report_says_why_each_url_was_not_kept(topic_dir):
+    """Each URL not kept appears under its outlet and reason with what decided it; kept articles are marked."""
+    report = json.loads((topic_dir / "report.json").read_text())
+    outlets = report["not_kept"]["outlets"]
+    [off_topic] = outlets["the-moscow-times"]["reasons"]["off_topic"]
+    assert off_topic["score"] == 0.0 and off_topic["title"] == "Central Bank Expected to Hike Rates as Inflation Soars"
+    [outside] = outlets["the-moscow-times"]["reasons"]["out_of_window"]
+    assert (outside["published"], outside["date_source"], outside["fetched"]) == ("2021-07-02", "sitemap", False)
+    assert outlets["rundschau-24"]["reasons"]["off_language"][0]["language"] == "de"
+    assert outlets["far-east-herald"]["reasons"]["off_topic"][0]["score"] == 0.67
+    page = html.unescape((topic_dir / "report.html").read_text())
+    assert '<details id="not-kept-the-moscow-times">' in page
+    assert "dated 2021-07-02 (its sitemap's date); not fetched" in page
+    assert "query not matched: relevance 0.00 (no query term found)" in page
+    assert page.count('<span class="tag paywalled">') == 1 and page.count('<span class="tag near">') == 1
+    assert '<a href="text/000_1405142cd07b44f5.txt">Central Asia Wire: Russia says US failed in Afghanistan</a>' in page
+    [run] = report["runs"]
+    assert run["new_articles"] == 6 and run["finish_reason"] == "finished" and run["seconds"] > 0
+    assert report["generated_at"] and "Report made " in page
 
 
 def test_report_command_rebuilds_the_same_report(topic_dir):
@@ -78,6 +130,7 @@ def test_report_command_rebuilds_the_same_report(topic_dir):
     assert "report.html" in result.stdout
     after = json.loads((topic_dir / "report.json").read_text())
     assert after["totals"] == before["totals"] and after["articles"] == before["articles"]
+    assert after["not_kept"] == before["not_kept"] and after["runs"] == before["runs"]  # a rebuild adds no run
     assert (topic_dir / "report.md").exists() and (topic_dir / "report.html").exists()
 
 
@@ -96,8 +149,9 @@ def test_every_outcome_but_kept_has_a_figure_in_the_report(tmp_path):
     report = json.loads(write_report(tmp_path)["json"].read_text())
     assert set(report["totals"]) == {"kept", "paywalled", "near_duplicates"} | {figure(o) for o in NOT_KEPT}
     row = report["outlets"]["alpha"]
-    assert all(row[figure(o)] == 1 for o in NOT_KEPT if o != Outcome.ERROR)
+    assert all(row[figure(o)] == 1 for o in NOT_KEPT if o not in (Outcome.ERROR, Outcome.OUT_OF_WINDOW))
     assert row["errors"] == 2  # an error, and a page over DOWNLOAD_MAXSIZE
+    assert row["out_of_window"] == 2  # fetched and dated outside, and dated outside by a listing
 
 
 def test_a_page_without_text_appears_in_the_report(tmp_path):
@@ -120,7 +174,7 @@ def test_a_page_without_text_appears_in_the_report(tmp_path):
     report = json.loads((topic_dir / "report.json").read_text())
     assert report["totals"]["no_text"] == 1 and report["outlets"]["delta"]["no_text"] == 1
     assert "1 without readable text" in (topic_dir / "report.md").read_text()
-    assert "| Delta | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |  |" in (topic_dir / "report.md").read_text()
+    assert "| Delta | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |  |" in (topic_dir / "report.md").read_text()
     assert "<th>no text</th>" in (topic_dir / "report.html").read_text()
 
 

@@ -14,7 +14,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from crawler.contracts import Kind, Outcome
-from crawler.fetch.settled import MAX_REDIRECT_MEMORY_HOPS, SettledMiddleware, Verdict
+from crawler.fetch.settled import UNSETTLED, MAX_REDIRECT_MEMORY_HOPS, SettledMiddleware, Verdict
 from crawler.run import TopicRun
 from crawler.store import SqliteStore
 from tests.support.crawl import crawl
@@ -55,12 +55,21 @@ def test_a_url_no_run_settled_is_fetched_as_listed(store):
     assert settled.stats.get_stats().get("settled/skipped") is None
 
 
-@pytest.mark.parametrize("outcome", [o for o in Outcome if o != Outcome.ERROR])
+@pytest.mark.parametrize("outcome", [o for o in Outcome if o != Outcome.ERROR and o not in UNSETTLED])
 def test_every_outcome_but_an_error_settles_a_url(store, outcome):
     settled = opened(store)
     record(store, A, outcome)
     assert settled.verdict(A, HOSTS) == Verdict(None, "archived_earlier")
     assert settled.stats.get_value("settled/skipped") == 1
+
+
+@pytest.mark.parametrize("outcome", sorted(UNSETTLED))
+def test_what_was_refused_or_dated_by_a_listing_is_never_settled(store, outcome):
+    """Recorded for the report only: robots.txt may allow it later, a budget is per run, a window may widen."""
+    settled = opened(store)
+    record(store, A, outcome)
+    record(store, A, outcome)
+    assert settled.verdict(A, HOSTS) == Verdict(A) and not settled.is_settled(A)
 
 
 def test_an_error_is_tried_again_up_to_the_cap_and_a_404_twice(store):

@@ -118,6 +118,56 @@ def test_outcome_counts_are_of_articles_per_outlet(store):
                                       "beta": {"out_of_window": 1}, "": {"error": 1}}
 
 
+def test_outcome_records_keep_the_why_and_a_later_outcome_replaces_it(store):
+    """The report lists every URL not kept with its reason's detail (score, date and its source, cause)."""
+    store.record_outcome("https://a.test/2", kind="article", outlet="alpha", outcome="off_topic", status=200,
+                         detail={"score": 0.5, "terms": {"Lavrov": ["body"]}, "title": "Ça va"})
+    store.record_outcome("https://a.test/1", kind="article", outlet="alpha", outcome="error",
+                         detail={"cause": "timeout", "message": "took longer than 1.0 seconds"})
+    store.record_outcome("https://a.test/3", kind="article", outlet="alpha", outcome="kept")
+    store.record_outcome("https://a.test/x", kind="archived", outlet="", outcome="archived", status=200)
+    records = store.outcome_records()
+    assert [(r.url, r.outcome, r.attempts) for r in records] == [
+        ("https://a.test/1", "error", 1), ("https://a.test/2", "off_topic", 1), ("https://a.test/3", "kept", 1)]
+    assert records[0].detail == {"cause": "timeout", "message": "took longer than 1.0 seconds"}
+    assert records[1].detail["terms"] == {"Lavrov": ["body"]} and records[1].detail["title"] == "Ça va"
+    assert records[1].status == 200 and records[2].detail == {}
+    store.record_outcome("https://a.test/1", kind="article", outlet="alpha", outcome="out_of_window",
+                         detail={"published": "2020-01-01", "date_source": "page"})
+    again = {r.url: r for r in store.outcome_records()}["https://a.test/1"]
+    assert (again.outcome, again.attempts, again.detail) == ("out_of_window", 2,
+                                                             {"published": "2020-01-01", "date_source": "page"})
+    assert [r.url for r in store.outcome_records("archived")] == ["https://a.test/x"]
+
+
+def test_refused_and_over_budget_articles_are_recorded_and_over_budget_stays_pending(store):
+    """robots.txt's refusal settles the frontier entry (the spider drops it anyway); a budget holds it for the
+    next run."""
+    store.settle_discovery(None, [article("https://a.test/a1"), article("https://a.test/a2")])
+    store.record_outcome("https://a.test/a1", kind="article", outlet="alpha", outcome="over_budget")
+    store.record_outcome("https://a.test/a2", kind="article", outlet="alpha", outcome="robots_forbidden")
+    assert [e.url for e in store.pending()] == ["https://a.test/a1"]
+    assert store.outcome_counts() == {"alpha": {"over_budget": 1, "robots_forbidden": 1}}
+
+
+def test_an_older_sqlite_state_gains_the_detail_column(tmp_path):
+    """A state.sqlite made before outcome details opens, keeps its rows and records details from then on."""
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE fetched (url TEXT PRIMARY KEY, final_url TEXT, kind TEXT, outlet TEXT, outcome TEXT, "
+               "status INTEGER, warc_file TEXT, record_id TEXT, fetched_at TEXT, attempts INTEGER NOT NULL DEFAULT 0, "
+               "etag TEXT, last_modified TEXT)")
+    db.execute("INSERT INTO fetched (url, kind, outlet, outcome, attempts) VALUES ('https://a.test/old', 'article', "
+               "'alpha', 'off_topic', 1)")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    store.record_outcome("https://a.test/new", kind="article", outlet="alpha", outcome="error", detail={"cause": "dns"})
+    assert [(r.url, r.detail) for r in store.outcome_records()] == [("https://a.test/new", {"cause": "dns"}),
+                                                                   ("https://a.test/old", {})]
+    store.close()
+
+
 def test_a_later_outcome_replaces_kind_and_outlet(store):
     """``rebuild-state`` records a failed URL of the WARC index without its outlet; when a crawl fetches it again
     as an article, the report must count it under that article's outlet."""

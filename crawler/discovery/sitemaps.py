@@ -18,7 +18,7 @@ import re
 import struct
 import zlib
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from email.utils import parsedate_to_datetime
 
@@ -44,12 +44,15 @@ _EPOCH = date(1970, 1, 1)
 class SitemapResult:
     """A sitemap index yields children, a urlset yields entries; one of the two lists is empty.
 
-    ``skipped_urls`` counts entries dated outside the window (not returned), ``cut_urls`` entries past the cap."""
+    ``skipped_urls`` counts entries dated outside the window (not returned), ``cut_urls`` entries past the cap;
+    ``skipped`` names the first :data:`SKIPPED_NAMED` of the skipped ones (their raw ``<loc>`` and dates), so the
+    report can say which articles a sitemap dated outside the window."""
 
     children: list[ChildSitemap]
     entries: list[Candidate]
     skipped_urls: int = 0
     cut_urls: int = 0
+    skipped: list[Candidate] = field(default_factory=list)
 
 
 class _Capped(io.RawIOBase):
@@ -120,16 +123,19 @@ def _title(text: str | None) -> str | None:
     return title or None
 
 
-def _entry(element: etree._Element, url: str, keep=None) -> Candidate | None:
-    """The candidate of one ``<url>``; None when it has no usable ``<loc>`` or ``keep`` refuses it. The window
-    is checked on the raw ``<loc>`` first: normalizing a URL costs more than all the rest of its entry."""
+def _entry(element: etree._Element, url: str, keep=None, refused: list[Candidate] | None = None) -> Candidate | None:
+    """The candidate of one ``<url>``; None when it has no usable ``<loc>`` or ``keep`` refuses it (then added to
+    ``refused`` while it has room). The window is checked on the raw ``<loc>`` first: normalizing a URL costs more
+    than all the rest of its entry."""
     raw = (_child_text(element, "loc") or "").strip()
     if not raw:
         return None
     news = _child(element, "news")
     published = _parse_date(_child_text(news, "publication_date")) or date_from_url(raw)
     lastmod = _parse_date(_child_text(element, "lastmod"))
-    if keep is not None and not keep(Candidate(raw, via="sitemap", published=published, lastmod=lastmod)):
+    if keep is not None and not keep(candidate := Candidate(raw, via="sitemap", published=published, lastmod=lastmod)):
+        if refused is not None and len(refused) < SKIPPED_NAMED:
+            refused.append(candidate)
         return _REFUSED
     loc = normalize_url(raw, base=url)
     if loc is None:
@@ -139,6 +145,7 @@ def _entry(element: etree._Element, url: str, keep=None) -> Candidate | None:
 
 
 _REFUSED = Candidate("", via="sitemap")  # an entry the window refused, counted and dropped
+SKIPPED_NAMED = 1000  # entries dated outside the window a result names (the rest are only counted)
 
 
 def _parse_xml(stream, url: str, keep, max_urls: int | None) -> SitemapResult:
@@ -148,6 +155,7 @@ def _parse_xml(stream, url: str, keep, max_urls: int | None) -> SitemapResult:
                               load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
     children: dict[str, ChildSitemap] = {}
     entries: dict[str, Candidate] = {}
+    refused: list[Candidate] = []
     skipped = cut = 0
     kind = None
     try:
@@ -176,7 +184,7 @@ def _parse_xml(stream, url: str, keep, max_urls: int | None) -> SitemapResult:
                 if max_urls is not None and len(entries) >= max_urls:
                     cut += 1
                 else:
-                    entry = _entry(element, url, keep)
+                    entry = _entry(element, url, keep, refused)
                     if entry is _REFUSED:
                         skipped += 1
                     elif entry is not None and entry.url not in entries:
@@ -192,7 +200,7 @@ def _parse_xml(stream, url: str, keep, max_urls: int | None) -> SitemapResult:
     if kind is None:
         raise DiscoveryError(f"{url}: malformed sitemap XML (no root element)")
     return SitemapResult(children=list(children.values()), entries=list(entries.values()), skipped_urls=skipped,
-                         cut_urls=cut)
+                         cut_urls=cut, skipped=refused)
 
 
 def _feed_sitemap(stream, head: bytes, url: str) -> SitemapResult:
@@ -205,6 +213,7 @@ def _feed_sitemap(stream, head: bytes, url: str) -> SitemapResult:
 def _parse_text(data: bytes, url: str, keep=None, max_urls: int | None = None) -> SitemapResult:
     """A plain-text sitemap: one absolute URL per line."""
     entries: dict[str, Candidate] = {}
+    refused: list[Candidate] = []
     skipped = cut = 0
     for line in data.decode("utf-8", errors="replace").splitlines():
         loc = normalize_url(line)
@@ -215,11 +224,14 @@ def _parse_text(data: bytes, url: str, keep=None, max_urls: int | None = None) -
             cut += 1
         elif keep is not None and not keep(entry):
             skipped += 1
+            if len(refused) < SKIPPED_NAMED:
+                refused.append(entry)
         else:
             entries[loc] = entry
     if not entries and not skipped and not cut:
         raise DiscoveryError(f"{url}: neither sitemap XML nor a list of URLs")
-    return SitemapResult(children=[], entries=list(entries.values()), skipped_urls=skipped, cut_urls=cut)
+    return SitemapResult(children=[], entries=list(entries.values()), skipped_urls=skipped, cut_urls=cut,
+                         skipped=refused)
 
 
 def parse_sitemap(body: bytes, url: str, since: date | None = None, until: date | None = None,

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from crawler.store import TopicStore
 
 MAX_REDIRECT_MEMORY_HOPS = 10  # as Scrapy's REDIRECT_MAX_TIMES: a longer chain is one no fetch would finish
+UNSETTLED = frozenset({Outcome.ROBOTS_FORBIDDEN, Outcome.OVER_BUDGET, Outcome.LISTED_OUT_OF_WINDOW})
+"""Recorded for the report, never settled: robots.txt may allow it later, a budget is per run, a window may
+widen."""
 NOT_FOUND_RUNS = 2  # a 404 is given up after this many runs, whatever SETTLED_ERROR_RETRY_RUNS says
 
 
@@ -113,6 +116,8 @@ class SettledMiddleware:
         if previous is None:
             return False
         outcome, attempts, status, fetched_at = previous
+        if outcome in UNSETTLED:
+            return False
         if outcome == Outcome.ERROR:
             return attempts >= (NOT_FOUND_RUNS if status == 404 else self.error_retry_runs)
         if self.refresh_after_days and fetched_at:

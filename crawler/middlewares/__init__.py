@@ -10,12 +10,12 @@
 The names other modules use are importable from here too.
 """
 
-from crawler.middlewares.guard import MAX_URL_LENGTH, Refused, RefusedRedirect, RequestGuardMiddleware
+from crawler.middlewares.guard import MAX_URL_LENGTH, OverBudget, Refused, RefusedRedirect, RequestGuardMiddleware
 from crawler.middlewares.refresh import QuickMetaRefreshMiddleware
 from crawler.middlewares.retry import BackoffRetryMiddleware, retry_after_seconds
 from crawler.middlewares.robots import ROBOTS_FORBIDDEN, OutletRobotsMiddleware, capped_robots
 from crawler.middlewares.truncated import TruncatedBodyMiddleware
 
 __all__ = ["MAX_URL_LENGTH", "ROBOTS_FORBIDDEN", "BackoffRetryMiddleware", "OutletRobotsMiddleware",
-           "QuickMetaRefreshMiddleware", "Refused", "RefusedRedirect", "RequestGuardMiddleware",
+           "OverBudget", "QuickMetaRefreshMiddleware", "Refused", "RefusedRedirect", "RequestGuardMiddleware",
            "TruncatedBodyMiddleware", "capped_robots", "retry_after_seconds"]

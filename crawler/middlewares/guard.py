@@ -27,6 +27,10 @@ class Refused(IgnoreRequest):
     scheme, an over-long URL (a budget or a pause is not this: those end with the run)."""
 
 
+class OverBudget(IgnoreRequest):
+    """An article request over its outlet's ``max_pages_per_outlet`` in this run: it waits for a later run."""
+
+
 class RefusedRedirect(Refused):
     """A redirect hop the crawl does not follow: another site, a private address, a non-HTTP scheme, or more
     robots.txt hops than ``ROBOTS_MAX_REDIRECTS``."""
@@ -101,6 +105,6 @@ class RequestGuardMiddleware:
         outlet = request.meta.get(Meta.OUTLET, "")
         if self.pages_sent.get(outlet, 0) >= budget:
             self.stats.inc_value(f"coverage/{outlet}/over_budget")
-            raise IgnoreRequest(f"fetch budget of {outlet} used up")
+            raise OverBudget(f"fetch budget of {outlet} ({budget} pages) used up")
         self.pages_sent[outlet] = self.pages_sent.get(outlet, 0) + 1
         request.meta[Meta.BUDGET_COUNTED] = True

@@ -29,11 +29,11 @@ from crawler.discovery.sections import parse_section as parse_listing
 from crawler.discovery.sitemaps import children_to_follow, parse_sitemap
 from crawler.fetch.settled import SettledMiddleware
 from crawler.items import ArticleItem
-from crawler.middlewares import ROBOTS_FORBIDDEN, OutletRobotsMiddleware, Refused
+from crawler.middlewares import ROBOTS_FORBIDDEN, OutletRobotsMiddleware, OverBudget, Refused
 from crawler.run import TopicRun
 from crawler.spiders.archives import ArchiveSources, archive_slots
 from crawler.spiders.articles import (article_item, content_type_of, is_readable, record_cut, record_failure,
-                                      record_not_html)
+                                      record_not_html, record_refused)
 from crawler.spiders.builder import DISCOVERY_PRIORITY, discovery_request, pending_candidate
 from crawler.spiders.follow import Follower
 from crawler.spiders.frontier import Frontier
@@ -261,6 +261,7 @@ class CoverageSpider(scrapy.Spider):
         if result.skipped_urls:  # dated outside the window while streaming: discovered, not followed
             self._stat(outlet, "discovered", result.skipped_urls)
             self._stat(outlet, "skipped_out_of_window", result.skipped_urls)
+            self.frontier.record_outside(outlet.slug, self.follower.on_outlet(outlet, result.skipped))
         if result.cut_urls:
             self._stat(outlet, "sitemap_urls_over_budget", result.cut_urls)
             logger.warning("%s lists more than %d URLs: the rest is not read (DISCOVERY_MAX_URLS_PER_SITEMAP)",
@@ -360,10 +361,17 @@ class CoverageSpider(scrapy.Spider):
         slug = request.meta.get(Meta.OUTLET, "unknown")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # Refused by robots.txt, the budget or a guard: not an error of the outlet. What no run will fetch
-            # leaves the frontier; what a budget or a pause held back stays for the next run.
-            if failure.check(Refused) or ROBOTS_FORBIDDEN in failure.getErrorMessage():
+            # leaves the frontier; what a budget or a pause held back stays for the next run. robots.txt and the
+            # budget are recorded (never settled), so the report lists them.
+            message = failure.getErrorMessage()
+            if failure.check(OverBudget):
+                record_refused(self.archive_state, request, slug, Outcome.OVER_BUDGET, message)
+            elif failure.check(Refused) or ROBOTS_FORBIDDEN in message:
                 self.frontier.drop(request.url)
+                if ROBOTS_FORBIDDEN in message:
+                    self._stat(slug, Outcome.ROBOTS_FORBIDDEN)
+                    record_refused(self.archive_state, request, slug, Outcome.ROBOTS_FORBIDDEN, message)
             return
         self._stat(slug, "errors")
-        record_failure(self.archive_state, request, slug, getattr(failure.value, "response", None))
+        record_failure(self.archive_state, request, slug, getattr(failure.value, "response", None), failure.value)
         logger.info("article not fetched: %s (%s)", request.url, failure.getErrorMessage())

@@ -8,6 +8,7 @@ so the article is credited to the most specific one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
 from scrapy.http import Request, Response
@@ -65,13 +66,22 @@ class Follower:
                 self.seen.add(verdict.url)
                 self._stat(outlet, verdict.reason)
                 url = verdict.url
-            if self.frontier.dated_outside(url, candidate):
+            evidence = self.frontier.outside_by(url, candidate)
+            if evidence is not None:
                 self._stat(outlet, "skipped_out_of_window")
+                self.frontier.record_outside(outlet.slug, [replace(evidence, title=candidate.title)])
                 if resumed is not None:
                     self.frontier.settle(url)
                 continue
             yield article_request(url, candidate, outlet, self.topic.query, self.topic.max_pages_per_outlet,
                                   self.callback, self.errback, resumed)
+
+    def on_outlet(self, outlet: Outlet, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
+        """The candidates on the outlet's hosts, under their canonical URLs (what the store records them as)."""
+        for candidate in candidates:
+            url = normalize_url(candidate.url)
+            if url is not None and in_scope(url, outlet.hosts):
+                yield replace(candidate, url=canonical_url(url))
 
     def best_via(self, response: Response) -> str:
         """The most specific discovery path that listed the article: a home page link counts as a section, and

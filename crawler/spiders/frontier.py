@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from scrapy.http import Request, Response
 
-from crawler.contracts import Kind, Meta
+from crawler.contracts import Kind, Meta, Outcome
 from crawler.discovery.candidates import Candidate
 from crawler.store import FrontierEntry, TopicStore
 from crawler.topic import Outlet
@@ -58,7 +58,7 @@ class Frontier:
         self._sitemaps_sent: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}  # discovery requests sent and not yet parsed, per outlet
         self._held: dict[str, list[Request]] = {}  # article requests waiting for those
-        self._evidence: dict[str, set[tuple[date | None, date | None]]] = {}  # (published, lastmod) per listing
+        self._evidence: dict[str, set[tuple[date | None, date | None, str]]] = {}  # (published, lastmod, via)
         self._pending: list[FrontierEntry] | None = None  # the frontier at start (pending_at_start)
         self._pending_urls: set[str] = set()
 
@@ -116,14 +116,32 @@ class Frontier:
     def note_dates(self, url: str, candidate: Candidate) -> None:
         """Remember the dates a listing gave ``url``: any listing's can rule it out of the window."""
         if candidate.published is not None or candidate.lastmod is not None:
-            self._evidence.setdefault(url, set()).add((candidate.published, candidate.lastmod))
+            self._evidence.setdefault(url, set()).add((candidate.published, candidate.lastmod, candidate.via))
+
+    def outside_by(self, url: str, candidate: Candidate | None = None) -> Candidate | None:
+        """The listing's word (dates and via) by which ``url`` lies outside the window, if any listing (or
+        ``candidate``) dates it so."""
+        dates = self._evidence.get(url, set()) | (
+            {(candidate.published, candidate.lastmod, candidate.via)} if candidate else set())
+        return next((evidence for published, lastmod, via in sorted(dates, key=str)
+                     if (evidence := Candidate(url, via=via, published=published, lastmod=lastmod)).outside(
+                         self.since, self.until)), None)
 
     def dated_outside(self, url: str, candidate: Candidate | None = None) -> bool:
         """Whether any listing (or ``candidate``) dates ``url`` outside the window: then it is not fetched, whichever
         listing answered first."""
-        dates = self._evidence.get(url, set()) | ({(candidate.published, candidate.lastmod)} if candidate else set())
-        return any(Candidate(url, via="", published=published, lastmod=lastmod).outside(self.since, self.until)
-                   for published, lastmod in dates)
+        return self.outside_by(url, candidate) is not None
+
+    def record_outside(self, slug: str, evidence: Iterable[Candidate]) -> None:
+        """Record articles a listing dated outside the window (``listed_out_of_window``, never settled), with the
+        date and where it came from, for the report; a URL with an outcome already keeps it (no write each run)."""
+        for candidate in evidence:
+            if self.store.outcome_of(candidate.url) is not None:
+                continue
+            self.store.record_outcome(candidate.url, kind=Kind.ARTICLE, outlet=slug, outcome=Outcome.LISTED_OUT_OF_WINDOW,
+                                      detail={"published": candidate.published and candidate.published.isoformat(),
+                                              "lastmod": candidate.lastmod and candidate.lastmod.isoformat(),
+                                              "date_source": candidate.via, "title": candidate.title})
 
     # -- discovery pages and what they led to --
     def sent(self, requests: Iterable[Request]) -> list[Request]:
@@ -181,8 +199,10 @@ class Frontier:
         """The held article requests of an outlet, less those a listing has since dated outside the window."""
         released = []
         for request in self._held.pop(slug, []):
-            if self.dated_outside(request.url):
+            evidence = self.outside_by(request.url)
+            if evidence is not None:
                 self._stat(slug, "skipped_out_of_window")
+                self.record_outside(slug, [evidence])
                 logger.info("not fetched: a listing dates %s outside the window", request.url)
                 self.store.drop_pending(request.url)
                 continue

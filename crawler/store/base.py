@@ -11,13 +11,34 @@ the same data model and answer every question of :class:`TopicStore` the same wa
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Iterable, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol
 
-from crawler.contracts import Kind
+from crawler.contracts import Kind, Outcome
 
 SETTLED_KINDS = frozenset({Kind.ARTICLE})
 """Outcomes of these kinds settle a frontier entry (an error keeps it pending: it is retried up to a cap)."""
+
+UNSETTLING_OUTCOMES = frozenset({Outcome.ERROR, Outcome.OVER_BUDGET, Outcome.LISTED_OUT_OF_WINDOW})
+"""Outcomes that leave a frontier entry as it is: an error is retried, what a budget held back waits for the next
+run, and what a listing dated outside the window is the spider's frontier's to drop."""
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """What became of one fetched (or refused) URL, with the why: ``detail`` holds what the component that decided
+    knew (the relevance score and matched terms, the date and where it came from, the language, the original of a
+    duplicate, an error's cause and message), so the report can explain each URL, not only count it."""
+
+    url: str
+    kind: str
+    outlet: str
+    outcome: str
+    status: int | None = None
+    final_url: str | None = None
+    fetched_at: str | None = None
+    attempts: int = 1
+    detail: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,10 +97,11 @@ class TopicStore(Protocol):
     # -- fetched URLs and their outcomes --
     def record_outcome(self, url: str, *, kind: str, outlet: str, outcome: str, final_url: str | None = None,
                        status: int | None = None, warc_file: str | None = None, record_id: str | None = None,
-                       fetched_at: str | None = None) -> None:
+                       fetched_at: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
         """Remember what became of a fetched URL (kept, off_topic, out_of_window, off_language, duplicate,
-        error, ...), replacing what an earlier fetch left; each call adds one attempt. An outcome other than
-        ``error`` of a kind in :data:`SETTLED_KINDS` also takes the URL off the frontier."""
+        error, ...), replacing what an earlier fetch left (``detail`` too: the why, JSON-serialisable); each call
+        adds one attempt. An outcome not in :data:`UNSETTLING_OUTCOMES` of a kind in :data:`SETTLED_KINDS` also
+        takes the URL off the frontier."""
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
         """(outcome, attempts, status, fetched_at) of a URL an earlier :meth:`record_outcome` recorded. SQLite
@@ -89,6 +111,10 @@ class TopicStore(Protocol):
     def outcome_counts(self) -> dict[str, dict[str, int]]:
         """How many article URLs (kind ``article``) ended in each outcome, per outlet: {outlet: {outcome: n}}.
         An outcome recorded without an outlet counts under the outlet ``""``."""
+
+    def outcome_records(self, kind: str = Kind.ARTICLE) -> list[OutcomeRecord]:
+        """Every recorded outcome of URLs of ``kind``, with its detail, sorted by outlet and URL (the report's
+        list of what was not kept, and why)."""
 
     def kept_urls(self) -> list[str]:
         """The fetched URLs whose outcome is ``kept``."""

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import redis
 
 from crawler.contracts import Kind, Outcome
-from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
+from crawler.store.base import SETTLED_KINDS, UNSETTLING_OUTCOMES, FrontierEntry, OutcomeRecord, PayloadRef
 from crawler.store.redisclient import connect
 
 _RAISE_COUNTER = """
@@ -75,13 +75,14 @@ class RedisStore:
     # -- fetched URLs and their outcomes --
     def record_outcome(self, url: str, *, kind: str, outlet: str, outcome: str, final_url: str | None = None,
                        status: int | None = None, warc_file: str | None = None, record_id: str | None = None,
-                       fetched_at: str | None = None) -> None:
+                       fetched_at: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
         previous = self.redis.hget(self._key("fetched"), url)
         attempts = json.loads(previous)["attempts"] + 1 if previous else 1
         self.redis.hset(self._key("fetched"), url, json.dumps({
             "final_url": final_url, "kind": kind, "outlet": outlet, "outcome": outcome, "status": status,
-            "warc_file": warc_file, "record_id": record_id, "fetched_at": fetched_at, "attempts": attempts}))
-        if kind in SETTLED_KINDS and outcome != Outcome.ERROR:
+            "warc_file": warc_file, "record_id": record_id, "fetched_at": fetched_at, "attempts": attempts,
+            "detail": dict(detail) if detail else None}, ensure_ascii=False))
+        if kind in SETTLED_KINDS and outcome not in UNSETTLING_OUTCOMES:
             self.redis.hdel(self._key("frontier"), url)
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
@@ -102,6 +103,12 @@ class RedisStore:
                 per_outlet = counts.setdefault(row["outlet"] or "", {})
                 per_outlet[row["outcome"]] = per_outlet.get(row["outcome"], 0) + 1
         return counts
+
+    def outcome_records(self, kind: str = Kind.ARTICLE) -> list[OutcomeRecord]:
+        records = [OutcomeRecord(url, row["kind"], row["outlet"] or "", row["outcome"], row["status"],
+                                 row["final_url"], row["fetched_at"], row["attempts"], row.get("detail") or {})
+                   for url, row in self._outcomes() if row["kind"] == kind]
+        return sorted(records, key=lambda record: (record.outlet, record.url))
 
     def kept_urls(self) -> list[str]:
         return [url for url, row in self._outcomes() if row["outcome"] == Outcome.KEPT]

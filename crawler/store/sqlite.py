@@ -6,14 +6,15 @@ sqlite3 from the standard library is all it needs; the database is a cache of fa
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from crawler.contracts import Kind, Outcome
-from crawler.store.base import SETTLED_KINDS, FrontierEntry, PayloadRef
+from crawler.store.base import SETTLED_KINDS, UNSETTLING_OUTCOMES, FrontierEntry, OutcomeRecord, PayloadRef
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS payloads (
@@ -54,8 +55,11 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        if "scope" not in {row[1] for row in self._db.execute("PRAGMA table_info(fetched)")}:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(fetched)")}
+        if "scope" not in columns:
             self._db.execute("ALTER TABLE fetched ADD COLUMN scope TEXT")  # a state made before validator scopes
+        if "detail" not in columns:
+            self._db.execute("ALTER TABLE fetched ADD COLUMN detail TEXT")  # a state made before outcome details
 
     def close(self) -> None:
         with self._lock:
@@ -82,19 +86,21 @@ class SqliteStore:
     # -- fetched URLs and their outcomes --
     def record_outcome(self, url: str, *, kind: str, outlet: str, outcome: str, final_url: str | None = None,
                        status: int | None = None, warc_file: str | None = None, record_id: str | None = None,
-                       fetched_at: str | None = None) -> None:
+                       fetched_at: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
         """Remember what became of a fetched URL (kept, off_topic, out_of_window, off_language, duplicate,
-        error); an error increases its attempt count so later runs give up after a cap."""
+        error) and why (``detail``); an error increases its attempt count so later runs give up after a cap."""
         self._execute(
             """INSERT INTO fetched (url, final_url, kind, outlet, outcome, status, warc_file, record_id,
-                                    fetched_at, attempts)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                                    fetched_at, attempts, detail)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
                ON CONFLICT(url) DO UPDATE SET final_url=excluded.final_url, kind=excluded.kind,
                  outlet=excluded.outlet, outcome=excluded.outcome, status=excluded.status, warc_file=excluded.warc_file,
-                 record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1""",
-            (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at),
+                 record_id=excluded.record_id, fetched_at=excluded.fetched_at, attempts=attempts + 1,
+                 detail=excluded.detail""",
+            (url, final_url, kind, outlet, outcome, status, warc_file, record_id, fetched_at,
+             json.dumps(dict(detail), ensure_ascii=False, sort_keys=True) if detail else None),
         )
-        if kind in SETTLED_KINDS and outcome != Outcome.ERROR:
+        if kind in SETTLED_KINDS and outcome not in UNSETTLING_OUTCOMES:
             self._execute("DELETE FROM frontier WHERE url=?", (url,))
 
     def outcome_of(self, url: str) -> tuple[str, int, int | None, str | None] | None:
@@ -111,6 +117,12 @@ class SqliteStore:
                 "GROUP BY 1, outcome", (Kind.ARTICLE,)):
             counts.setdefault(outlet, {})[outcome] = number
         return counts
+
+    def outcome_records(self, kind: str = Kind.ARTICLE) -> list[OutcomeRecord]:
+        rows = self._execute(
+            "SELECT url, kind, COALESCE(outlet, ''), outcome, status, final_url, fetched_at, attempts, detail "
+            "FROM fetched WHERE kind=? ORDER BY 3, url", (kind,)).fetchall()
+        return [OutcomeRecord(*row[:8], detail=json.loads(row[8]) if row[8] else {}) for row in rows]
 
     def validators(self, url: str, scope: str | None = None) -> tuple[str | None, str | None]:
         row = self._execute("SELECT etag, last_modified, scope FROM fetched WHERE url=?", (url,)).fetchone()
