@@ -58,6 +58,14 @@ class Kind(StrEnum):
     ARCHIVED = "archived"  # rebuild-state: a URL of the WARC index that no manifest line names
 
 
+class Source(StrEnum):
+    """Where an article's copy came from (the manifest's ``source`` and ``also_in[].source``)."""
+
+    LIVE = "live"  # fetched from the outlet itself
+    WAYBACK = "wayback"  # the Internet Archive's Wayback Machine (a raw ``id_`` capture)
+    COMMONCRAWL = "commoncrawl"  # a Common Crawl WARC record, read by byte range
+    WARC_SCAN = "warc-scan"  # a WARC collection someone else made (scan-warc)
+
 
 class Outcome(StrEnum):
     """How an article URL ended (``TopicStore.record_outcome``); the report has a column for each not-kept one."""

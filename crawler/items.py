@@ -42,3 +42,4 @@ class ArticleItem:
     # (file, offset) of the record as first recorded: where a replay copied it from, so a replay orders its
     # articles as the recording crawl did (pipelines/order.py); None: warc_file and warc_offset are that place
     capture_ref: tuple[str, int] | None = None
+    source: str = "live"  # a crawler.contracts.Source value: where this copy came from

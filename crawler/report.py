@@ -120,7 +120,8 @@ def build_report(root: Path, stats: dict[str, Any] | None = None) -> dict[str, A
         mine = [e for e in entries if (e.get("outlet_slug") or slugify(e.get("outlet") or "")) == slug]
         row = {"name": name, "kept": len(mine), "paywalled": sum(1 for e in mine if e.get("paywalled")),
                "near_duplicates": sum(1 for e in mine if e.get("duplicate_of")),
-               "via": dict(Counter(e.get("via") or "unknown" for e in mine))}
+               "via": dict(Counter(e.get("via") or "unknown" for e in mine)),
+               "sources": dict(Counter(e.get("source") or "live" for e in mine))}  # live, warc-scan, ...
         for outcome in OUTCOMES:
             name = figure(outcome)
             from_state = outcomes.get(slug, Counter()).get(outcome, 0)

@@ -65,6 +65,8 @@ def manifest_entry(item: ArticleItem, name: str, content: str) -> dict[str, Any]
         "warc_file": item.warc_file,
         "warc_record_id": item.warc_record_id,
         "fetched_at": item.fetched_at,
+        "source": item.source,
+        "captured_at": item.fetched_at if item.source == "live" else item.captured_at,
     }
 
 
