@@ -96,6 +96,7 @@ class Prefilter:
         self.bare_hosts = frozenset(h for h in hosts if ":" not in h or h.endswith("]"))
         self.terms = tuple(terms)
         self.max_bytes = max_bytes
+        self._scheme_hosts: dict[str, bool] = {}  # "scheme://host" -> in scope (one normalization per host)
 
     def on_outlet(self, url: str) -> bool:
         """Whether a target URI is on one of the hosts (or the www. twin the hosts already hold); a listed host
@@ -108,12 +109,16 @@ class Prefilter:
             found = url.find(stop, start + 3)
             if 0 <= found < end:
                 end = found
+        origin = url[:end]
+        known = self._scheme_hosts.get(origin)
+        if known is not None:
+            return known
         host = url[start + 3:end].rpartition("@")[2].lower().rstrip(".")
-        if host not in self.hosts:
-            bare = host.rpartition(":")[0] if ":" in host and not host.endswith("]") else host
-            if bare not in self.bare_hosts:
-                return False
-        return in_scope(url, self.hosts)
+        bare = host.rpartition(":")[0] if ":" in host and not host.endswith("]") else host
+        verdict = (host in self.hosts or bare in self.bare_hosts) and in_scope(origin + "/", self.hosts)
+        if len(self._scheme_hosts) < 100_000:
+            self._scheme_hosts[origin] = verdict
+        return verdict
 
     def wanted(self, block: bytes) -> bool:
         """A 2xx HTTP response whose payload, decoded, holds one of the terms."""
