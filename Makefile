@@ -50,3 +50,4 @@ bench: install-test system-deps
 	$(VENV)/bin/python bench/live.py
 	$(VENV)/bin/python bench/distributed.py
 	$(VENV)/bin/python bench/faults.py --runs 20
+	$(VENV)/bin/python bench/scan.py --sizes 200,400

@@ -25,6 +25,7 @@ SPIDER = "coverage"
 COMMANDS: dict[str, str | None] = {
     "crawl": "Crawl a topic's coverage (TOPIC.toml) into ARCHIVE_DIR/<topic>",
     "check-topic": None,
+    "scan-warc": None,
     "report": None,
     "wacz": None,
     "export": None,

@@ -222,6 +222,13 @@ REPLAY_RESYNC_WINDOW = 16 * 1024 * 1024
 # warc/ are not copied again.
 REPLAY_COPY_RECORDS = True
 
+# --- Existing WARC collections (scrapy scan-warc: crawler/archive/scan.py, crawler/commands/scan_warc.py) -----
+# What reads the WARC files in the prefilter pass: "fastwarc" (resiliparse's FastWARC, faster on the same files:
+# bench/scan.py) or "warcio".
+SCAN_WARC_READER = "fastwarc"
+# Seconds an HTTP(S) source may stay silent (connecting, or between two reads) before it is given up.
+SCAN_WARC_HTTP_TIMEOUT = 60.0
+
 # --- Extraction (pipelines/extract/) ----------------------------------------------------------------------
 # Worker processes for extraction (about 175 MB each); 0 runs it in the crawling process. None = one per CPU.
 EXTRACT_WORKERS = None

@@ -6,14 +6,18 @@ file outside the archive. So each response or revisit record the replay serves (
 holding its payload) is copied byte for byte — its gzip member as it is, record ID and ``WARC-Date`` kept, never
 re-recorded — into a WARC file of the topic, after a warcinfo record saying where they came from; the manifest
 points at the copies and ``index.cdxj`` indexes them when the crawl ends. Records already in the topic's own
-``warc/`` (a replay of the topic's own archive) are not copied again.
+``warc/`` (a replay of the topic's own archive) are not copied again. The ``metadata`` record right after a copied
+record, when it is ``WARC-Concurrent-To`` it (scan-warc's, naming where the record was found), is copied with it:
+one short read, no scan of the file.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 from crawler import __version__
 from crawler.archive.index import add_to_index
@@ -45,16 +49,18 @@ class RecordCopier:
 
     def copy(self, path: Path, offset: int, length: int | None = None) -> RecordLocation:
         """The record at ``offset`` of ``path`` (``length`` bytes, when the caller knows), copied (once) into the
-        topic's WARC file; where the copy is."""
+        topic's WARC file, with the metadata record right after it when that one is ``WARC-Concurrent-To`` it;
+        where the copy is."""
         key = (path, offset)
         if key not in self.copied:
             length = length or self._length(path, offset)
             with open(path, "rb") as stream:
                 stream.seek(offset)
                 data = stream.read(length)
-            if not data.startswith(GZIP_MAGIC):  # a record of an uncompressed WARC: its own gzip member here
-                data = gzip.compress(data, mtime=0)
-            self.copied[key] = self.writer.write_raw(data)
+                companion = _concurrent_metadata(stream, _head(data).get(b"warc-record-id"))
+            self.copied[key] = self.writer.write_raw(_member(data))
+            if companion is not None and (path, offset + length) not in self.copied:
+                self.copied[(path, offset + length)] = self.writer.write_raw(_member(companion))
         return self.copied[key]
 
     def _length(self, path: Path, offset: int) -> int:
@@ -70,3 +76,59 @@ class RecordCopier:
         files = [self.warc_dir / name for name in self.writer.files_written]
         logger.info("replay: %d records copied into %s", len(self.copied), ", ".join(str(f) for f in files))
         return add_to_index(self.index, files)
+
+
+COMPANION_MAX = 64 * 1024  # a metadata record naming a source is small: one longer is not looked at
+
+
+def _member(data: bytes) -> bytes:
+    """A record's bytes as one gzip member (a record of an uncompressed WARC gets its own)."""
+    return data if data.startswith(GZIP_MAGIC) else gzip.compress(data, mtime=0)
+
+
+def _head(data: bytes) -> dict[bytes, bytes]:
+    """The WARC header fields of a record's first bytes (a gzip member or plain), lower-cased names."""
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = zlib.decompressobj(31).decompress(data[:COMPANION_MAX], COMPANION_MAX)
+        except zlib.error:
+            return {}
+    block = data.partition(b"\r\n\r\n")[0]
+    if not block.startswith(b"WARC/"):
+        return {}
+    fields = {}
+    for line in block.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+def _concurrent_metadata(stream: BinaryIO, record_id: bytes | None) -> bytes | None:
+    """The record right after the stream's position when it is a small ``metadata`` record ``WARC-Concurrent-To``
+    ``record_id`` (scan-warc writes the one naming a kept record's source there); its bytes, else None. One short
+    read: no scan of the file."""
+    if not record_id:
+        return None
+    data = stream.read(COMPANION_MAX)
+    if data.startswith(GZIP_MAGIC):
+        inflater = zlib.decompressobj(31)
+        try:
+            inflater.decompress(data, COMPANION_MAX)
+        except zlib.error:
+            return None
+        if not inflater.eof:
+            return None
+        record = data[:len(data) - len(inflater.unused_data)]
+    else:
+        end = data.find(b"\r\n\r\n")
+        try:
+            size = int(_head(data).get(b"content-length", b"-1"))
+        except ValueError:
+            return None
+        if end < 0 or size < 0 or end + 4 + size + 4 > len(data):
+            return None
+        record = data[:end + 4 + size + 4]
+    fields = _head(record)
+    if fields.get(b"warc-type") != b"metadata" or fields.get(b"warc-concurrent-to") != record_id:
+        return None
+    return record

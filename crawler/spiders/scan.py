@@ -1,0 +1,54 @@
+"""The scan-warc spider: the coverage spider's article path over the records a WARC scan kept, and nothing else.
+
+``scrapy scan-warc`` (crawler/commands/scan_warc.py) prefilters someone else's WARC files into a temporary WARC
+and replays it (``REPLAY_FROM``); this spider asks for exactly the URLs it kept, as article candidates of the
+outlet whose host they are on. They go the way every article goes (the settled check, the budget, extraction,
+relevance, dedup, text files), so a record an earlier scan (or crawl) settled is not read again, and a scan run
+twice adds nothing. No home page, feed, sitemap or robots.txt is asked for: the collection holds what it holds,
+and the outlets are never contacted (there is no network handler in a replay).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+from scrapy.http import Request, Response
+
+from crawler.contracts import Source
+from crawler.discovery.candidates import Candidate
+from crawler.items import ArticleItem
+from crawler.spiders.coverage import CoverageSpider
+
+VIA = Source.WARC_SCAN.value  # the discovery path of a scanned record (the manifest's ``via``)
+
+
+class ScanSpider(CoverageSpider):
+    """``-a topic=FILE -a kept=LIST``: LIST holds one JSON object per kept record (``{"url": ...}``)."""
+
+    name = "scan-warc"
+
+    def __init__(self, topic: str | None = None, kept: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(topic, *args, **kwargs)
+        self.kept_path = kept
+
+    def kept_urls(self) -> list[str]:
+        if not self.kept_path:
+            return []
+        with open(Path(self.kept_path), encoding="utf-8") as fh:
+            return [json.loads(line)["url"] for line in fh if line.strip()]
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.kept_urls():
+            outlet = self.topic.outlet_for_host(url)
+            if outlet is None:
+                continue
+            for request in self.follower.follow(outlet, [Candidate(url, via=VIA)]):
+                yield request
+
+    def parse_article(self, response: Response) -> Iterable[ArticleItem]:
+        for item in super().parse_article(response):
+            item.source = Source.WARC_SCAN.value
+            item.captured_at = item.fetched_at  # the record's WARC-Date, as ISO 8601 UTC
+            yield item

@@ -1,0 +1,161 @@
+"""scan-warc: a topic's articles out of WARC collections others made (crawler/commands/scan_warc.py, its
+prefilter crawler/archive/scan.py, its spider crawler/spiders/scan.py), local files and HTTP URLs alike."""
+
+from __future__ import annotations
+
+import json
+import random
+import tomllib
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.archive.scan import Prefilter, ScanResult, needles, open_source, scan_stream
+from crawler.topic import parse_topic
+from tests.support.crawl import run_scrapy
+from tests.support.scanwarc import TOPIC, write_collection
+from tests.support.sites import Reply, SiteServer
+from tests.support.warc import warcio_check
+
+
+@pytest.fixture(scope="module")
+def collections(tmp_path_factory) -> tuple[Path, Path, set[str], set[str]]:
+    """Two collections of about 3000 records each: ``a`` (outlets A and B) read from disk, ``b`` (outlet C)."""
+    root = tmp_path_factory.mktemp("collections")
+    rng = random.Random(24)
+    a = write_collection(root / "a.warc.gz", rng, filler_pairs=1500, part="a")
+    b = write_collection(root / "b.warc.gz", rng, filler_pairs=1400, part="b")
+    assert a.records > 3000 and b.records > 2800
+    return root / "a.warc.gz", root / "b.warc.gz", a.expected, b.expected
+
+
+def topic_file(directory: Path) -> Path:
+    path = directory / "topic.toml"
+    path.write_text(TOPIC, encoding="utf-8")
+    return path
+
+
+def scan(topic: Path, archive: Path, *sources: str, check: bool = True):
+    return run_scrapy(["scan-warc", str(topic), *sources, "-s", f"ARCHIVE_DIR={archive}", "-s", "EXTRACT_WORKERS=0",
+                       "-s", "LOG_LEVEL=INFO"], check=check)
+
+
+def manifest(topic_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (topic_dir / "manifest.jsonl").read_text().splitlines()]
+
+
+def records(path: Path) -> list[tuple[str, dict[str, str], bytes]]:
+    with open(path, "rb") as fh:
+        return [(r.rec_type, dict(r.rec_headers.headers), r.content_stream().read() if r.rec_type == "metadata"
+                 else b"") for r in ArchiveIterator(fh)]
+
+
+@pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
+def test_the_prefilter_keeps_records_on_the_outlets_that_hold_a_term_and_both_readers_agree(collections, reader):
+    a, _, expected, _ = collections
+    topic = parse_topic(tomllib.loads(TOPIC))
+    prefilter = Prefilter({h for o in topic.outlets for h in o.hosts}, needles(topic.query), 16 << 20)
+    written: list[bytes] = []
+    result = ScanResult()
+    stream = open_source(str(a), timeout=10)
+    scan_stream(stream, str(a), prefilter, written.append, result, set(), reader)
+    traps = {"https://www.outlet-a.test/world/2021/05/02/lavrov-taliban-may",
+             "https://news.outlet-b.test/sport/lavrov-cricket", "https://www.outlet-a.test/europe/lavrov-berlin"}
+    assert set(result.urls) == expected | traps  # relevance and the window are the crawl's to judge
+    assert result.repeated == 1 and not result.damaged and stream.count == a.stat().st_size
+    assert len(written) == 2 * len(result.urls)  # each record, then the metadata record naming its source
+
+
+def test_needles_are_the_positive_terms_in_their_utf8_forms():
+    topic = parse_topic(tomllib.loads(TOPIC.replace("Lavrov AND", '"foreign  Minister" AND Лавров AND')))
+    found = needles(topic.query)
+    assert b"minister" in found and b"afghan" in found and b"cricket" not in found  # a phrase: its longest word
+    assert "лавров".encode() in found and "ЛАВРОВ".encode().lower() in found
+
+
+def test_scan_keeps_exactly_the_topics_articles_from_files_and_urls_and_adds_nothing_the_second_time(
+        tmp_path, collections):
+    a, b, expected_a, expected_b = collections
+    archive = tmp_path / "archive"
+    topic = topic_file(tmp_path)
+    with SiteServer() as site:
+        site.route(f"{site.origin}/cc-news/b.warc.gz", Reply(body=b.read_bytes(), chunked=True,
+                                                             headers=[("Content-Type", "application/warc")]))
+        url = f"{site.origin}/cc-news/b.warc.gz"
+        result = scan(topic, archive, str(a), url)
+        topic_dir = archive / "lavrov-scan"
+        entries = manifest(topic_dir)
+        assert {e["url"] for e in entries} == expected_a | expected_b, result.stderr[-3000:]
+        assert {e["source"] for e in entries} == {"warc-scan"} and {e["via"] for e in entries} == {"warc-scan"}
+        assert all(e["captured_at"] == "2021-07-17T08:00:00+00:00" for e in entries)
+        assert "kept for extraction" in result.stderr
+
+        files = sorted((topic_dir / "warc").glob("*.warc.gz"))
+        assert files
+        for path in files:
+            check = warcio_check(path)
+            assert check.returncode == 0, check.stdout + check.stderr
+        copied = [r for path in files for r in records(path)]
+        responses = {h["WARC-Record-ID"]: h["WARC-Target-URI"] for kind, h, _ in copied if kind == "response"}
+        assert set(responses.values()) >= expected_a | expected_b
+        metadata = [(h, body.decode()) for kind, h, body in copied if kind == "metadata"]
+        assert {h["WARC-Concurrent-To"] for h, _ in metadata} == set(responses)
+        sources = {line.split(": ", 1)[1] for _, body in metadata for line in body.splitlines()
+                   if line.startswith("source: ")}
+        assert sources == {str(a), url}
+        assert all("offset: " in body for _, body in metadata)
+        assert {e["warc_record_id"] for e in entries} <= set(responses)
+
+        report = json.loads((topic_dir / "report.json").read_text())
+        assert report["sources"]["outlets"]["outlet-a"] == {"warc-scan": 2}
+        assert report["sources"]["outlets"]["outlet-c"] == {"warc-scan": 2}
+        assert report["totals"]["off_topic"] == 2 and report["totals"]["out_of_window"] == 1
+
+        before = {path.name: path.stat().st_size for path in (topic_dir / "warc").iterdir()}
+        text_before = sorted(p.name for p in (topic_dir / "text").iterdir())
+        scan(topic, archive, str(a), url)
+        assert manifest(topic_dir) == entries
+        assert {path.name: path.stat().st_size for path in (topic_dir / "warc").iterdir()} == before
+        assert sorted(p.name for p in (topic_dir / "text").iterdir()) == text_before
+
+
+def test_a_source_that_breaks_off_keeps_what_came_before_it(tmp_path, collections):
+    a, _, expected_a, _ = collections
+    archive = tmp_path / "archive"
+    with SiteServer() as site:
+        site.route(f"{site.origin}/a.warc.gz", Reply(body=a.read_bytes(), reset_after=a.stat().st_size // 2))
+        result = scan(topic_file(tmp_path), archive, f"{site.origin}/a.warc.gz")
+    assert f"warning: {site.origin}/a.warc.gz: read stopped" in result.stderr
+    urls = {e["url"] for e in manifest(archive / "lavrov-scan")}
+    assert urls and urls <= expected_a  # the story's records lie in the first half of the file
+
+
+@pytest.mark.parametrize("case", ["missing", "not_a_warc", "bad_topic", "http_404", "no_source", "bad_reader"])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, collections, case):
+    a = collections[0]
+    archive = tmp_path / "archive"
+    topic = topic_file(tmp_path)
+    extra: list[str] = []
+    with SiteServer() as site:
+        if case == "missing":
+            sources = [str(a), str(tmp_path / "nope.warc.gz")]
+        elif case == "not_a_warc":
+            text = tmp_path / "notes.warc.gz"
+            text.write_text("these are notes, not a WARC file\n")
+            sources = [str(a), str(text)]  # the first one is fine: still nothing is written
+        elif case == "bad_topic":
+            topic.write_text(TOPIC.replace("since = 2021-07-10", "since = yesterday"))
+            sources = [str(a)]
+        elif case == "http_404":
+            sources = [f"{site.origin}/gone.warc.gz"]
+        elif case == "no_source":
+            sources = []
+        else:
+            sources, extra = [str(a)], ["-s", "SCAN_WARC_READER=magic"]
+        result = run_scrapy(["scan-warc", str(topic), *sources, "-s", f"ARCHIVE_DIR={archive}", *extra],
+                            check=False)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+    assert not archive.exists()
