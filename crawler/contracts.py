@@ -32,10 +32,13 @@ class Meta:
     GUESSED_PAGE = "guessed_page"  # that next page's URL was guessed, not linked (a miss is no error)
     SITEMAP_DEPTH = "sitemap_depth"  # how many sitemap indexes lie above this sitemap
     NOT_NOW = "not_now"  # stored in the frontier, not requested in this run (over a discovery budget)
+    RECHECK = "recheck"  # a kept article asked for again (crawler.fetch.versions): its TrackedArticle fields
     # Filled in on the way back.
     TRUNCATED = "truncated"  # the WARC-Truncated reason of a cut response (oversize, robots cap, replay)
     WARC = "warc"  # {"file", "record_id", "offset", "date"} of the response record (recorder, replay)
     LEASE = "lease"  # distributed crawls: the queue lease the request holds until its outcome is settled
+    REFERS_TO = "refers_to"  # {"uri", "date", "record_id"}: the capture a 304 confirms (its revisit record names it)
+    VALIDATORS = "validators"  # (ETag, Last-Modified) an article response sent (crawler.fetch.versions)
     # Private to one component each, named here so no other picks the same key.
     WARC_SENT = "_warc_sent"  # when the recorder saw the request leave (the request record's date)
     CLUSTER_SLOT = "_cluster_slot"  # the outlet's cluster slot (slot key, token) a distributed request holds

@@ -44,3 +44,10 @@ class ArticleItem:
     capture_ref: tuple[str, int] | None = None
     source: str = "live"  # a crawler.contracts.Source value: where this copy came from
     also_in: list[dict[str, str]] = field(default_factory=list)  # other captures: {"source", "captured_at", "url"}
+    # Versions (crawler.fetch.versions, pipelines.versions): the validators the response sent; for a re-checked
+    # kept article its TrackedArticle fields, and once it is found changed its version, previous file and what changed
+    validators: tuple[str | None, str | None] | None = None
+    recheck: dict[str, Any] | None = None
+    version: int | None = None
+    previous: str | None = None
+    changed: str | None = None

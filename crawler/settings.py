@@ -112,6 +112,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.fetch.redirects.RedirectMemoryMiddleware": 610,
     # Closer to the network than decompression (590) and redirects (600): it sees every hop, raw bytes.
     "crawler.archive.recorder.WarcRecorderMiddleware": 890,
+    # A re-checked article that answers 304, 404/410 or sends the reader home ends here (after the recorder and
+    # the redirects): not modified, or removed.
+    "crawler.fetch.versions.VersionAnswersMiddleware": 60,
 }
 
 ADDONS = {
@@ -132,6 +135,8 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     # Whether an article an earlier run settled needs fetching again (asked by the spider before the frontier).
     "crawler.fetch.settled.SettledMiddleware": 100,
+    # Kept articles asked for again on their schedule (VERSIONS_*), added to the start requests.
+    "crawler.fetch.versions.VersionChecksMiddleware": 110,
 }
 
 ITEM_PIPELINES = {
@@ -139,6 +144,8 @@ ITEM_PIPELINES = {
     "pipelines.relevance.RelevancePipeline": 200,
     # Dedup and the text files see articles in capture order, so NNN never depends on worker timing.
     "pipelines.order.CaptureOrderPipeline": 250,
+    # A re-checked article: unchanged (dropped) or its next version (written by the text files as .vN.txt).
+    "pipelines.versions.VersionsPipeline": 280,
     "pipelines.dedup.DedupPipeline": 300,
     "pipelines.textfiles.TextFilesPipeline": 400,
 }
@@ -255,6 +262,15 @@ SETTLED_ENABLED = True
 SETTLED_REFRESH_AFTER_DAYS = None
 # A URL that failed is retried on later runs up to this many times (a 404 is given up after 2).
 SETTLED_ERROR_RETRY_RUNS = 3
+
+# --- Versions of kept articles (crawler/fetch/versions.py, pipelines/versions.py) ---------------------------
+# Kept articles are asked for again (conditionally) at these ages, in hours after their first capture; a changed
+# cleaned text or title is written as NNN_<hex>.v2.txt (v3, ...). None: on when the topic's window reaches into
+# the last 7 days (or has no end); True or False: always or never.
+VERSIONS_ENABLED = None
+VERSIONS_SCHEDULE = [1, 6, 24, 72, 168]
+# The time the schedule is judged at, ISO 8601 (empty: the clock); for tests, or to check as of another moment.
+VERSIONS_NOW = ""
 
 # --- Progress and report (crawler/extensions/) ------------------------------------------------------------
 PROGRESS_INTERVAL = 10.0  # seconds; 0 turns the progress display off

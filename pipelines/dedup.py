@@ -79,6 +79,7 @@ class NearDuplicateIndex:
         # LSH is tuned below the decision threshold so that borderline copies reach the exact estimate below
         self.lsh = LSHIndex(threshold=max(0.5, threshold - 0.15), num_perm=num_perm)
         self.signatures: dict[str, np.ndarray] = {}
+        self.newest: dict[str, str] = {}  # NNN_<hex> -> the file of its newest version: copies are linked to it
         self.loaded = 0
         self.refresh()
 
@@ -98,12 +99,15 @@ class NearDuplicateIndex:
         if file not in self.signatures:
             self.lsh.insert(file, signature)
             self.signatures[file] = signature
+            self.newest[file.split(".", 1)[0]] = file  # an article's later version is added after the earlier
 
     def original_of(self, signature: np.ndarray, threshold: float) -> tuple[str, float] | None:
         """The earliest-written similar file and the estimated Jaccard similarity."""
         self.refresh()
         found = []
         for file in self.lsh.query(signature):
+            if self.newest.get(file.split(".", 1)[0]) != file:
+                continue  # an article's older version: its newest one is compared instead
             similarity = jaccard(signature, self.signatures[file])
             if similarity >= threshold:
                 found.append((file, similarity))
@@ -155,6 +159,9 @@ class DedupPipeline:
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert self.state is not None and self.index is not None
         article = item.article or {}
+        if item.version:  # a later version of a kept article (pipelines.versions): its signature replaces the last
+            item.minhash = signature(article.get("text") or "", self.num_perm, self.shingle)
+            return item
         item.canonical_url = article_canonical_url(item, self._outlet_hosts(item))
         existing = self.state.file_for_url(item.canonical_url)
         if existing:

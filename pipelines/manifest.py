@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 logger = logging.getLogger(__name__)
 
-_SEQUENCE_RE = re.compile(r"([0-9]+)_[0-9a-f]{16}\.txt")  # whole names only (fullmatch), ASCII digits only
+# whole names only (fullmatch), ASCII digits only; a later version of an article is NNN_<16 hex>.vN.txt
+_SEQUENCE_RE = re.compile(r"([0-9]+)_[0-9a-f]{16}(?:\.v[0-9]+)?\.txt")
 
 
 def read_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -44,7 +45,7 @@ def read_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def sequence_of(file_name: str) -> int | None:
-    """The NNN of a ``NNN_<16 hex>.txt`` name."""
+    """The NNN of a ``NNN_<16 hex>.txt`` name (or of a later version's ``NNN_<16 hex>.vN.txt``)."""
     match = _SEQUENCE_RE.fullmatch(file_name) if isinstance(file_name, str) else None
     return int(match.group(1)) if match else None
 

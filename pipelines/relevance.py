@@ -79,6 +79,8 @@ class RelevancePipeline:
         return cls(crawler)
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
+        if item.recheck:  # a kept article asked for again: a version of it, whatever it says now (pipelines.versions)
+            return item
         outcome, item.relevance = judge(item, topic_run(self.crawler).topic)
         if outcome == Outcome.KEPT:
             return item

@@ -29,6 +29,7 @@ from crawler.run import topic_run
 from crawler.store import TopicStore
 from pipelines.manifest import ManifestWriter, read_manifest, sequence_of
 from pipelines.relevance import NotKept
+from pipelines.versions import restore_tracked, tracked_for, version_entry, version_file_name
 from pipelines.render import (clean_line, file_name, render_text, text_sha256,  # noqa: F401 - the names
                               url_hash)  # of a text file's content and name, used from here by many
 
@@ -163,6 +164,9 @@ class TextFilesPipeline:
         canonical = item.canonical_url or item.final_url
         try:
             with self.state.transaction():
+                if item.version:  # a later version of a kept article (pipelines.versions): beside its first file
+                    self._write_version(item, content)
+                    return self._written(item)
                 name = file_name(self.state.take_value(SEQUENCE), canonical)
                 if not self.state.add_file(canonical, name, text_sha256(content), item.outlet_slug):
                     raise NotKept(Outcome.DUPLICATE, f"not kept (another file holds {canonical}): {item.final_url}")
@@ -180,6 +184,7 @@ class TextFilesPipeline:
                 self.state.record_outcome(item.url, kind=Kind.ARTICLE, outlet=item.outlet_slug, outcome=Outcome.KEPT,
                                           final_url=item.final_url, status=item.status, warc_file=item.warc_file,
                                           record_id=item.warc_record_id, fetched_at=item.fetched_at)
+                self.state.track(tracked_for(item, name, content))
         except NotKept:
             # after the rolled-back transaction: the URL is settled as a duplicate, its number goes to the next
             self.stats.inc_value(f"coverage/{item.outlet_slug}/duplicate")
@@ -198,9 +203,30 @@ class TextFilesPipeline:
             raise DropItem(f"not written (the disk is full): {item.final_url}") from None
         reached("kept")
         self.stats.inc_value(f"coverage/{item.outlet_slug}/kept")
+        return self._written(item)
+
+    def _written(self, item: ArticleItem) -> ArticleItem:
         self.stats.inc_value("textfiles/written")
         self.crawler.signals.send_catch_log(signal=text_file_written, item=item)
         return item
+
+    def _write_version(self, item: ArticleItem, content: str) -> None:
+        """Version N of a kept article: ``NNN_<16 hex>.vN.txt``, its manifest line, then the store's tracked
+        article moved on to it (inside the caller's transaction; the earlier files are never touched)."""
+        assert self.paths is not None and self.manifest is not None and self.state is not None
+        name = version_file_name(item.recheck["first_file"], item.version)
+        write_atomic(self.paths.text_dir, name, content)
+        try:
+            item.file = name
+            self.manifest.append(version_entry(manifest_entry(item, name, content), item))
+        except BaseException:
+            item.file = None
+            (self.paths.text_dir / name).unlink(missing_ok=True)
+            raise
+        base = self.state.tracked(item.url)
+        self.state.track(tracked_for(item, name, content, item.version, base))
+        self.stats.inc_value(f"coverage/{item.outlet_slug}/changed")
+        self.stats.inc_value(f"versions/changed_{item.changed}")
 
 
 @contextmanager
@@ -262,6 +288,7 @@ def reconcile(paths: TopicPaths, state: TopicStore, num_perm: int, shingle: int)
             body = content.split("\n\n", 1)[1] if "\n\n" in content else content
             state.add_signature(name, outlet, signature_blob(signature(body, num_perm, shingle)))
             counts["signatures_restored"] += 1
+    counts["tracked_restored"] = restore_tracked(state, entries)
     state.set_counter(SEQUENCE, last + 1)
     foreign: list[str] = []
     with os.scandir(paths.text_dir) if paths.text_dir.is_dir() else _nothing() as scan:

@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from crawler.store import FrontierEntry, PayloadRef, RedisStore, SqliteStore, TopicStore
+from crawler.store import FrontierEntry, PayloadRef, RedisStore, SqliteStore, TopicStore, TrackedArticle
 from tests.support.redisserver import redis_server
 
 
@@ -284,3 +284,35 @@ def test_both_engines_implement_the_whole_protocol():
     promised = {name for name in vars(TopicStore) if not name.startswith("_")}
     for engine in (SqliteStore, RedisStore):
         assert promised <= {name for name in dir(engine) if not name.startswith("_")}, engine
+
+
+def tracked_article(url: str = "https://a.test/a1", **extra) -> TrackedArticle:
+    fields = dict(request_url=url, canonical_url=url, outlet="alpha", file="000_0123456789abcdef.txt", version=1,
+                  first_captured="2021-07-16T09:00:00+00:00", title="First", text_sha256="aa",
+                  record_id="<urn:uuid:1>", warc_date="2021-07-16T09:00:00Z", etag='"e1"')
+    return TrackedArticle(url, **{**fields, **extra})
+
+
+def test_a_tracked_article_keeps_its_newest_version_and_its_checks_apart(store):
+    """Tracking a new version replaces what is known of the article but never the checks taken, which only a claim
+    moves: a run that writes a version must not make the schedule start again."""
+    assert store.tracked("https://a.test/a1") is None and store.tracked_articles() == []
+    store.track(tracked_article())
+    assert store.claim_check("https://a.test/a1", 0, 2)
+    store.track(tracked_article(file="000_0123456789abcdef.v2.txt", version=2, title="Second", checks=0))
+    got = store.tracked("https://a.test/a1")
+    assert (got.file, got.version, got.title, got.checks, got.etag) == ("000_0123456789abcdef.v2.txt", 2, "Second", 2,
+                                                                       '"e1"')
+    store.track(tracked_article("https://a.test/a0", removed="404", removed_at="2021-07-17T00:00:00+00:00"))
+    assert [(a.url, a.removed) for a in store.tracked_articles()] == [("https://a.test/a0", "404"),
+                                                                      ("https://a.test/a1", None)]
+
+
+def test_a_check_is_claimed_once(store):
+    """Two workers seeing the same due check: only the first claim succeeds, so the article is asked for once."""
+    store.track(tracked_article())
+    assert store.claim_check("https://a.test/a1", 0, 1)
+    assert not store.claim_check("https://a.test/a1", 0, 1)
+    assert store.claim_check("https://a.test/a1", 1, 3)
+    assert store.tracked("https://a.test/a1").checks == 3
+    assert not store.claim_check("https://a.test/unknown", 0, 1)

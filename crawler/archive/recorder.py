@@ -10,7 +10,9 @@ A response cut at ``DOWNLOAD_MAXSIZE`` (see ``crawler.extensions.oversize``) is 
 ``WARC-Truncated: length`` and never serves as the original of a later revisit.
 
 A payload already archived for the same URL (this run or an earlier one of the topic) becomes a ``revisit``
-record (identical-payload-digest profile) instead of a second copy.
+record (identical-payload-digest profile) instead of a second copy. A 304 to a request that names the capture
+it confirms (``Meta.REFERS_TO``: a kept article asked for again, ``crawler.fetch.versions``) becomes a ``revisit``
+record of the server-not-modified profile referring to that capture.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 def warc_enabled(settings) -> bool:
@@ -226,7 +229,12 @@ class WarcRecorderMiddleware:
 
         earlier = (self.state.find_payload(url, digest)
                    if (self.dedup and payload and self.state and not truncated) else None)
-        if earlier is not None:
+        confirmed = request.meta.get(Meta.REFERS_TO) if response.status == 304 else None
+        if confirmed:
+            record = builder.create_warc_record(url, "revisit", http_headers=http_headers, warc_headers_dict={
+                **warc_headers, "WARC-Profile": SERVER_NOT_MODIFIED, "WARC-Refers-To": confirmed["record_id"],
+                "WARC-Refers-To-Target-URI": confirmed["uri"], "WARC-Refers-To-Date": confirmed["date"]})
+        elif earlier is not None:
             record = builder.create_revisit_record(
                 url, digest=digest, refers_to_uri=earlier.url, refers_to_date=earlier.warc_date,
                 http_headers=http_headers,
@@ -258,7 +266,7 @@ class WarcRecorderMiddleware:
         if earlier is None and self.state is not None and payload and not truncated:
             self.state.add_payload(PayloadRef(url, digest, response_id, response_date, response_at.warc_file))
             self.stats.inc_value("warc/responses_written")
-        elif earlier is not None:
+        elif earlier is not None or confirmed:
             self.stats.inc_value("warc/revisits_written")
         self.stats.inc_value("warc/records_written", 2)
         self.stats.inc_value("warc/bytes_payload", len(payload))

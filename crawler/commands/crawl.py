@@ -49,6 +49,7 @@ class Command(ScrapyCrawlCommand):
         """Scrapy's ``crawl`` (one spider, by name), with the crawler built here through the process's public
         ``create_crawler`` so that its refusals and final stats can be read."""
         check_settings(self.settings)
+        check_versions_settings(self.settings)
         if args and args[0] == "coverage":
             check_spider_arguments(opts.spargs)
         check_replay_source(self.settings.get("REPLAY_FROM"))
@@ -116,7 +117,8 @@ def catch_refusal(crawler: Crawler, refused: list[Exception]) -> None:
 
 
 # Own settings whose default is None, with the type a value must have.
-TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": int, "WARC_ENABLED": bool, "SETTLED_REFRESH_AFTER_DAYS": float}
+TYPED_NONE_DEFAULTS = {"EXTRACT_WORKERS": int, "WARC_ENABLED": bool, "SETTLED_REFRESH_AFTER_DAYS": float,
+                       "VERSIONS_ENABLED": bool}
 _GETTERS = {bool: ("getbool", "True or False"), int: ("getint", "a whole number"), float: ("getfloat", "a number"),
             dict: ("getdict", "a JSON object")}
 
@@ -141,6 +143,22 @@ def check_settings(settings: Any) -> None:
             getattr(settings, getter)(name)
         except (TypeError, ValueError):
             raise UsageError(f"-s {name}={value}: expected {expected} (see the settings table in the README)") from None
+
+
+def check_versions_settings(settings: Any) -> None:
+    """``VERSIONS_NOW`` must be an ISO 8601 time and ``VERSIONS_SCHEDULE`` hours (numbers), refused in one line."""
+    from crawler.fetch.versions import clock, parse_schedule
+
+    try:
+        clock(settings)
+    except ValueError:
+        raise UsageError(f"-s VERSIONS_NOW={settings.get('VERSIONS_NOW')}: expected an ISO 8601 time "
+                         "(2021-07-16T12:00:00+00:00)") from None
+    try:
+        parse_schedule(settings.getlist("VERSIONS_SCHEDULE"))
+    except (TypeError, ValueError):
+        raise UsageError(f"-s VERSIONS_SCHEDULE={settings.get('VERSIONS_SCHEDULE')}: expected hours after the "
+                         "first capture, separated by commas (1,6,24,72,168)") from None
 
 
 def check_spider_arguments(arguments: dict[str, str]) -> None:

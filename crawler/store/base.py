@@ -10,6 +10,8 @@ the same data model and answer every question of :class:`TopicStore` the same wa
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol
@@ -75,6 +77,41 @@ class PayloadRef:
     record_id: str
     warc_date: str
     warc_file: str
+
+
+@dataclass(frozen=True)
+class TrackedArticle:
+    """A kept article whose later versions the crawl looks for (``crawler.fetch.versions``): what its newest
+    version is, the newest full capture a 304 confirms, and whether the page is gone. ``checks`` (the re-checks
+    taken so far) is kept apart and only moved by :meth:`TopicStore.claim_check`, so two workers never take one."""
+
+    url: str  # the URL its outcome is recorded under
+    request_url: str  # what a re-check asks for (the page's final URL)
+    canonical_url: str
+    outlet: str
+    file: str  # the newest version's text file
+    version: int  # 1: the first file
+    first_captured: str  # ISO 8601 UTC of the first capture: the schedule counts from it
+    title: str | None = None
+    text_sha256: str = ""
+    record_id: str | None = None  # the newest full capture (a 304's revisit record refers to it)
+    warc_date: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    removed: str | None = None  # why the page is gone ("404", "410", "redirected home"), None while it is there
+    removed_at: str | None = None
+    checks: int = 0
+
+
+def tracked_data(article: TrackedArticle) -> str:
+    """A tracked article as both engines keep it: JSON of its fields but ``checks`` (kept apart)."""
+    fields = dataclasses.asdict(article)
+    fields.pop("checks")
+    return json.dumps(fields, sort_keys=True)
+
+
+def tracked_from(data: str | bytes, checks: int | str | bytes | None) -> TrackedArticle:
+    return TrackedArticle(**json.loads(data), checks=int(checks or 0))
 
 
 class TopicStore(Protocol):
@@ -202,6 +239,21 @@ class TopicStore(Protocol):
 
     def save_site_memory(self, learned: dict[str, list[str]]) -> None:
         """Add learned keys (keys already known stay; nothing is removed)."""
+
+    # -- versions of kept articles (crawler.fetch.versions, pipelines.versions) --
+    def track(self, article: TrackedArticle) -> None:
+        """Remember (or replace) what is known of a kept article's versions; its ``checks`` are left as stored
+        (a new article starts at ``article.checks``)."""
+
+    def tracked(self, url: str) -> TrackedArticle | None:
+        """The tracked article recorded under ``url``, with its checks."""
+
+    def tracked_articles(self) -> list[TrackedArticle]:
+        """Every tracked article, sorted by URL."""
+
+    def claim_check(self, url: str, seen: int, checks: int) -> bool:
+        """Move a tracked article's checks from ``seen`` to ``checks``, atomically: False when they are no longer
+        ``seen`` (another worker took this check)."""
 
     # -- one article's writes as one unit (pipelines.textfiles) --
     def transaction(self) -> AbstractContextManager[None]:

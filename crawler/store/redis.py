@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator, Mapping
 import redis
 
 from crawler.contracts import Kind, Outcome
-from crawler.store.base import SETTLED_KINDS, UNSETTLING_OUTCOMES, FrontierEntry, OutcomeRecord, PayloadRef
+from crawler.store.base import (SETTLED_KINDS, UNSETTLING_OUTCOMES, FrontierEntry, OutcomeRecord, PayloadRef,
+                                TrackedArticle, tracked_data, tracked_from)
 from crawler.store.redisclient import connect
 
 _RAISE_COUNTER = """
@@ -42,6 +43,13 @@ return 0
 its fields, takes the title, published and lastmod it lacked and the higher priority (as SQLite's upsert)."""
 
 
+_CLAIM_CHECK = """
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') ~= tonumber(ARGV[2]) then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+"""Move a tracked article's checks from ARGV[2] to ARGV[3] when they are still ARGV[2] (compare and set)."""
 
 
 def key(topic: str, *parts: str) -> str:
@@ -56,6 +64,7 @@ class RedisStore:
         self.topic = topic
         self._raise_counter = self.redis.register_script(_RAISE_COUNTER)
         self._add_to_frontier = self.redis.register_script(_ADD_TO_FRONTIER)
+        self._claim_check = self.redis.register_script(_CLAIM_CHECK)
 
     def _key(self, *parts: str) -> str:
         return key(self.topic, *parts)
@@ -226,6 +235,25 @@ class RedisStore:
             if keys:
                 self.redis.sadd(self._key("memory_outlets"), outlet)
                 self.redis.sadd(self._key("memory", outlet), *keys)
+
+    # -- versions of kept articles: the hash "tracked" (JSON per URL) and "tracked_checks" beside it --
+    def track(self, article: TrackedArticle) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._key("tracked"), article.url, tracked_data(article))
+        pipe.hsetnx(self._key("tracked_checks"), article.url, article.checks)
+        pipe.execute()
+
+    def tracked(self, url: str) -> TrackedArticle | None:
+        data = self.redis.hget(self._key("tracked"), url)
+        return tracked_from(data, self.redis.hget(self._key("tracked_checks"), url)) if data else None
+
+    def tracked_articles(self) -> list[TrackedArticle]:
+        checks = {url.decode(): value for url, value in self.redis.hgetall(self._key("tracked_checks")).items()}
+        rows = [tracked_from(data, checks.get(url.decode())) for url, data in self.redis.hscan_iter(self._key("tracked"))]
+        return sorted(rows, key=lambda article: article.url)
+
+    def claim_check(self, url: str, seen: int, checks: int) -> bool:
+        return bool(self._claim_check(keys=[self._key("tracked_checks"), self._key("tracked")], args=[url, seen, checks]))
 
     # -- one article's writes (pipelines.textfiles) --
     @contextmanager

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from crawler.contracts import Kind, Outcome
-from crawler.store.base import SETTLED_KINDS, UNSETTLING_OUTCOMES, FrontierEntry, OutcomeRecord, PayloadRef
+from crawler.store.base import (SETTLED_KINDS, UNSETTLING_OUTCOMES, FrontierEntry, OutcomeRecord, PayloadRef,
+                                TrackedArticle, tracked_data, tracked_from)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS payloads (
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS frontier (
     lastmod TEXT, priority INTEGER NOT NULL DEFAULT 0, found_on TEXT, extra TEXT);
 CREATE TABLE IF NOT EXISTS redirects (url TEXT PRIMARY KEY, target TEXT NOT NULL, status INTEGER);
 CREATE INDEX IF NOT EXISTS redirects_target ON redirects (target);
+CREATE TABLE IF NOT EXISTS tracked (url TEXT PRIMARY KEY, data TEXT NOT NULL, checks INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -260,6 +262,23 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO site_memory VALUES (?, ?)",
                 [(outlet, key) for outlet, keys in learned.items() for key in keys],
             )
+
+    # -- versions of kept articles --
+    def track(self, article: TrackedArticle) -> None:
+        self._execute("INSERT INTO tracked VALUES (?, ?, ?) ON CONFLICT(url) DO UPDATE SET data=excluded.data",
+                      (article.url, tracked_data(article), article.checks))
+
+    def tracked(self, url: str) -> TrackedArticle | None:
+        row = self._execute("SELECT data, checks FROM tracked WHERE url=?", (url,)).fetchone()
+        return tracked_from(row[0], row[1]) if row else None
+
+    def tracked_articles(self) -> list[TrackedArticle]:
+        return [tracked_from(data, checks) for data, checks in
+                self._execute("SELECT data, checks FROM tracked ORDER BY url").fetchall()]
+
+    def claim_check(self, url: str, seen: int, checks: int) -> bool:
+        cursor = self._execute("UPDATE tracked SET checks=? WHERE url=? AND checks=?", (checks, url, seen))
+        return cursor.rowcount == 1
 
     # -- one article's writes as one unit (pipelines.textfiles), and the start-up reconciliation --
     @contextmanager
