@@ -201,3 +201,31 @@ def test_versions_are_on_by_default_for_recent_topics_only(tmp_path):
     assert versions_enabled(settings, topic, datetime(2021, 7, 25, tzinfo=timezone.utc))
     assert not versions_enabled(settings, topic, datetime(2021, 7, 28, tzinfo=timezone.utc))
     assert versions_enabled(Settings({"VERSIONS_ENABLED": "True"}), topic, datetime(2030, 1, 1, tzinfo=timezone.utc))
+
+
+def test_workers_of_a_cluster_check_each_article_once(site, tmp_path, redis_url):
+    """Distributed: what is tracked lives in Redis, and two workers starting together claim each due check once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    topic_dir = tmp_path / "archive" / "versions"
+    cluster = {"CLUSTER_REDIS_URL": redis_url}
+    start = datetime.now(timezone.utc)
+    crawl("coverage", tmp_path / "archive", spider_args={"topic": str(tmp_path / "topic.toml")},
+          settings={**SETTINGS, **cluster}, env={"http_proxy": site.proxy_url})
+    before = len(site.requests())
+    later = {**SETTINGS, **cluster, "VERSIONS_NOW": (start + timedelta(hours=2)).isoformat()}
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(crawl, "coverage", tmp_path / "archive", spider_args={"topic": str(tmp_path / "topic.toml")},
+                            settings=later, env={"http_proxy": site.proxy_url}, check=False) for _ in range(2)]
+        results = [future.result() for future in runs]
+    # a worker that found every check taken fetched nothing: exit status 3, as any worker with nothing left to do
+    assert sorted(process.returncode for _, process in results)[0] == 0
+    assert {process.returncode for _, process in results} <= {0, 3}
+    stats = [s for s, _ in results]
+    asked = sorted(r.path for r in site.requests()[before:] if r.path.startswith("/news/"))
+    assert asked == sorted(f"/news/lavrov-{name}" for name in NAMES)  # once each, whichever worker asked
+    assert sum(s.get("versions/checks", 0) for s in stats) == len(NAMES)
+    assert sum(s.get("versions/not_modified", 0) for s in stats) == 1
+    versions = [line for line in read_manifest(topic_dir / "manifest.jsonl") if line.get("version")]
+    assert [(v["version"], v["changed"]) for v in versions] == [(2, "both")]
+    assert (topic_dir / "text" / versions[0]["file"]).read_text().endswith(ADDED + "\n")
