@@ -229,3 +229,46 @@ def test_workers_of_a_cluster_check_each_article_once(site, tmp_path, redis_url)
     versions = [line for line in read_manifest(topic_dir / "manifest.jsonl") if line.get("version")]
     assert [(v["version"], v["changed"]) for v in versions] == [(2, "both")]
     assert (topic_dir / "text" / versions[0]["file"]).read_text().endswith(ADDED + "\n")
+
+
+def test_a_state_rebuilt_from_the_manifest_tracks_each_article_at_its_newest_version(tmp_path):
+    """The manifest is the record of what was kept: a lost state (or one from before versions were tracked) gets
+    every article back at its newest version, keyed by the first version's URL."""
+    from pipelines.versions import restore_tracked
+
+    lines = [{"file": "000_0123456789abcdef.txt", "url": url("a"), "final_url": url("a") + "?x", "outlet_slug": "echo",
+              "title": "First", "fetched_at": "2021-07-16T09:00:00+00:00", "warc_record_id": "<urn:uuid:1>"},
+             {"file": "001_1123456789abcdef.txt", "url": url("b"), "outlet_slug": "echo",
+              "fetched_at": "2021-07-16T09:05:00+00:00"},
+             {"file": "000_0123456789abcdef.v2.txt", "url": url("a"), "outlet_slug": "echo", "title": "Second",
+              "version": 2, "previous": "000_0123456789abcdef.txt", "fetched_at": "2021-07-16T12:00:00+00:00",
+              "warc_record_id": "<urn:uuid:2>"}]
+    store = SqliteStore(tmp_path / "state.sqlite")
+    try:
+        assert restore_tracked(store, lines) == 2
+        a = store.tracked(url("a"))
+        assert (a.file, a.version, a.title, a.first_captured, a.request_url, a.record_id, a.warc_date) == (
+            "000_0123456789abcdef.v2.txt", 2, "Second", "2021-07-16T09:00:00+00:00", url("a") + "?x", "<urn:uuid:2>",
+            "2021-07-16T12:00:00Z")
+        assert restore_tracked(store, lines) == 0  # already tracked at that version: left as it is
+    finally:
+        store.close()
+
+
+def test_what_changed_reads_the_cleaned_text_only():
+    from crawler.reportparts.versions import correction_pattern, word_diff
+    from pipelines.versions import version_file_name, what_changed
+
+    first = " date 2021-07-16 Lavrov speaks\n\nOne.\n\nTwo.\n"
+    assert what_changed(first, first) is None
+    assert what_changed(first, " date 2021-07-17 Lavrov speaks\n\nOne.\n\nTwo.\n") is None  # the date stamp alone
+    assert what_changed(first, " date 2021-07-16 Lavrov spoke\n\nOne.\n\nTwo.\n") == "title"
+    assert what_changed(first, " date 2021-07-16 Lavrov speaks\n\nOne.\n\nTwo!\n") == "body"
+    assert what_changed(first, "Lavrov spoke\n\nOne.\n") == "both"
+    assert version_file_name("007_0123456789abcdef.txt", 3) == "007_0123456789abcdef.v3.txt"
+    assert word_diff(["a b c"], ["a x c", "d"]) == [("equal", "a"), ("delete", "b"), ("insert", "x"),
+                                                   ("equal", "c"), ("insert", "d")]
+    german = correction_pattern(["de"])
+    assert german.match("Korrektur: In einer früheren Fassung hieß es ...")
+    assert correction_pattern(["en"]).match("Update (17 July, 10:00 GMT): Lavrov later said ...")
+    assert not correction_pattern(["en"]).match("Updates on the talks were expected later: none came.")
