@@ -38,6 +38,8 @@ class Meta:
     WARC = "warc"  # {"file", "record_id", "offset", "date"} of the response record (recorder, replay)
     LEASE = "lease"  # distributed crawls: the queue lease the request holds until its outcome is settled
     REFERS_TO = "refers_to"  # {"uri", "date", "record_id"}: the capture a 304 confirms (its revisit record names it)
+    REPLAY_CAPTURE = "replay_capture"  # replay: which of a URL's records to serve ("first" answer with content, or n)
+    REPLAY_SERVED = "replay_served"  # replay: (n, how many) of the URL's records the answer was
     VALIDATORS = "validators"  # (ETag, Last-Modified) an article response sent (crawler.fetch.versions)
     # Private to one component each, named here so no other picks the same key.
     WARC_SENT = "_warc_sent"  # when the recorder saw the request leave (the request record's date)

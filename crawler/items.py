@@ -51,3 +51,4 @@ class ArticleItem:
     version: int | None = None
     previous: str | None = None
     changed: str | None = None
+    replay_served: tuple[int, int] | None = None  # replay: which of its URL's records the page was, of how many

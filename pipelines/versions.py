@@ -125,7 +125,9 @@ class VersionsPipeline:
         if not isinstance(item, ArticleItem) or not item.recheck:
             return item
         run = topic_run(self.crawler)
-        tracked = run.store.tracked(item.recheck["url"]) or TrackedArticle(**item.recheck)
+        tracked = run.store.tracked(item.recheck["url"])
+        if tracked is None:  # a replay's later record of an article that was not kept
+            raise Unchanged(f"not a kept article: {item.final_url}")
         article = item.article or {}
         content = render_text(article.get("title"), article.get("paragraphs") or [], article.get("published"))
         newest = run.paths.text_dir / tracked.file

@@ -182,6 +182,16 @@ def test_three_runs_keep_every_version_and_show_the_changes(site, tmp_path):
     assert f"<ins>{ADDED}</ins>" in page_html
     assert "<del>Lavrov: US mission in Afghanistan failed</del>" in page_html
 
+    # Replay reproduces the versions: every text file byte for byte, the same version lines and removals.
+    replayed = tmp_path / "replayed" / "versions"
+    crawl("coverage", tmp_path / "replayed", spider_args={"topic": str(tmp_path / "topic.toml")},
+          settings={**SETTINGS, "REPLAY_FROM": str(topic_dir / "warc")})
+    assert {p.name: p.read_bytes() for p in (replayed / "text").iterdir()} == files
+    again = [line for line in read_manifest(replayed / "manifest.jsonl") if line.get("version")]
+    fields = ("file", "version", "previous", "changed", "captured_at", "url")
+    assert [[v[k] for k in fields] for v in again] == [[v[k] for k in fields] for v in versions]
+    assert json.loads((replayed / "report.json").read_text())["versions"]["totals"] == part["totals"]
+
 
 def test_the_schedule_decays_and_ends(tmp_path):
     article = TrackedArticle("https://a.test/a", "https://a.test/a", "https://a.test/a", "alpha", "000_x.txt", 1,

@@ -18,6 +18,10 @@ What the answer becomes:
   with the newest version's and either drops it (an ad slot or a timestamp changed; an identical payload was
   already written as an identical-payload-digest revisit) or passes it on as the next version.
 
+A replay reproduces the versions an archive holds instead of following the schedule: an article is served its URL's
+first answer with content (``Meta.REPLAY_CAPTURE``), and once that is settled (written, unchanged, not modified)
+the next record of the URL is asked for as a re-check, until the URL's records are all served.
+
 ``VERSIONS_NOW`` replaces the clock the schedule is judged by (read in :func:`clock` only), so tests and a
 catch-up run can look at the archive as of another moment. ``VERSIONS_ENABLED`` unset: on when the topic's
 window reaches into the last 7 days (or has no end), since articles of an old story are rarely edited.
@@ -28,14 +32,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator
 from urllib.parse import urlsplit
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
 from crawler.contracts import Kind, Meta
+from crawler.run import topic_run
+from crawler.signals import text_file_written
+from crawler.spiders.builder import capture_time
 from crawler.store import TopicStore, TrackedArticle
+from pipelines.versions import Unchanged
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -62,6 +71,8 @@ def versions_enabled(settings: Any, topic: Topic, now: datetime) -> bool:
     value = settings.get("VERSIONS_ENABLED")
     if value is not None and value != "":
         return settings.getbool("VERSIONS_ENABLED")
+    if settings.get("REPLAY_FROM"):
+        return True  # a replay reproduces the versions the archive holds, however old the story
     until: date | None = topic.until
     return until is None or until >= (now - timedelta(days=RECENT_DAYS)).date()
 
@@ -102,6 +113,7 @@ class VersionChecksMiddleware:
         self.topic = topic
         self.schedule = schedule
         self.now = now
+        self.replay = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "VersionChecksMiddleware":
@@ -111,13 +123,40 @@ class VersionChecksMiddleware:
         now = clock(crawler.settings)
         if not versions_enabled(crawler.settings, run.topic, now):
             raise NotConfigured("VERSIONS_ENABLED is off (or the topic's window ended more than 7 days ago)")
-        return cls(crawler, run.store, run.topic, parse_schedule(crawler.settings.getlist("VERSIONS_SCHEDULE")), now)
+        middleware = cls(crawler, run.store, run.topic, parse_schedule(crawler.settings.getlist("VERSIONS_SCHEDULE")),
+                         now)
+        middleware.replay = bool(crawler.settings.get("REPLAY_FROM"))
+        if middleware.replay:
+            crawler.signals.connect(middleware.file_written, signal=text_file_written)
+            crawler.signals.connect(middleware.item_dropped, signal=signals.item_dropped)
+        return middleware
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for request in start:
+            yield self._first_answer(request)
+        for request in [] if self.replay else self.due_requests():
             yield request
-        for request in self.due_requests():
-            yield request
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        return (self._first_answer(element) for element in result)
+
+    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for element in result:
+            yield self._first_answer(element)
+
+    def _first_answer(self, element: Any) -> Any:
+        """Replay: an article's first request is served its URL's first answer with content, not the newest."""
+        if (self.replay and isinstance(element, Request) and element.meta.get(Meta.KIND) == Kind.ARTICLE
+                and not element.meta.get(Meta.RECHECK)):
+            element.meta.setdefault(Meta.REPLAY_CAPTURE, "first")
+        return element
+
+    def file_written(self, item: Any) -> None:
+        replay_next(self.crawler, item.url, item.final_url, item.replay_served)
+
+    def item_dropped(self, item: Any, exception: BaseException, **kwargs: Any) -> None:
+        if isinstance(exception, Unchanged):
+            replay_next(self.crawler, item.url, item.final_url, getattr(item, "replay_served", None))
 
     def due_requests(self) -> list[Request]:
         """The re-checks due now, each claimed in the store first."""
@@ -154,6 +193,23 @@ def recheck_request(article: TrackedArticle, outlet: Any, callback: Any, errback
                    dont_filter=True)
 
 
+def replay_next(crawler: Crawler, key: str, url: str, served: tuple[int, int] | None) -> None:
+    """Replay: ask for the record of ``url`` after the one just served, as a re-check of the article kept under
+    ``key`` (nothing when that was its last record)."""
+    if not served or served[0] + 1 >= served[1] or crawler.engine is None:
+        return
+    spider = crawler.spider
+    request = Request(url, callback=spider.parse_article, errback=spider.article_error, dont_filter=True, meta={
+        Meta.OUTLET: None, Meta.KIND: Kind.ARTICLE, Meta.VIA: "recheck", Meta.RECHECK: {"url": key},
+        Meta.REPLAY_CAPTURE: served[0] + 1})
+    tracked = topic_run(crawler).store.tracked(key)
+    outlet = next((o for o in topic_run(crawler).topic.outlets if tracked and o.slug == tracked.outlet), None)
+    if outlet is None:
+        return
+    request.meta.update({Meta.OUTLET: outlet.slug, Meta.OUTLET_HOSTS: sorted(outlet.hosts)})
+    crawler.engine.crawl(request)
+
+
 class VersionAnswersMiddleware:
     """Downloader middleware: notes the validators of every article response (``Meta.VALIDATORS``: the first
     re-check is conditional on them) and ends a re-check that answers 304 (not modified) or is gone (removed).
@@ -164,6 +220,7 @@ class VersionAnswersMiddleware:
         self.stats = stats
         self.store = store
         self.now = now  # the run's moment (VERSIONS_NOW or the clock at start): removals are dated by it
+        self.crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "VersionAnswersMiddleware":
@@ -172,7 +229,9 @@ class VersionAnswersMiddleware:
             raise NotConfigured("no topic")
         if not versions_enabled(crawler.settings, run.topic, clock(crawler.settings)):
             raise NotConfigured("VERSIONS_ENABLED is off")
-        return cls(crawler.stats, run.store, clock(crawler.settings))
+        middleware = cls(crawler.stats, run.store, clock(crawler.settings))
+        middleware.crawler = crawler if crawler.settings.get("REPLAY_FROM") else None  # replay: the next record
+        return middleware
 
     def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get(Meta.KIND) == Kind.ARTICLE and response.status == 200:
@@ -182,6 +241,8 @@ class VersionAnswersMiddleware:
             return response
         if response.status == 304:
             self.stats.inc_value("versions/not_modified")
+            if self.crawler is not None:
+                replay_next(self.crawler, recheck["url"], request.url, request.meta.get(Meta.REPLAY_SERVED))
             raise NotModified(f"not modified since its last capture: {request.url}")
         reason = (str(response.status) if response.status in GONE_STATUSES
                   else "redirected home" if _sent_home(request, response) else None)
@@ -190,7 +251,8 @@ class VersionAnswersMiddleware:
         current = self.store.tracked(recheck["url"])
         if current is not None:
             self.store.track(dataclasses.replace(current, removed=reason,
-                                                 removed_at=self.now.isoformat(timespec="seconds")))
+                                                 removed_at=capture_time((request.meta.get(Meta.WARC) or {}).get("date"))
+                                                 or self.now.isoformat(timespec="seconds")))
         self.stats.inc_value("versions/removed")
         logger.info("article removed (%s): %s", reason, request.url)
         raise Removed(f"removed ({reason}): {request.url}")

@@ -151,4 +151,5 @@ def article_item(response: Response, outlet: Outlet, via: str, content_type: str
         warc_offset=warc.get("offset"),
         capture_ref=tuple(warc["source"]) if warc.get("source") else None,
         validators=response.meta.get(Meta.VALIDATORS), recheck=response.meta.get(Meta.RECHECK),
+        replay_served=response.meta.get(Meta.REPLAY_SERVED),
     )

@@ -58,7 +58,13 @@ class ReplayDownloadHandler:
         return cls(crawler)
 
     async def download_request(self, request: Request) -> Response:
-        pointer = self.index.lookup(request.method, request.url)
+        which = request.meta.get(Meta.REPLAY_CAPTURE)
+        chosen = self.index.capture(request.method, request.url, which) if which is not None else None
+        if chosen is not None:  # versions: a chosen one of the URL's records (crawler.fetch.versions)
+            pointer, place, count = chosen
+            request.meta[Meta.REPLAY_SERVED] = (place, count)
+        else:
+            pointer = self.index.lookup(request.method, request.url)
         if pointer is None:
             self.stats.inc_value("replay/miss")
             logger.debug("replay miss: %s %s", request.method, request.url)

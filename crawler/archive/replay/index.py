@@ -217,6 +217,19 @@ class ReplayIndex:
         pointers = self.canonical.get(key)
         return self._next(("canonical", *key), pointers) if pointers else None
 
+    def capture(self, method: str, url: str, which: str | int) -> tuple[RecordPointer, int, int] | None:
+        """Versions: one of a URL's records across every run, in recorded order, with its place and their number:
+        ``"first"`` its first answer with content (2xx), or the record at place ``which``; None when there is none
+        (then :meth:`lookup` decides). A later version's re-check asks for the record after the one served last."""
+        pointers = self.exact.get((method, url)) or self.canonical.get((method, replay_key(url)))
+        if not pointers:
+            return None
+        if which == "first":
+            which = next((n for n, p in enumerate(pointers) if p.status is not None and 200 <= p.status < 300), -1)
+        if not isinstance(which, int) or not 0 <= which < len(pointers):
+            return None
+        return pointers[which], which, len(pointers)
+
     def _next(self, served_key: tuple[str, str, str], pointers: list[RecordPointer]) -> RecordPointer:
         pointers = self._latest_run(served_key, pointers)
         served = self._served[served_key]
