@@ -32,7 +32,9 @@ PROMPT_WORDS = re.compile(r"favor to ask|support us|support the moscow times|rem
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
     stats, topic_dir = replay_example(tmp_path_factory.mktemp("example") / "archive")
-    return {"stats": stats, "dir": topic_dir, "manifest": list(read_manifest(topic_dir / "manifest.jsonl"))}
+    lines = list(read_manifest(topic_dir / "manifest.jsonl"))
+    return {"stats": stats, "dir": topic_dir, "manifest": [e for e in lines if not e.get("version")],
+            "versions": [e for e in lines if e.get("version")]}
 
 
 def by_title(example, fragment: str) -> dict:
@@ -42,7 +44,8 @@ def by_title(example, fragment: str) -> dict:
 def test_one_file_per_kept_article(example):
     entries, stats = example["manifest"], example["stats"]
     assert len(entries) == 6
-    assert sorted(p.name for p in (example["dir"] / "text").iterdir()) == sorted(e["file"] for e in entries)
+    assert sorted(p.name for p in (example["dir"] / "text").iterdir()) == sorted(
+        e["file"] for e in entries + example["versions"])
     assert sorted(int(e["file"][:3]) for e in entries) == list(range(6))
     assert stats["coverage/the-moscow-times/off_topic"] == 1  # the central bank story
     assert stats["coverage/far-east-herald/off_topic"] == 1  # the cricket match
@@ -92,6 +95,21 @@ def test_the_replayed_topic_is_a_whole_archive_of_the_source_records(example):
     check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(files[0])], capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_edited_story_is_a_second_version_shown_in_the_report(example):
+    """The fixture holds a second run a day later, in which the Far East Herald rewrote one headline and appended
+    a correction: the replay writes it beside the first file and the report shows the change."""
+    first = by_title(example, "admits failure of its mission")
+    [second] = example["versions"]
+    assert (second["file"], second["previous"], second["version"], second["changed"]) == (
+        first["file"].replace(".txt", ".v2.txt"), first["file"], 2, "both")
+    text = (example["dir"] / "text" / second["file"]).read_text(encoding="utf-8")
+    assert " Lavrov: US pullout from Afghanistan is an admission that its mission failed\n" in text
+    assert text.endswith("He spoke on Saturday.\n")
+    report = (example["dir"] / "report.md").read_text(encoding="utf-8")
+    assert "1 article changed after the first capture" in report and "+Correction: An earlier version" in report
+    assert example["stats"]["versions/unchanged"] == 5
 
 
 def test_paywalled_teaser_and_wire_copy(example):

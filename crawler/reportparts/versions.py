@@ -132,6 +132,16 @@ def gather_versions(root: Path, entries: list[dict[str, Any]], languages: Iterab
     return {"totals": totals, "outlets": outlets, "changed": changed, "removed": removed}
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _summary(totals: dict[str, int]) -> str:
+    return (f"{_count(totals['changed_articles'], 'article')} changed after the first capture "
+            f"({_count(totals['new_versions'], 'new version')}, {_count(totals['title_changes'], 'headline change')}, "
+            f"{_count(totals['corrections'], 'correction note')}); {totals['removed']} removed.")
+
+
 def _fence(lines: list[str]) -> list[str]:
     """A fenced ``diff`` block longer than any backtick run inside, so web text cannot end it."""
     longest = max([len(run) for line in lines for run in re.findall(r"`+", line)] or [0])
@@ -145,9 +155,7 @@ def versions_markdown(part: dict[str, Any] | None, cell: Callable[[Any], str]) -
         return []
     totals = part["totals"]
     lines = ["", "## Changed articles", "",
-             f"{totals['changed_articles']} articles changed after their first capture ({totals['new_versions']} new "
-             f"versions, {totals['title_changes']} headline changes, {totals['corrections']} correction notes); "
-             f"{totals['removed']} removed."]
+             _summary(totals)]
     for slug, row in part["outlets"].items():
         mine = [c for c in part["changed"] if c["outlet_slug"] == slug]
         if not mine:
@@ -195,9 +203,7 @@ def versions_html(part: dict[str, Any] | None, escape: Callable[[Any], str]) -> 
         return ""
     totals = part["totals"]
     out = ['<h2 id="changed">Changed articles</h2>',
-           f"<p>{totals['changed_articles']} articles changed after their first capture ({totals['new_versions']} "
-           f"new versions, {totals['title_changes']} headline changes, {totals['corrections']} correction notes); "
-           f"{totals['removed']} removed.</p>"]
+           f"<p>{html.escape(_summary(totals))}</p>"]
     for slug, row in part["outlets"].items():
         mine = [c for c in part["changed"] if c["outlet_slug"] == slug]
         if not mine:

@@ -370,11 +370,19 @@ def _rss(title: str, items: list[dict]) -> str:
             f"</description>{entries}</channel></rss>")
 
 
-def build_site(server) -> None:
-    """Register every page of the example's outlets on a ``tests.support.sites.SiteServer``."""
+FEFU_EDITED = {  # the Far East Herald's story a day later: a new headline and a correction appended
+    "title": "Lavrov: US pullout from Afghanistan is an admission that its mission failed",
+    "paragraphs": FEFU + ["Correction: An earlier version of this article said Lavrov spoke to students in "
+                          "Vladivostok on Friday. He spoke on Saturday."],
+}
+
+
+def build_site(server, edited: bool = False) -> None:
+    """Register every page of the example's outlets on a ``tests.support.sites.SiteServer``; ``edited``: as a
+    day later, when the Far East Herald has rewritten one story's headline and appended a correction."""
     from tests.support.sites import Reply, news_sitemap, robots_txt
 
-    a = ARTICLES
+    a = dict(ARTICLES, **({"feh-fefu": dict(ARTICLES["feh-fefu"], **FEFU_EDITED)} if edited else {}))
     html = [("Content-Type", "text/html; charset=utf-8")]
     rss = [("Content-Type", "application/rss+xml; charset=utf-8")]
     xml = [("Content-Type", "application/xml; charset=utf-8")]
