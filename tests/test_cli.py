@@ -59,7 +59,7 @@ def test_crawl_from_any_directory_writes_the_example_articles():
     result, topic_dir = example_crawl()
     assert result.returncode == 0, result.stderr[-4000:]
     texts = sorted(path.name for path in (topic_dir / "text").iterdir())
-    assert len(texts) == 6
+    assert len(texts) == 7  # six articles and the later version of one (the example's second run)
     assert sorted(entry["file"] for entry in read_manifest(topic_dir / "manifest.jsonl")) == texts
     assert (topic_dir / "report.html").exists()
 

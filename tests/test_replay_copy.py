@@ -15,9 +15,9 @@ def test_commands_work_on_a_replayed_topic_and_its_own_records_are_not_copied_tw
     assert len(files) == 1
 
     wacz = run_scrapy(["wacz", str(topic_dir), "-o", str(tmp_path / "topic.wacz")])
-    assert "6 pages" in wacz.stdout + wacz.stderr
+    assert "7 pages" in wacz.stdout + wacz.stderr  # six articles and the later version of one
     reextracted = run_scrapy(["reextract", str(topic_dir)])
-    assert "6 unchanged, 0 without a record" in reextracted.stdout + reextracted.stderr
+    assert "7 unchanged, 0 without a record" in reextracted.stdout + reextracted.stderr
 
     again, _ = crawl("coverage", archive, spider_args={"topic": str(EXAMPLE / "topic.toml")},
                      settings={"REPLAY_FROM": str(topic_dir / "warc"), "EXTRACT_WORKERS": "0"})
