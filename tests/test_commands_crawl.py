@@ -59,4 +59,5 @@ def test_scrapyd_arguments_are_let_through(tmp_path):
                          f"ARCHIVE_DIR={tmp_path / 'archive'}", "-s", f"REPLAY_FROM={WARC}", "-s", "EXTRACT_WORKERS=0"],
                         timeout=180)
     assert result.returncode == 0
-    assert len(list((tmp_path / "archive" / "lavrov-afghanistan" / "text").iterdir())) == 7  # six articles and the later version of one
+    # six articles and the later version of one (the example's second run)
+    assert len(list((tmp_path / "archive" / "lavrov-afghanistan" / "text").iterdir())) == 7
