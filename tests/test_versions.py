@@ -8,6 +8,8 @@ slot and a timestamp, one served again byte for byte, one that goes 404, one tha
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -156,6 +158,10 @@ def test_three_runs_keep_every_version_and_show_the_changes(site, tmp_path):
     identical = [r for r in found if r[0] == "revisit" and r[1] == url("identical")]
     assert [r[2] for r in identical] == ["http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"] * 2
     assert len([r for r in found if r[0] == "response" and r[1] == url("ads")]) == 3  # kept, no new version
+    for path in sorted((topic_dir / "warc").glob("*.warc.gz")):  # the revisit records are valid WARC/1.1
+        check = subprocess.run([sys.executable, "-m", "crawler.archive", "check", str(path)], capture_output=True,
+                               text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
 
     store = SqliteStore(topic_dir / "state.sqlite", read_only=True)
     try:
