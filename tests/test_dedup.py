@@ -111,3 +111,22 @@ def test_shingles_are_casefolded_word_ngrams():
     assert shingles("Lavrov SAID, lavrov said.", 2) == {b"lavrov said", b"said lavrov"}
     assert shingles("Two words", 3) == {b"two words"}  # shorter than one shingle: the whole text
     assert shingles("  ", 3) == set()
+
+
+def test_copies_are_linked_to_an_articles_newest_version(tmp_path):
+    """Once an article has a later version, a copy is compared with that version, not the first one."""
+    from pipelines.dedup import NearDuplicateIndex, signature, signature_blob
+
+    words = lambda start: " ".join(f"w{n}" for n in range(start, start + 80))  # noqa: E731 - a text of 80 words
+    state = State(tmp_path / "state.sqlite")
+    try:
+        state.add_signature("000_0123456789abcdef.txt", "alpha", signature_blob(signature(words(0), 128, 3)))
+        index = NearDuplicateIndex(state, 0.8, 128)
+        assert index.original_of(signature(words(0), 128, 3), 0.8)[0] == "000_0123456789abcdef.txt"
+        index.add("000_0123456789abcdef.v2.txt", "alpha", signature(words(1000), 128, 3))
+        assert index.original_of(signature(words(0), 128, 3), 0.8) is None  # the first version is superseded
+        assert index.original_of(signature(words(1000), 128, 3), 0.8)[0] == "000_0123456789abcdef.v2.txt"
+        again = NearDuplicateIndex(state, 0.8, 128)  # a later run loads both and keeps the newest
+        assert again.original_of(signature(words(0), 128, 3), 0.8) is None
+    finally:
+        state.close()
