@@ -26,7 +26,7 @@ LAYERS = {
     "crawler.compression": 3, "crawler.resolver": 3, "crawler.extensions": 3, "crawler.cluster": 3,
     "crawler.logformatter": 3,
     "crawler.rebuild": 3,  # rebuilds a missing state at crawl start, and for `scrapy rebuild-state`
-    "crawler.commands": 4, "crawler.report": 4, "crawler.reportparts": 4,
+    "crawler.commands": 4, "crawler.report": 4,
     "pipelines.extract.cli": 4, "pipelines.extract.__main__": 4,  # `python -m pipelines.extract`: a command
 }
 # The archive layer and the pipelines sit side by side: neither imports the other.

@@ -183,7 +183,7 @@ def test_three_runs_keep_every_version_and_show_the_changes(site, tmp_path):
     assert part["changed"][1]["correction"] == CORRECTION
     markdown = (topic_dir / "report.md").read_text()
     assert "## Changed articles" in markdown and f"+{CORRECTION}" in markdown and f"+{ADDED}" in markdown
-    assert "## Removed articles" in markdown and "redirected home" in markdown
+    assert "### Removed articles" in markdown and "redirected home" in markdown
     page_html = (topic_dir / "report.html").read_text()
     assert f"<ins>{ADDED}</ins>" in page_html
     assert "<del>Lavrov: US mission in Afghanistan failed</del>" in page_html
@@ -272,7 +272,7 @@ def test_a_state_rebuilt_from_the_manifest_tracks_each_article_at_its_newest_ver
 
 
 def test_what_changed_reads_the_cleaned_text_only():
-    from crawler.reportparts.versions import correction_pattern, word_diff
+    from crawler.report.versions import correction_pattern, word_diff
     from pipelines.versions import version_file_name, what_changed
 
     first = " date 2021-07-16 Lavrov speaks\n\nOne.\n\nTwo.\n"

@@ -79,9 +79,10 @@ def context(root: Path, stats: dict[str, Any] | None = None, store: TopicStore |
             topic = load_topic(paths.root / "topic.toml")
         except TopicError as exc:
             logger.warning("report: %s", exc)
-    ctx = Context(paths, topic, list(read_manifest(paths.manifest)), _records(paths, store), dict(stats), live,
+    lines = list(read_manifest(paths.manifest))  # later versions of an article: the section "Changed articles"
+    ctx = Context(paths, topic, [e for e in lines if not e.get("version")], _records(paths, store), dict(stats), live,
                   previous, {o.slug: o.name for o in topic.outlets} if topic else {}, store,
-                  datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                  datetime.now(timezone.utc).isoformat(timespec="seconds"), extra={"versions": lines})
     for entry in ctx.entries:
         ctx.names.setdefault(ctx.outlet_of(entry), entry.get("outlet") or "")
     for record in ctx.records:

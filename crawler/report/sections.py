@@ -10,9 +10,11 @@ from crawler.report.history import SECTION as RUNS
 from crawler.report.reasons import SECTION as NOT_KEPT
 from crawler.report.section import Section
 from crawler.report.sources import SECTION as SOURCES
+from crawler.report.versions import SECTION as VERSIONS
 
 SECTIONS: list[Section] = [
     NOT_KEPT,
     SOURCES,
     RUNS,
+    VERSIONS,
 ]

@@ -1,11 +1,12 @@
-"""The report's part on versions: which kept articles changed after their first capture, how, and which are gone.
+"""The section "Changed articles": which kept articles changed after their first capture, how, and which are gone.
 
-Gathered from the archive alone (the manifest's version lines, the text files they name, the store's removals), so
-``presswarc report DIR`` rebuilds it like the rest of the report. Per changed article it shows the headline change
+Gathered from the archive (the manifest's version lines, the text files they name, the store's removals: the
+crawl's own store, so a distributed crawl's too, or state.sqlite read-only), so ``presswarc report DIR`` rebuilds
+it like the rest of the report. Per changed article it shows the headline change
 and a word-level diff of the body (``<del>``/``<ins>`` in the HTML, a unified diff of the paragraphs in
 ``report.md``) and says when the paragraphs added at the end are a correction note ("Correction:", "Update:",
 "Clarification:", or the same in another of the ten languages the extraction knows). Text from the web is escaped
-as everywhere in the report; the renderers get ``escape``/``cell`` functions from the report so the rules stay one.
+through ``crawler.report.text`` as everywhere in the report.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from crawler.paths import TopicPaths
-from crawler.store import SqliteStore
+from crawler.report.section import Context, Section
+from crawler.report.text import esc, md
+from crawler.store import SqliteStore, TopicStore
 
 logger = logging.getLogger(__name__)
 
+STYLE = "ins{background:#dfd;text-decoration:none}del{background:#fdd}"  # the diff's insertions and deletions
 CONTEXT_WORDS = 8  # unchanged words shown around each change in the HTML diff
 CORRECTION_LABELS = {
     "en": ("Correction", "Corrections", "Update", "Updated", "Clarification", "Editor's note"),
@@ -73,7 +77,9 @@ def _read(paths: TopicPaths, name: str | None) -> str | None:
         return None
 
 
-def _removals(paths: TopicPaths) -> list[Any]:
+def _removals(paths: TopicPaths, store: TopicStore | None = None) -> list[Any]:
+    if store is not None:
+        return [a for a in store.tracked_articles() if a.removed]
     if not paths.state.exists():
         return []
     try:
@@ -87,7 +93,13 @@ def _removals(paths: TopicPaths) -> list[Any]:
         return []
 
 
-def gather_versions(root: Path, entries: list[dict[str, Any]], languages: Iterable[str] = ()) -> dict[str, Any]:
+def gather(ctx: Context) -> dict[str, Any]:
+    return gather_versions(ctx.paths.root, ctx.extra.get("versions", ctx.entries),
+                           ctx.topic.languages if ctx.topic else (), ctx.store)
+
+
+def gather_versions(root: Path, entries: list[dict[str, Any]], languages: Iterable[str] = (),
+                    store: TopicStore | None = None) -> dict[str, Any]:
     """The versions part of ``report.json``: totals, per-outlet counts, each new version with its changes, and
     the removed articles. ``entries``: every manifest line (first versions and later ones)."""
     paths = TopicPaths(Path(root))
@@ -118,7 +130,7 @@ def gather_versions(root: Path, entries: list[dict[str, Any]], languages: Iterab
         row = outlets.setdefault(slug, {"name": entry.get("outlet"), "changed": 0, "removed": 0})
         row["changed"] += 1
     removed = []
-    for article in _removals(paths):
+    for article in _removals(paths, store):
         entry = by_file.get(article.file) or {}
         removed.append({"file": article.file, "url": article.url, "outlet": entry.get("outlet") or article.outlet,
                         "outlet_slug": article.outlet, "title": article.title, "removed": article.removed,
@@ -149,13 +161,15 @@ def _fence(lines: list[str]) -> list[str]:
     return [fence + "diff", *lines, fence]
 
 
+def markdown(part: Any, report: dict[str, Any]) -> str:
+    """The section in ``report.md`` ("" when no article changed or went; the report writes its heading)."""
+    return "\n".join(versions_markdown(part, md)).strip("\n")
+
+
 def versions_markdown(part: dict[str, Any] | None, cell: Callable[[Any], str]) -> list[str]:
-    """The versions section of ``report.md`` (nothing when no article changed or went); ``cell`` escapes."""
     if not part or not (part["changed"] or part["removed"]):
         return []
-    totals = part["totals"]
-    lines = ["", "## Changed articles", "",
-             _summary(totals)]
+    lines = [_summary(part["totals"])]
     for slug, row in part["outlets"].items():
         mine = [c for c in part["changed"] if c["outlet_slug"] == slug]
         if not mine:
@@ -172,7 +186,7 @@ def versions_markdown(part: dict[str, Any] | None, cell: Callable[[Any], str]) -
             if change["unified"]:
                 lines += ["", *_fence(change["unified"])]
     if part["removed"]:
-        lines += ["", "## Removed articles", "", "| outlet | title | file | why | noticed |", "|---|---|---|---|---|"]
+        lines += ["", "### Removed articles", "", "| outlet | title | file | why | noticed |", "|---|---|---|---|---|"]
         for gone in part["removed"]:
             lines.append(f"| {cell(gone['outlet'])} | {cell(gone['title'])} | {cell(gone['file'])} | "
                          f"{cell(gone['removed'])} | {cell(gone['removed_at'])} |")
@@ -197,13 +211,16 @@ def _diff_html(runs: list[tuple[str, str]]) -> str:
     return " ".join(shown)
 
 
+def html_fragment(part: Any, report: dict[str, Any]) -> str:
+    """The section in ``report.html`` ("" when no article changed or went; the report writes its heading)."""
+    fragment = versions_html(part, esc)
+    return f"<style>{STYLE}</style>{fragment}" if fragment else ""
+
+
 def versions_html(part: dict[str, Any] | None, escape: Callable[[Any], str]) -> str:
-    """The versions section of ``report.html`` (empty when no article changed or went); ``escape`` escapes."""
     if not part or not (part["changed"] or part["removed"]):
         return ""
-    totals = part["totals"]
-    out = ['<h2 id="changed">Changed articles</h2>',
-           f"<p>{html.escape(_summary(totals))}</p>"]
+    out = [f"<p>{html.escape(_summary(part['totals']))}</p>"]
     for slug, row in part["outlets"].items():
         mine = [c for c in part["changed"] if c["outlet_slug"] == slug]
         if not mine:
@@ -221,6 +238,9 @@ def versions_html(part: dict[str, Any] | None, escape: Callable[[Any], str]) -> 
     if part["removed"]:
         rows = "".join(f"<tr><td>{escape(g['outlet'])}</td><td>{escape(g['title'])}</td><td>{escape(g['file'])}</td>"
                        f"<td>{escape(g['removed'])}</td><td>{escape(g['removed_at'])}</td></tr>" for g in part["removed"])
-        out.append('<h2 id="removed">Removed articles</h2><table><thead><tr><th>outlet</th><th>title</th><th>file'
+        out.append('<h3 id="removed">Removed articles</h3><table><thead><tr><th>outlet</th><th>title</th><th>file'
                    f"</th><th>why</th><th>noticed</th></tr></thead><tbody>{rows}</tbody></table>")
     return "\n".join(out)
+
+
+SECTION = Section("versions", "Changed articles", gather, html_fragment, markdown)
