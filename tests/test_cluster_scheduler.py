@@ -164,6 +164,22 @@ def test_an_outlet_slot_left_by_a_dead_worker_expires(redis_url):
     assert alive.next_request().url == "http://a.test/2"
 
 
+def test_a_slot_that_expired_during_its_download_is_counted(redis_url):
+    """A worker stalled past the slot's life (no renewal) lets another worker in too soon: it cannot undo that,
+    but it says so (a stat and a warning) instead of handing over a slot that is no longer its own."""
+    stalled = open_scheduler(redis_url, worker="stalled-1", delay=0.1)
+    stalled.hold_ms = 200  # instead of SLOT_HOLD_SECONDS, for the test's sake
+    stalled.enqueue_request(request("http://a.test/1", outlet="A"))
+    stalled.enqueue_request(request("http://a.test/2", outlet="A"))
+    first = stalled.next_request()
+    time.sleep(0.3)
+    other = open_scheduler(redis_url, worker="other-1", delay=0.1)
+    assert other.next_request().url == "http://a.test/2"  # the expired slot was free for the taking
+    stalled.slot_done(first)
+    assert stalled.stats.get_value("distributed/slot_lost") == 1
+    assert other.server.get(key(TOPIC, "slot", "A")) != b"cooling"  # the other worker's slot is left alone
+
+
 def test_a_dead_workers_leases_go_back_once(redis_url):
     dead = open_scheduler(redis_url, worker="gone-1")
     dead.enqueue_request(request("http://a.test/low", priority=1))

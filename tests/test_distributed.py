@@ -125,7 +125,8 @@ def test_workers_share_one_crawl(tmp_path, site, redis_url, workers):
         host = outlet.removeprefix("http://")
         seen = sorted((r for r in site.requests() if r.host == host and r.path != "/robots.txt"), key=lambda r: r.time)
         close = [(round(b.time - a.time, 3), a.path, b.path) for a, b in zip(seen, seen[1:]) if b.time - a.time < DELAY - 0.02]
-        assert not close, (host, close)  # each pair of requests closer than the delay, by path
+        lost = [json.loads((tmp_path / f"stats-{n}.json").read_text()).get("distributed/slot_lost") for n in range(workers)]
+        assert not close, (host, close, "slots lost per worker:", lost)  # each pair closer than the delay, by path
     check_output(tmp_path)
     stats = [json.loads((tmp_path / f"stats-{n}.json").read_text()) for n in range(workers)]
     assert sum(1 for s in stats if s.get("extract/pages")) >= 2  # the work was shared

@@ -9,6 +9,7 @@ once its delay has passed (scrapy-redis's single queue cannot tell due requests 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import Counter
@@ -22,7 +23,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.cluster.scripts import (ENQUEUE, HAND_OVER_SLOT, HEARTBEAT_SECONDS, LEASE_META, POP_DUE,
-                                     RENEW_SLOT, RETURN_LEASE, WORKER_TTL_SECONDS, stop_worker,
+                                     RENEW_SLOT, RETURN_LEASE, SLOT_HOLD_SECONDS, stop_worker,
                                      worker_id)
 from crawler.compat import engine_scheduler, wake_engine
 from crawler.contracts import Meta
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request
 
+logger = logging.getLogger(__name__)
 SLOT_META = Meta.CLUSTER_SLOT  # (slot key, token) of the outlet slot taken for a request
 HELD_POLL_MS = 50  # how soon to look again at an outlet whose slot is held through a download (no telling when)
 
@@ -53,7 +55,7 @@ class TopicScheduler(Scheduler):
         scheduler.worker = worker_id()
         delay = settings.getfloat("CLUSTER_OUTLET_DELAY")
         scheduler.delay_ms = max(1, int(delay * 1000)) if delay > 0 else 0
-        scheduler.hold_ms = int(WORKER_TTL_SECONDS * 1000)  # renewed while the download lasts, expires if we die
+        scheduler.hold_ms = int(SLOT_HOLD_SECONDS * 1000)  # renewed while the download lasts, expires if we die
         # A slot is renewed this long at most: a request lost without a trace must not block its outlet for ever.
         scheduler.max_hold = 2 * settings.getfloat("DOWNLOAD_TIMEOUT") + 60
         scheduler.enqueued = Counter()
@@ -188,9 +190,14 @@ class TopicScheduler(Scheduler):
         if held:
             self.held.pop(held[0], None)
             try:
-                self._hand_over(keys=[held[0]], args=[held[1], self.delay_ms])
+                ours = self._hand_over(keys=[held[0]], args=[held[1], self.delay_ms])
             except redis.RedisError:
-                pass  # the slot expires by itself; the registry reports Redis going away
+                return  # the slot expires by itself; the registry reports Redis going away
+            if not ours:  # it expired during the download: another worker may have been let in too soon
+                self.stats.inc_value("distributed/slot_lost")
+                logger.warning("the outlet slot of %s expired while its request was in flight (this worker "
+                               "stalled for over %d s?): the outlet's delay may not have held", request.url,
+                               SLOT_HOLD_SECONDS - HEARTBEAT_SECONDS)
 
     def _renew(self) -> None:
         """Keep the slots of downloads in flight; a worker that dies stops renewing and its slots expire."""

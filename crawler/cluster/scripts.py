@@ -16,6 +16,10 @@ from crawler.contracts import Meta
 
 HEARTBEAT_SECONDS = 2.0
 WORKER_TTL_SECONDS = 8  # a worker silent this long is dead; its leases go back to the queue
+# An outlet slot taken for a request lives this long unless renewed (every HEARTBEAT_SECONDS while the request is
+# in flight): long enough that a worker stalled for seconds on a busy machine keeps it (another worker would then
+# send the outlet a request too soon), short enough that a dead worker's outlets are free again soon.
+SLOT_HOLD_SECONDS = 20
 LEASE_META = Meta.LEASE
 
 # The queue is one sorted set per outlet (``requests:<outlet>``) and an index of the outlets that have requests
