@@ -36,6 +36,10 @@ CASES = [
     ("an argument the spider does not take", lambda tmp: ["-a", "until=2021-01-01"],
      "unknown spider argument -a until=..."),
     ("a REPLAY_FROM that is no WARC", not_a_warc, "is not a WARC file"),
+    ("a versions clock out of range", lambda tmp: ["-s", "VERSIONS_NOW=0001-01-01T00:00:00"],
+     "-s VERSIONS_NOW=0001-01-01T00:00:00: expected an ISO 8601 time"),
+    ("a versions schedule of no hours", lambda tmp: ["-s", "VERSIONS_SCHEDULE=nan,-5,inf"],
+     "-s VERSIONS_SCHEDULE=nan,-5,inf: expected hours"),
     ("an ARCHIVE_DIR that cannot be created", archive_under_a_file, "check ARCHIVE_DIR"),
 ]
 

@@ -70,6 +70,9 @@ class ScanResult:
 
 # -- what to look for --
 
+HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+
+
 def needles(query: Query) -> list[bytes]:
     """Byte strings of which a payload must hold one (after ASCII lowercasing) to be worth extracting.
 
@@ -121,7 +124,8 @@ class Prefilter:
         return verdict
 
     def wanted(self, block: bytes) -> bool:
-        """A 2xx HTTP response whose payload, decoded, holds one of the terms."""
+        """A 2xx HTTP response of HTML (or of no declared type) whose payload, decoded, holds one of the terms: a
+        sitemap, a feed or an image is never an article, whatever words it holds."""
         head, _, body = block.partition(b"\r\n\r\n")
         status = head.split(b"\r\n", 1)[0].split(b" ", 2)
         if len(status) < 2 or not status[0].startswith(b"HTTP/") or not status[1].startswith(b"2"):
@@ -130,6 +134,9 @@ class Prefilter:
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             fields[name.strip().lower()] = value.strip().lower()
+        mime = fields.get(b"content-type", b"").split(b";", 1)[0].strip()
+        if mime and mime not in HTML_TYPES:
+            return False
         if b"chunked" in fields.get(b"transfer-encoding", b""):
             body = dechunk(body)
         for coding in reversed([c.strip() for c in fields.get(b"content-encoding", b"").split(b",") if c.strip()]):

@@ -48,12 +48,10 @@ class Command(ScrapyCrawlCommand):
     def crawl(self, args: list[str], opts: argparse.Namespace) -> None:
         """Scrapy's ``crawl`` (one spider, by name), with the crawler built here through the process's public
         ``create_crawler`` so that its refusals and final stats can be read."""
-        check_settings(self.settings)
-        check_versions_settings(self.settings)
+        check_crawl_settings(self.settings)
         if args and args[0] == "coverage":
             check_spider_arguments(opts.spargs)
         check_replay_source(self.settings.get("REPLAY_FROM"))
-        check_cues_file(self.settings.get("EXTRACT_CUES_FILE"))
         if not args:
             raise UsageError  # Scrapy's: the usage text
         if len(args) > 1:
@@ -145,6 +143,14 @@ def check_settings(settings: Any) -> None:
             raise UsageError(f"-s {name}={value}: expected {expected} (see the settings table in the README)") from None
 
 
+def check_crawl_settings(settings: Any) -> None:
+    """Every setting a crawl (``crawl``, ``scan-warc``) refuses before it starts: kinds, the versions clock and
+    schedule, the user's cues file."""
+    check_settings(settings)
+    check_versions_settings(settings)
+    check_cues_file(settings.get("EXTRACT_CUES_FILE"))
+
+
 def check_versions_settings(settings: Any) -> None:
     """``VERSIONS_NOW`` must be an ISO 8601 time and ``VERSIONS_SCHEDULE`` hours (numbers), refused in one line."""
     from crawler.fetch.versions import clock, parse_schedule
@@ -153,12 +159,12 @@ def check_versions_settings(settings: Any) -> None:
         clock(settings)
     except ValueError:
         raise UsageError(f"-s VERSIONS_NOW={settings.get('VERSIONS_NOW')}: expected an ISO 8601 time "
-                         "(2021-07-16T12:00:00+00:00)") from None
+                         "between the years 1970 and 9000 (2021-07-16T12:00:00+00:00)") from None
     try:
         parse_schedule(settings.getlist("VERSIONS_SCHEDULE"))
     except (TypeError, ValueError):
         raise UsageError(f"-s VERSIONS_SCHEDULE={settings.get('VERSIONS_SCHEDULE')}: expected hours after the "
-                         "first capture, separated by commas (1,6,24,72,168)") from None
+                         "first capture, positive numbers separated by commas (1,6,24,72,168)") from None
 
 
 def check_spider_arguments(arguments: dict[str, str]) -> None:

@@ -31,7 +31,7 @@ from crawler.archive.replay import ReplayAddon
 from crawler.archive.scan import READERS, NotAWarc, Prefilter, ScanResult, needles, open_source, scan_stream
 from crawler.archive.writer import RotatingWarcWriter
 from crawler.commands.base import ProjectCommand
-from crawler.commands.crawl import USAGE_ERRORS, catch_refusal, check_settings
+from crawler.commands.crawl import USAGE_ERRORS, catch_refusal, check_crawl_settings
 from crawler.topic import Topic, TopicError, load_topic
 
 WARC_NAMES = (".warc", ".warc.gz")
@@ -51,7 +51,7 @@ class Command(ProjectCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
-            check_settings(self.settings)
+            check_crawl_settings(self.settings)
             topic, sources, reader = self._arguments(args)
         except UsageError as exc:
             return self._fail(str(exc))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -63,7 +64,10 @@ def clock(settings: Any) -> datetime:
     if not value:
         return datetime.now(timezone.utc)
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if not 1970 <= moment.year <= 9000:  # the schedule adds and subtracts days and hours: keep clear of the ends
+        raise ValueError(f"VERSIONS_NOW out of range: {value}")
+    return moment
 
 
 def versions_enabled(settings: Any, topic: Topic, now: datetime) -> bool:
@@ -89,7 +93,11 @@ def points_passed(article: TrackedArticle, schedule: list[float], now: datetime)
 
 
 def parse_schedule(values: list[Any]) -> list[float]:
-    return sorted(float(value) for value in values)
+    """Hours after first capture, ascending; ValueError for one that is not a positive, finite number of hours."""
+    hours = sorted(float(value) for value in values)
+    if any(not math.isfinite(h) or h <= 0 or h > 24 * 365 * 100 for h in hours):
+        raise ValueError(f"VERSIONS_SCHEDULE: hours must be positive finite numbers: {values}")
+    return hours
 
 
 class NotModified(IgnoreRequest):

@@ -2,7 +2,8 @@
 
 ``scrapy scan-warc`` (crawler/commands/scan_warc.py) prefilters someone else's WARC files into a temporary WARC
 and replays it (``REPLAY_FROM``); this spider asks for exactly the URLs it kept, as article candidates of the
-outlet whose host they are on. They go the way every article goes (the settled check, the budget, extraction,
+outlet whose host they are on, when their URL has an article's shape (the rule links found on listing pages
+follow: a section, search or pagination page is not one). They go the way every article goes (the settled check, the budget, extraction,
 relevance, dedup, text files), so a record an earlier scan (or crawl) settled is not read again, and a scan run
 twice adds nothing. No home page, feed, sitemap or robots.txt is asked for: the collection holds what it holds,
 and the outlets are never contacted (there is no network handler in a replay).
@@ -20,6 +21,7 @@ from crawler.contracts import Source
 from crawler.discovery.candidates import Candidate
 from crawler.items import ArticleItem
 from crawler.spiders.coverage import CoverageSpider
+from crawler.urls.shapes import looks_like_article
 
 VIA = Source.WARC_SCAN.value  # the discovery path of a scanned record (the manifest's ``via``)
 
@@ -42,7 +44,8 @@ class ScanSpider(CoverageSpider):
     async def start(self) -> AsyncIterator[Request]:
         for url in self.kept_urls():
             outlet = self.topic.outlet_for_host(url)
-            if outlet is None:
+            if outlet is None or not looks_like_article(url):  # a section, search or listing page is no article
+                self.crawler.stats.inc_value("scan/not_article_shaped")
                 continue
             for request in self.follower.follow(outlet, [Candidate(url, via=VIA)]):
                 yield request
