@@ -6,7 +6,9 @@ file outside the archive. So each response or revisit record the replay serves (
 holding its payload) is copied byte for byte — its gzip member as it is, record ID and ``WARC-Date`` kept, never
 re-recorded — into a WARC file of the topic, after a warcinfo record saying where they came from; the manifest
 points at the copies and ``index.cdxj`` indexes them when the crawl ends. Records already in the topic's own
-``warc/`` (a replay of the topic's own archive) are not copied again. The ``metadata`` record right after a copied
+``warc/`` (a replay of the topic's own archive) are not copied again, nor are records an earlier replay into the
+same archive copied (found in its ``index.cdxj`` by URL, capture time and payload digest): running the same
+replay twice adds no record twice. The ``metadata`` record right after a copied
 record, when it is ``WARC-Concurrent-To`` it (scan-warc's, naming where the record was found), is copied with it:
 one short read, no scan of the file.
 """
@@ -15,11 +17,13 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 from crawler import __version__
+from crawler.archive.cdxj import parse_line
 from crawler.archive.index import add_to_index
 from crawler.archive.records import GZIP_MAGIC, RecordHead, scan
 from crawler.archive.writer import RecordLocation, RotatingWarcWriter
@@ -37,6 +41,8 @@ class RecordCopier:
             "software": f"presswarc/{__version__}",
             "description": f"records copied verbatim by a replay of {source}"})
         self.copied: dict[tuple[Path, int], RecordLocation] = {}
+        self.reused = 0  # records found already copied by an earlier run
+        self._indexed: dict[tuple[str, str, str], RecordLocation] | None = None
         self._lengths: dict[Path, dict[int, int]] = {}
         self._own: dict[Path, bool] = {}
 
@@ -47,11 +53,18 @@ class RecordCopier:
             self._own[path] = path.resolve().parent == self.warc_dir.resolve()
         return self._own[path]
 
-    def copy(self, path: Path, offset: int, length: int | None = None) -> RecordLocation:
+    def copy(self, path: Path, offset: int, length: int | None = None,
+             identity: tuple[str, str | None, str | None] | None = None) -> RecordLocation:
         """The record at ``offset`` of ``path`` (``length`` bytes, when the caller knows), copied (once) into the
         topic's WARC file, with the metadata record right after it when that one is ``WARC-Concurrent-To`` it;
-        where the copy is."""
+        where the copy is. ``identity`` (URL, WARC-Date, payload digest) finds a copy an earlier run made, which
+        is then used instead."""
         key = (path, offset)
+        if key not in self.copied and identity is not None:
+            earlier = self._earlier_copy(*identity)
+            if earlier is not None:
+                self.copied[key] = earlier
+                self.reused += 1
         if key not in self.copied:
             length = length or self._length(path, offset)
             with open(path, "rb") as stream:
@@ -62,6 +75,23 @@ class RecordCopier:
             if companion is not None and (path, offset + length) not in self.copied:
                 self.copied[(path, offset + length)] = self.writer.write_raw(_member(companion))
         return self.copied[key]
+
+    def _earlier_copy(self, url: str, date: str | None, digest: str | None) -> RecordLocation | None:
+        if not date or not digest:
+            return None
+        if self._indexed is None:  # the topic's index, read once, the first time a record is served
+            self._indexed = {}
+            if self.index.is_file():
+                with open(self.index, encoding="utf-8", errors="replace") as lines:
+                    for line in map(parse_line, lines):
+                        if line is None or "filename" not in line.fields or "offset" not in line.fields:
+                            continue
+                        fields = line.fields
+                        found = _digest(fields.get("digest"))
+                        if found and (self.warc_dir / fields["filename"]).is_file():
+                            self._indexed[(fields.get("url") or "", line.timestamp, found)] = RecordLocation(
+                                fields["filename"], int(fields["offset"]))
+        return self._indexed.get((url, re.sub(r"\D", "", date)[:14], _digest(digest)))
 
     def _length(self, path: Path, offset: int) -> int:
         if path not in self._lengths:  # one pass over the file's record heads, the first time one is not known
@@ -132,3 +162,10 @@ def _concurrent_metadata(stream: BinaryIO, record_id: bytes | None) -> bytes | N
     if fields.get(b"warc-type") != b"metadata" or fields.get(b"warc-concurrent-to") != record_id:
         return None
     return record
+
+
+def _digest(value: str | None) -> str | None:
+    """A payload digest as ``sha1:BASE32``, however the index or the record wrote it."""
+    if not value:
+        return None
+    return value if ":" in value else "sha1:" + value

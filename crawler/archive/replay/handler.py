@@ -93,12 +93,14 @@ class ReplayDownloadHandler:
                                pointer.path, pointer.offset, maxsize, request.url)
         warc_file, offset = pointer.path.name, pointer.offset
         if self.copier is not None and not self.copier.own(pointer.path):
-            before = len(self.copier.copied)
-            copy = self.copier.copy(pointer.path, pointer.offset, served.stored_length)
+            before = len(self.copier.copied) - self.copier.reused
+            copy = self.copier.copy(pointer.path, pointer.offset, served.stored_length,
+                                    (pointer.url, pointer.date, pointer.digest))
             warc_file, offset = copy.warc_file, copy.offset
             if original is not None:
-                self.copier.copy(original.path, original.offset, first.stored_length)
-            self.stats.inc_value("replay/records_copied", len(self.copier.copied) - before)
+                self.copier.copy(original.path, original.offset, first.stored_length,
+                                 (original.url, original.date, original.digest))
+            self.stats.inc_value("replay/records_copied", len(self.copier.copied) - self.copier.reused - before)
         request.meta[Meta.WARC] = {"file": warc_file, "record_id": served.record_id, "offset": offset,
                                    "date": pointer.date, "source": [pointer.path.name, pointer.offset]}
         scrapy_headers = Headers()
