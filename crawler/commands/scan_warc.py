@@ -97,12 +97,17 @@ class Command(ProjectCommand):
         timeout = self.settings.getfloat("SCAN_WARC_HTTP_TIMEOUT")
         try:
             for source in sources:
-                stream = open_source(source, timeout)
                 try:
-                    scan_stream(stream, source, prefilter, writer.write_raw, result, seen, reader)
-                finally:
-                    result.bytes_read += stream.count
-                    stream.close()
+                    stream = open_source(source, timeout)
+                    try:
+                        scan_stream(stream, source, prefilter, writer.write_raw, result, seen, reader)
+                    finally:
+                        result.bytes_read += stream.count
+                        stream.close()
+                except OSError as exc:  # a timeout or a reset says nothing of where: the line names the source
+                    if source in str(exc):
+                        raise
+                    raise OSError(f"{source}: {exc}") from exc
         finally:
             writer.close()
         if writer.files_written:
