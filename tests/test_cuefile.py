@@ -123,7 +123,8 @@ def test_the_crawl_s_extraction_workers_use_the_own_cues(tmp_path):
     path.write_text("[text.en]\nlabels = ['earlier this week, ex-soviet tajikistan']\n", encoding="utf-8")
     replay(tmp_path / "archive", f"EXTRACT_CUES_FILE={path}", "EXTRACT_WORKERS=1")
     written = {p.name.split("_", 1)[1]: p.read_text(encoding="utf-8")
-               for p in (tmp_path / "archive" / "lavrov-afghanistan" / "text").glob("*.txt")}
+               for p in (tmp_path / "archive" / "lavrov-afghanistan" / "text").glob("*.txt")
+               if ".v" not in p.name}  # the golden files are the first versions
     assert set(written) == {p.name for p in GOLDEN.glob("*.txt")}
     changed = 0
     for name, text in written.items():
@@ -137,7 +138,8 @@ def test_the_crawl_s_extraction_workers_use_the_own_cues(tmp_path):
     # reextract extracts as the crawl did: with the same cues nothing changes, without them the paragraphs return
     topic_dir = str(tmp_path / "archive" / "lavrov-afghanistan")
     same = run_scrapy(["reextract", topic_dir, "-o", str(tmp_path / "same"), "-s", f"EXTRACT_CUES_FILE={path}"])
-    assert f"0 changed, {len(written)} unchanged" in same.stdout
+    files = len(list((tmp_path / "archive" / "lavrov-afghanistan" / "text").glob("*.txt")))  # later versions too
+    assert f"0 changed, {files} unchanged" in same.stdout
     without = run_scrapy(["reextract", topic_dir, "-o", str(tmp_path / "without")])
     assert f"{changed} changed" in without.stdout
     bad = run_scrapy(["reextract", topic_dir, "-o", str(tmp_path / "bad"),

@@ -61,6 +61,9 @@ class ReportExtension:
         if run is not None and not run.writes_report:
             logger.info("report left to the worker that found the shared crawl over")
             return
+        if self.crawler.stats.get_value("distributed/redis_lost"):  # the shared store is out of reach
+            logger.warning("no report this time: the shared state in Redis cannot be read (the next crawl writes it)")
+            return
         root = paths_for(self.crawler.settings, spider).root
         stats = self.crawler.stats
         try:
