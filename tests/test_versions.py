@@ -8,6 +8,7 @@ slot and a timestamp, one served again byte for byte, one that goes 404, one tha
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -184,6 +185,7 @@ def test_three_runs_keep_every_version_and_show_the_changes(site, tmp_path):
     markdown = (topic_dir / "report.md").read_text()
     assert "## Changed articles" in markdown and f"+{CORRECTION}" in markdown and f"+{ADDED}" in markdown
     assert "### Removed articles" in markdown and "redirected home" in markdown
+    assert re.search(r"` \d{3}_[0-9a-f]{16}\.v2\.txt `, replaces ` \d{3}_[0-9a-f]{16}\.txt `", markdown)  # code: no escapes
     page_html = (topic_dir / "report.html").read_text()
     assert f"<ins>{ADDED}</ins>" in page_html
     assert "<del>Lavrov: US mission in Afghanistan failed</del>" in page_html

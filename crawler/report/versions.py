@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 from crawler.paths import TopicPaths
 from crawler.report.section import Context, Section
-from crawler.report.text import esc, md
+from crawler.report.text import esc, md, md_code
 from crawler.store import SqliteStore, TopicStore
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def versions_markdown(part: dict[str, Any] | None, cell: Callable[[Any], str]) -
         lines += ["", f"### {cell(row['name'])}"]
         for change in mine:
             lines += ["", f"**{cell(change['title_after'])}** — version {change['version']} "
-                          f"(`{cell(change['file'])}`, replaces `{cell(change['previous'])}`), captured "
+                          f"({md_code(change['file'])}, replaces {md_code(change['previous'])}), captured "
                           f"{cell(change['captured_at'])}, changed: {cell(change['changed'])}"]
             if change["title_before"] != change["title_after"]:
                 lines += ["", f"Headline: ~~{cell(change['title_before'])}~~ → {cell(change['title_after'])}"]
