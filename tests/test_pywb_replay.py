@@ -7,25 +7,15 @@ virtualenv: $PYWB_VENV if set, else .pywb-venv in the repository, created here w
 from __future__ import annotations
 
 import gzip
-import os
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
-from tests.support.crawl import REPO, crawl
+from tests.support.crawl import crawl
 from tests.support.live import ARTICLE, LIVE
 from tests.support.network import free_port
 from tests.support.sites import Reply, SiteServer
-
-
-def pywb_venv() -> Path:
-    venv = Path(os.environ.get("PYWB_VENV") or REPO / ".pywb-venv")
-    if not (venv / "bin" / "wayback").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "pywb"], check=True, timeout=900)
-    return venv
+from tests.support.webarchives import pywb_venv
 
 
 def test_pywb_replays_the_original_body(tmp_path):
