@@ -88,8 +88,8 @@ def rebuild_state(paths: TopicPaths, num_perm: int, shingle: int) -> dict[str, i
                                          warc_file=fields.get("filename"))
                     counts["archived"] += 1
                 header = _record_header(paths.warc_dir / fields.get("filename", ""), int(fields.get("offset", 0)))
-                if header and header[0] == "response" and fields.get("digest"):
-                    digest = fields["digest"] if ":" in fields["digest"] else "sha1:" + fields["digest"]
+                digest = cdxj.payload_digest(fields)
+                if header and header[0] == "response" and digest:
                     state.add_payload(PayloadRef(url, digest, header[1], header[2], fields["filename"]))
                     counts["payloads"] += 1
     finally:

@@ -32,6 +32,15 @@ def parse_line(line: str) -> CdxjLine | None:
     return CdxjLine(parts[0], parts[1], fields) if isinstance(fields, dict) else None
 
 
+def payload_digest(fields: dict[str, Any]) -> str | None:
+    """A line's payload digest as ``sha1:BASE32`` (cdxj-indexer writes it with its algorithm, other indexers
+    without); None when the line has none."""
+    digest = fields.get("digest") or None
+    if digest and ":" not in digest:
+        digest = "sha1:" + digest
+    return digest
+
+
 def find_cdxj(source: Path) -> Path | None:
     """The ``index.cdxj`` beside the WARC file(s), or one level up (a topic directory's layout)."""
     base = source if source.is_dir() else source.parent

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from crawler import __version__
-from crawler.archive.cdxj import parse_line
+from crawler.archive.cdxj import parse_line, payload_digest
 from crawler.archive.index import add_to_index
 from crawler.archive.records import GZIP_MAGIC, RecordHead, scan
 from crawler.archive.writer import RecordLocation, RotatingWarcWriter
@@ -87,11 +87,11 @@ class RecordCopier:
                         if line is None or "filename" not in line.fields or "offset" not in line.fields:
                             continue
                         fields = line.fields
-                        found = _digest(fields.get("digest"))
+                        found = payload_digest(fields)
                         if found and (self.warc_dir / fields["filename"]).is_file():
                             self._indexed[(fields.get("url") or "", line.timestamp, found)] = RecordLocation(
                                 fields["filename"], int(fields["offset"]))
-        return self._indexed.get((url, re.sub(r"\D", "", date)[:14], _digest(digest)))
+        return self._indexed.get((url, re.sub(r"\D", "", date)[:14], digest))  # a pointer's digest is sha1:BASE32
 
     def _length(self, path: Path, offset: int) -> int:
         if path not in self._lengths:  # one pass over the file's record heads, the first time one is not known
@@ -162,10 +162,3 @@ def _concurrent_metadata(stream: BinaryIO, record_id: bytes | None) -> bytes | N
     if fields.get(b"warc-type") != b"metadata" or fields.get(b"warc-concurrent-to") != record_id:
         return None
     return record
-
-
-def _digest(value: str | None) -> str | None:
-    """A payload digest as ``sha1:BASE32``, however the index or the record wrote it."""
-    if not value:
-        return None
-    return value if ":" in value else "sha1:" + value

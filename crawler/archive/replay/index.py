@@ -140,9 +140,7 @@ class ReplayIndex:
                         kind = "response"
                     else:
                         continue  # metadata and resource records are not answers to requests
-                    digest = entry.get("digest") or None
-                    if digest and ":" not in digest:
-                        digest = "sha1:" + digest
+                    digest = cdxj.payload_digest(entry)
                     pointers.append((str(entry.get("method") or "GET").upper(), RecordPointer(
                         by_name[entry["filename"]], int(entry["offset"]), kind, entry.get("url", ""), "", digest,
                         date=parsed.timestamp, status=_status(entry.get("status")))))
