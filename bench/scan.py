@@ -131,7 +131,7 @@ def main() -> None:
             elapsed, rss, out = measured([*me, "--iterate", str(path)])
             records = int(out.split()[0])
             keep("warcio iteration (baseline)", elapsed, rss)
-            for reader in ("fastwarc", "warcio"):
+            for reader in ("checked", "fastwarc", "warcio"):
                 elapsed, rss, _ = measured([*me, "--prefilter", str(path), "--reader", reader])
                 keep(f"prefilter alone, {reader}", elapsed, rss)
             with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:

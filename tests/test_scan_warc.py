@@ -14,7 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.archive.scan import Prefilter, ScanResult, needles, open_source, scan_stream
 from crawler.topic import parse_topic
 from tests.support.crawl import run_scrapy
-from tests.support.scanwarc import TOPIC, write_collection
+from tests.support.scanwarc import TOPIC, damaged_copy, write_collection
 from tests.support.sites import Reply, SiteServer
 from tests.support.warc import warcio_check
 
@@ -51,7 +51,7 @@ def records(path: Path) -> list[tuple[str, dict[str, str], bytes]]:
                  else b"") for r in ArchiveIterator(fh)]
 
 
-@pytest.mark.parametrize("reader", ["fastwarc", "warcio"])
+@pytest.mark.parametrize("reader", ["checked", "fastwarc", "warcio"])
 def test_the_prefilter_keeps_records_on_the_outlets_that_hold_a_term_and_both_readers_agree(collections, reader):
     a, _, expected, _ = collections
     topic = parse_topic(tomllib.loads(TOPIC))
@@ -121,13 +121,20 @@ def test_scan_keeps_exactly_the_topics_articles_from_files_and_urls_and_adds_not
         assert sorted(p.name for p in (topic_dir / "text").iterdir()) == text_before
 
 
-def test_a_source_that_breaks_off_keeps_what_came_before_it(tmp_path, collections):
+@pytest.mark.parametrize("how", ["reset", "cut"])
+def test_a_source_that_breaks_off_keeps_what_came_before_it(tmp_path, collections, how):
+    """A server that resets the connection halfway (after a pause: a reset discards what the client has not
+    read yet), or whose file ends halfway: what came before is kept, and the warning names the source."""
     a, _, expected_a, _ = collections
     archive = tmp_path / "archive"
+    half = a.stat().st_size // 2
+    reply = Reply(body=a.read_bytes(), reset_after=half, reset_delay=1.0) if how == "reset" \
+        else Reply(body=a.read_bytes(), cut=half)
     with SiteServer() as site:
-        site.route(f"{site.origin}/a.warc.gz", Reply(body=a.read_bytes(), reset_after=a.stat().st_size // 2))
+        site.route(f"{site.origin}/a.warc.gz", reply)
         result = scan(topic_file(tmp_path), archive, f"{site.origin}/a.warc.gz")
-    assert f"warning: {site.origin}/a.warc.gz: read stopped" in result.stderr
+    expected_line = "read stopped" if how == "reset" else "the source ends inside this gzip member"
+    assert f"warning: {site.origin}/a.warc.gz: " in result.stderr and expected_line in result.stderr, result.stderr
     urls = {e["url"] for e in manifest(archive / "lavrov-scan")}
     assert urls and urls <= expected_a  # the story's records lie in the first half of the file
 
@@ -179,3 +186,38 @@ def test_a_crawls_own_archive_scanned_keeps_its_articles_not_its_listings(tmp_pa
     urls = sorted(e["url"] for e in entries)
     assert len(urls) == 6, urls
     assert not [u for u in urls if "sitemap" in u or "suche" in u or u.rstrip("/").endswith("/world") or "page=" in u]
+
+
+@pytest.mark.parametrize("gzipped", [True, False], ids=["warc.gz", "warc"])
+def test_records_that_lie_about_their_length_are_named_and_cost_nothing_else(tmp_path, collections, gzipped):
+    """Someone else's file with a lying record among the story's and a declared gigabyte among the rest: the
+    others are all kept, the liar is not copied (the topic's WARC stays readable by every reader), and the warning
+    line, the report's sources section and its failed captures name it."""
+    a, _, expected_a, _ = collections
+    liar, filler = "http://outlet-a.test/news/lavrov-afghan-border", "https://www.site-3.test/section-3/page-3"
+    source = tmp_path / ("damaged.warc.gz" if gzipped else "damaged.warc")
+    damaged_copy(a, source, {liar: 300, filler: 10 ** 9}, gzipped=gzipped)
+    archive = tmp_path / "archive"
+    result = scan(topic_file(tmp_path), archive, str(source))
+    topic_dir = archive / "lavrov-scan"
+    assert {e["url"] for e in manifest(topic_dir)} == expected_a - {liar}, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2 and all(f"{source}: offset " in line for line in warnings), warnings
+    assert any(liar in line for line in warnings) and any(filler in line for line in warnings)
+    sources = json.loads((topic_dir / "report.json").read_text())["sources"]
+    assert sources["archives"]["warc-scan"]["damaged_length_mismatch"] == 2, (warnings, sources)
+    assert [(f["url"], f["outlet"]) for f in sources["failed"]] == [(liar, "outlet-a")]
+    assert "does not end where its Content-Length" in sources["failed"][0]["why"] \
+        or "declares" in sources["failed"][0]["why"]
+    assert "## Sources" in (topic_dir / "report.md").read_text()
+
+    from fastwarc.warc import ArchiveIterator as FastIterator
+
+    for path in sorted((topic_dir / "warc").glob("*.warc.gz")):
+        check = warcio_check(path)
+        assert check.returncode == 0, check.stdout + check.stderr
+        with open(path, "rb") as fh:
+            by_warcio = sum(1 for _ in ArchiveIterator(fh))
+        with open(path, "rb") as fh:
+            by_fastwarc = sum(1 for _ in FastIterator(fh, parse_http=False))
+        assert by_fastwarc == by_warcio > 0

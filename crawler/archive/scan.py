@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,9 @@ from typing import BinaryIO, Callable
 from crawler.query import Query, fold
 from crawler.urls.hosts import in_scope
 
-READERS = ("fastwarc", "warcio")
+READERS = ("checked", "fastwarc", "warcio")
+SHOWN_DAMAGE = 10  # damage lines printed per source; the rest are counted
+MAX_FAILED = 200  # damaged records on the outlets listed for the report
 
 
 class NotAWarc(ValueError):
@@ -64,8 +67,29 @@ class ScanResult:
     kept: int = 0  # of those, 2xx with a positive term in the payload: written
     repeated: int = 0  # a URL kept already in this pass (a later capture of it is left out)
     too_large: int = 0  # a record on an outlet's host over the size limit, not read
-    damaged: list[str] = field(default_factory=list)  # "<source>: <why>", one per source that ended early
+    damaged: list[str] = field(default_factory=list)  # "<source>: <where and why>", the first few per source
     urls: list[str] = field(default_factory=list)  # the kept records' URLs, in order
+    events: Counter = field(default_factory=Counter)  # damage seen, by event (crawler.archive.framing's names)
+    failed: list[dict[str, str]] = field(default_factory=list)  # damaged records on an outlet's host, with why
+    _shown: Counter = field(default_factory=Counter)  # damage lines per source
+
+    def damage(self, source: str, offset: int, event: str, why: str, url: str = "", on_outlet: bool = False) -> None:
+        """One damaged record or region: counted, named in a line (the first :data:`SHOWN_DAMAGE` of a source),
+        and listed for the report when it was a record on an outlet's host."""
+        self.events[event] += 1
+        self._shown[source] += 1
+        if self._shown[source] <= SHOWN_DAMAGE:
+            self.damaged.append(f"{source}: offset {offset}: {why}" + (f" ({url})" if url else ""))
+        elif self._shown[source] == SHOWN_DAMAGE + 1:
+            self.damaged.append(f"{source}: more damage, not shown here (counted in the report)")
+        if on_outlet and len(self.failed) < MAX_FAILED:
+            self.failed.append({"url": url, "why": f"{why} (offset {offset} of {source})"})
+
+    def summary(self) -> dict[str, object]:
+        """What the report shows of the pass (counts by event, damaged records on the outlets)."""
+        counts = {"records_read": self.records, "on_outlet": self.on_outlet, "prefiltered_in": self.kept,
+                  "too_large": self.too_large, **{f"damaged_{event}": n for event, n in sorted(self.events.items())}}
+        return {"counts": {k: v for k, v in counts.items() if v}, "failed": self.failed}
 
 
 # -- what to look for --
@@ -211,6 +235,31 @@ def _fastwarc_records(stream: BinaryIO, prefilter: Prefilter, result: ScanResult
                         record.headers.status_line_bytes, list(record.headers.items_bytes()), block)
 
 
+def _checked_records(stream: BinaryIO, prefilter: Prefilter, result: ScanResult) -> Iterator[Found]:
+    """:mod:`crawler.archive.framing`'s reader: each record's framing checked, damage reported and read past."""
+    from crawler.archive.framing import read_records
+
+    def want(rec_type: bytes, uri: bytes, length: int) -> bool:
+        if rec_type != b"response":
+            return False
+        result.records += 1
+        if not prefilter.on_outlet(uri.decode("utf-8", "replace")):
+            return False
+        if length > prefilter.max_bytes:
+            result.too_large += 1
+            return False
+        result.on_outlet += 1
+        return True
+
+    def on_damage(offset: int, event: str, why: str, url: str) -> None:
+        result.damage(getattr(stream, "name", "source"), offset, event, why, url,
+                      bool(url) and prefilter.on_outlet(url))
+
+    for record in read_records(stream, want, on_damage):
+        yield Found(record.header(b"WARC-Target-URI").decode("utf-8", "replace"), record.offset,
+                    record.status_line, record.headers, record.block)
+
+
 def _warcio_records(stream: BinaryIO, prefilter: Prefilter, result: ScanResult) -> Iterator[Found]:
     from warcio.archiveiterator import ArchiveIterator
 
@@ -232,7 +281,7 @@ def _warcio_records(stream: BinaryIO, prefilter: Prefilter, result: ScanResult) 
 
 
 READER_FUNCTIONS: dict[str, Callable[[BinaryIO, Prefilter, ScanResult], Iterator[Found]]] = {
-    "fastwarc": _fastwarc_records, "warcio": _warcio_records}
+    "checked": _checked_records, "fastwarc": _fastwarc_records, "warcio": _warcio_records}
 
 
 class CountingStream:
@@ -262,6 +311,17 @@ class CountingStream:
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        """A local file can: after a record that lies about its length, its reader looks back for the next."""
+        try:
+            return bool(self.raw.seekable())
+        except (AttributeError, OSError, ValueError):
+            return False
+
+    def seek(self, offset: int) -> int:
+        self._head = b""
+        return self.raw.seek(offset)
 
     def tell(self) -> int:
         return self.count

@@ -35,6 +35,7 @@ from crawler.commands.crawl import USAGE_ERRORS, catch_refusal, check_crawl_sett
 from crawler.topic import Topic, TopicError, load_topic
 
 WARC_NAMES = (".warc", ".warc.gz")
+SUMMARY = "summary.json"  # next to kept.jsonl: what the pass saw (crawler.spiders.scan puts it in the report)
 
 
 class Command(ProjectCommand):
@@ -112,6 +113,7 @@ class Command(ProjectCommand):
             writer.close()
         if writer.files_written:
             add_to_index(tmp / "index.cdxj", [tmp / "warc" / name for name in writer.files_written])
+        (tmp / SUMMARY).write_text(json.dumps(result.summary()), encoding="utf-8")  # for the report
         (tmp / "kept.jsonl").write_text("".join(json.dumps({"url": url}) + "\n" for url in result.urls),
                                         encoding="utf-8")
         return result, time.monotonic() - started

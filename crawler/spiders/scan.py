@@ -41,7 +41,25 @@ class ScanSpider(CoverageSpider):
         with open(Path(self.kept_path), encoding="utf-8") as fh:
             return [json.loads(line)["url"] for line in fh if line.strip()]
 
+    def record_the_pass(self) -> None:
+        """The prefilter pass's counts and damaged records, as the report's sources section reads them
+        (``archives/warc-scan/<event>``, ``archives/failed_captures``)."""
+        path = Path(self.kept_path).with_name("summary.json") if self.kept_path else None
+        if path is None or not path.exists():
+            return
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        for event, count in summary.get("counts", {}).items():
+            self.crawler.stats.set_value(f"archives/{VIA}/{event}", count)
+        failed = []
+        for damaged in summary.get("failed", []):
+            outlet = self.topic.outlet_for_host(damaged["url"])
+            failed.append({"source": VIA, "outlet": outlet.slug if outlet else "", "url": damaged["url"],
+                           "why": damaged["why"]})
+        if failed:
+            self.crawler.stats.set_value("archives/failed_captures", failed)
+
     async def start(self) -> AsyncIterator[Request]:
+        self.record_the_pass()
         for url in self.kept_urls():
             outlet = self.topic.outlet_for_host(url)
             if outlet is None or not looks_like_article(url):  # a section, search or listing page is no article

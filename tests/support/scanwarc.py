@@ -190,3 +190,23 @@ def _members(path: Path):
         inflater = zlib.decompressobj(31)
         yield inflater.decompress(data)
         data = inflater.unused_data
+
+
+def with_length(record: bytes, change: int) -> bytes:
+    """A record (uncompressed bytes) whose Content-Length is moved by ``change``, its bytes as they were."""
+    head, _, rest = record.partition(b"\r\n\r\n")
+    declared = head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]
+    return head.replace(b"Content-Length: " + declared, b"Content-Length: %d" % (int(declared) + change)) \
+        + b"\r\n\r\n" + rest
+
+
+def damaged_copy(source: Path, target: Path, lies: dict[str, int], gzipped: bool = True) -> None:
+    """``source`` (a collection) rewritten with the response records of the URLs in ``lies`` declaring a
+    Content-Length off by the given bytes; record per gzip member, or one plain ``.warc``."""
+    with open(target, "wb") as fh:
+        for record in _members(source):
+            uri = record.split(b"WARC-Target-URI: ", 1)[1].split(b"\r\n", 1)[0].decode() \
+                if b"WARC-Target-URI: " in record else ""
+            if uri in lies and b"WARC-Type: response" in record:
+                record = with_length(record, lies[uri])
+            fh.write(gzip.compress(record, compresslevel=1, mtime=0) if gzipped else record)

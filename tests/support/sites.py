@@ -49,6 +49,7 @@ class Reply:
     gzip: bool = False
     chunked: bool = False
     reset_after: int | None = None  # send this many body bytes, then reset the connection
+    reset_delay: float = 0.0  # seconds between those bytes and the reset (a reset discards what is unread)
     trickle: float = 0.0  # seconds between body bytes (a slow-loris server)
     raw_body: bool = False  # send the body as given even when gzip is set (a wrong Content-Encoding)
     encoding: str | None = None  # content-codings applied in this order, sent as Content-Encoding
@@ -176,6 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.reset_after is not None:
                 self.wfile.write(body[:reply.reset_after])
                 self.wfile.flush()
+                time.sleep(reply.reset_delay)
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
                 self.close_connection = True
