@@ -140,7 +140,7 @@ def test_a_source_that_breaks_off_keeps_what_came_before_it(tmp_path, collection
 
 
 @pytest.mark.parametrize("case", ["missing", "not_a_warc", "bad_topic", "http_404", "no_source", "bad_reader",
-                                  "bad_clock", "missing_cues"])
+                                  "bad_clock", "missing_cues", "second_http_404", "symlinked_topic_dir"])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, collections, case):
     a = collections[0]
     archive = tmp_path / "archive"
@@ -158,6 +158,16 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, collections,
             sources = [str(a)]
         elif case == "http_404":
             sources = [f"{site.origin}/gone.warc.gz"]
+        elif case == "second_http_404":  # known before the first source is read, not after
+            site.route(f"{site.origin}/a.warc.gz", Reply(body=a.read_bytes()))
+            sources = [f"{site.origin}/a.warc.gz", f"{site.origin}/gone.warc.gz"]
+        elif case == "symlinked_topic_dir":  # refused before any source is read
+            elsewhere = tmp_path / "elsewhere"
+            elsewhere.mkdir()
+            archive.mkdir()
+            (archive / "lavrov-scan").symlink_to(elsewhere)
+            site.route(f"{site.origin}/a.warc.gz", Reply(body=a.read_bytes()))
+            sources = [f"{site.origin}/a.warc.gz"]
         elif case == "no_source":
             sources = []
         elif case == "bad_clock":  # the crawl's own settings are checked as `scrapy crawl` checks them
@@ -171,7 +181,10 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, collections,
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
-    assert not archive.exists()
+    if case == "symlinked_topic_dir":
+        assert "is a symlink" in lines[0] and site.requests() == [] and list((tmp_path / "elsewhere").iterdir()) == []
+    else:
+        assert not archive.exists()
 
 
 def test_a_crawls_own_archive_scanned_keeps_its_articles_not_its_listings(tmp_path):
@@ -221,3 +234,76 @@ def test_records_that_lie_about_their_length_are_named_and_cost_nothing_else(tmp
         with open(path, "rb") as fh:
             by_fastwarc = sum(1 for _ in FastIterator(fh, parse_http=False))
         assert by_fastwarc == by_warcio > 0
+
+
+def test_a_source_that_stalls_or_goes_away_after_the_first_is_read_costs_only_itself(tmp_path, collections):
+    """The second source answers the first look, then stalls past the timeout when it is read; a third is gone
+    by the time it is read: the first source's articles are kept, and each of the others is named in a line."""
+    a, b, expected_a, expected_b = collections
+    archive = tmp_path / "archive"
+    with SiteServer() as site:
+        site.route(f"{site.origin}/a.warc.gz", Reply(body=a.read_bytes()))
+        # first answer: the probe; second: the read, which stalls after 200 KB for longer than the timeout
+        site.route(f"{site.origin}/b.warc.gz", Reply(body=b.read_bytes()),
+                   Reply(body=b.read_bytes(), reset_after=200_000, reset_delay=4.0))
+        site.route(f"{site.origin}/c.warc.gz", Reply(body=b.read_bytes()), Reply(status=503, body=b"busy"))
+        result = run_scrapy(["scan-warc", str(topic_file(tmp_path)), f"{site.origin}/a.warc.gz",
+                             f"{site.origin}/b.warc.gz", f"{site.origin}/c.warc.gz", "-s", f"ARCHIVE_DIR={archive}",
+                             "-s", "EXTRACT_WORKERS=0", "-s", "SCAN_WARC_HTTP_TIMEOUT=1"], check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept = {e["url"] for e in manifest(archive / "lavrov-scan")}
+    assert expected_a <= kept <= expected_a | expected_b  # b's story lies in its first 200 KB, before the stall
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert any(line.startswith(f"warning: {site.origin}/b.warc.gz: ") for line in warnings), warnings
+    assert any(line.startswith(f"warning: {site.origin}/c.warc.gz: ") and "503" in line for line in warnings)
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_during_the_pass_is_one_line_and_writes_nothing(tmp_path, collections):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    a = collections[0]
+    archive = tmp_path / "archive"
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="crawler.settings", TMPDIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                        os.environ.get("PYTHONPATH")])))
+    with SiteServer() as site:
+        site.route(f"{site.origin}/slow.warc.gz", Reply(body=a.read_bytes()),
+                   Reply(body=a.read_bytes(), trickle=0.05))  # the probe, then a read that takes minutes
+        process = subprocess.Popen([sys.executable, "-m", "scrapy", "scan-warc", str(topic_file(tmp_path)),
+                                    f"{site.origin}/slow.warc.gz", "-s", f"ARCHIVE_DIR={archive}"],
+                                   cwd=Path(__file__).resolve().parent.parent, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while site.count(f"{site.origin}/slow.warc.gz") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted: ") and "Traceback" not in err, err
+    assert not archive.exists()
+    assert not list(tmp_path.glob("presswarc-scan-warc-*"))  # the temporary pass is removed too
+
+
+def test_a_host_written_in_capitals_with_a_trailing_dot_is_the_outlets(tmp_path):
+    import gzip as _gzip
+
+    from tests.support.scanwarc import exchange, story, warcinfo
+
+    rng = random.Random(7)
+    url = "https://WWW.OUTLET-A.TEST./world/2021/07/16/lavrov-taliban-talks-in-capitals"
+    source = tmp_path / "capitals.warc.gz"
+    source.write_bytes(warcinfo(source.name) + exchange(url, story(
+        "Lavrov warns the Taliban", "Lavrov said the Taliban now control much of Afghanistan.", rng),
+        "2021-07-17T08:00:00Z"))
+    archive = tmp_path / "archive"
+    result = scan(topic_file(tmp_path), archive, str(source))
+    assert [e["url"] for e in manifest(archive / "lavrov-scan")] == [
+        "https://www.outlet-a.test/world/2021/07/16/lavrov-taliban-talks-in-capitals"], result.stderr[-2000:]
+    assert _gzip  # the source is a .warc.gz of one member per record

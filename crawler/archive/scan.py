@@ -85,6 +85,11 @@ class ScanResult:
         if on_outlet and len(self.failed) < MAX_FAILED:
             self.failed.append({"url": url, "why": f"{why} (offset {offset} of {source})"})
 
+    def source_failed(self, source: str, why: str) -> None:
+        """A source that could not be read at all this time (it could a moment before): named, the rest go on."""
+        self.events["unreadable_source"] += 1
+        self.damaged.append(f"{source}: {why}; this source is left out")
+
     def summary(self) -> dict[str, object]:
         """What the report shows of the pass (counts by event, damaged records on the outlets)."""
         counts = {"records_read": self.records, "on_outlet": self.on_outlet, "prefiltered_in": self.kept,

@@ -8,9 +8,12 @@ WARC-Date) and report are the normal ones, and the replay copies each record it 
 ``warc/`` together with the ``metadata`` record naming its source and offset. What an earlier scan or crawl
 settled is not read again, so scanning the same files twice adds nothing.
 
-Bad input is refused before anything is written, in one line with exit status 2: a topic file that does not
-load, a source that does not exist, cannot be fetched or is no WARC file, a reader that does not exist.
-A source that breaks off midway keeps what was read before it, and is named in one line.
+Bad input is refused before any source is read and anything is written, in one line with exit status 2: a
+topic file that does not load, a topic directory that is a symlink, a source that does not exist, cannot be
+fetched or is no WARC file (each is opened and its first bytes read first), a reader that does not exist.
+Once reading has begun, errors are the source's: one that breaks off, stalls past ``SCAN_WARC_HTTP_TIMEOUT`` or
+cannot be opened again is named in a warning line, what was kept from it and the others goes on to the crawl.
+Ctrl-C during the pass writes nothing to the topic (exit status 130).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from crawler.archive.scan import READERS, NotAWarc, Prefilter, ScanResult, needl
 from crawler.archive.writer import RotatingWarcWriter
 from crawler.commands.base import ProjectCommand
 from crawler.commands.crawl import USAGE_ERRORS, catch_refusal, check_crawl_settings
+from crawler.paths import UnsafeArchive, topic_paths
 from crawler.topic import Topic, TopicError, load_topic
 
 WARC_NAMES = (".warc", ".warc.gz")
@@ -56,11 +60,17 @@ class Command(ProjectCommand):
             topic, sources, reader = self._arguments(args)
         except UsageError as exc:
             return self._fail(str(exc))
+        except KeyboardInterrupt:
+            print("interrupted: nothing was read or written", file=sys.stderr)
+            self.exitcode = 130
+            return
         with tempfile.TemporaryDirectory(prefix="presswarc-scan-warc-") as tmp:
             try:
                 result, seconds = self._prefilter(topic, sources, reader, Path(tmp))
-            except (OSError, NotAWarc) as exc:
-                return self._fail(str(exc))
+            except KeyboardInterrupt:  # nothing of the topic's was written yet; the temporary files go with tmp
+                print("interrupted: the scan stopped before it wrote anything to the topic", file=sys.stderr)
+                self.exitcode = 130
+                return
             mb = result.bytes_read / 1e6
             print(f"scan-warc: {result.records} response records ({mb:.1f} MB) read from {len(sources)} source(s) "
                   f"in {seconds:.1f} s, {result.on_outlet} on the outlets' hosts, {result.kept} kept for extraction",
@@ -85,7 +95,26 @@ class Command(ProjectCommand):
         reader = self.settings.get("SCAN_WARC_READER")
         if reader not in READERS:
             raise UsageError(f"-s SCAN_WARC_READER={reader}: expected one of {', '.join(READERS)}")
-        return topic, expand_sources(args[1:]), reader
+        try:  # the topic directory the crawl pass will write: refused now, before any source is read
+            topic_paths(self.settings.get("ARCHIVE_DIR"), topic.name,
+                        allow_symlinks=self.settings.getbool("ARCHIVE_ALLOW_SYMLINKS")).check()
+        except UnsafeArchive as exc:
+            raise UsageError(str(exc)) from None
+        sources = expand_sources(args[1:])
+        self._probe(sources)
+        return topic, sources, reader
+
+    def _probe(self, sources: list[str]) -> None:
+        """Each source opened and its first bytes read before any is scanned: one that does not exist, cannot be
+        fetched or is no WARC file is the user's to fix (one line, nothing written), and is known before a
+        first source of hours has been read."""
+        timeout = self.settings.getfloat("SCAN_WARC_HTTP_TIMEOUT")
+        for source in sources:
+            try:
+                open_source(source, timeout).close()
+            except (OSError, NotAWarc) as exc:
+                message = str(exc)
+                raise UsageError(message if source in message else f"{source}: {message}") from None
 
     def _prefilter(self, topic: Topic, sources: list[str], reader: str, tmp: Path) -> tuple[ScanResult, float]:
         """The first pass, into ``tmp/warc`` (with ``tmp/index.cdxj``) and ``tmp/kept.jsonl``."""
@@ -100,15 +129,14 @@ class Command(ProjectCommand):
             for source in sources:
                 try:
                     stream = open_source(source, timeout)
-                    try:
-                        scan_stream(stream, source, prefilter, writer.write_raw, result, seen, reader)
-                    finally:
-                        result.bytes_read += stream.count
-                        stream.close()
-                except OSError as exc:  # a timeout or a reset says nothing of where: the line names the source
-                    if source in str(exc):
-                        raise
-                    raise OSError(f"{source}: {exc}") from exc
+                except (OSError, NotAWarc) as exc:  # it opened a moment ago: this source fails, the others go on
+                    result.source_failed(source, str(exc).removeprefix(f"{source}: "))
+                    continue
+                try:
+                    scan_stream(stream, source, prefilter, writer.write_raw, result, seen, reader)
+                finally:
+                    result.bytes_read += stream.count
+                    stream.close()
         finally:
             writer.close()
         if writer.files_written:

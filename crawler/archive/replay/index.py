@@ -28,11 +28,12 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def replay_key(url: str) -> str:
-    """The canonical form used for the second matching pass."""
+    """The canonical form used for the second matching pass: the host in lower case and without the trailing
+    dot of a fully qualified name (``WWW.X.COM.`` is the host ``www.x.com``, as a crawl's request for it says)."""
     try:
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
-        host = (parts.hostname or "").lower()
+        host = (parts.hostname or "").lower().rstrip(".")
         port = parts.port
     except ValueError:
         return url
