@@ -64,6 +64,7 @@ class Command(ProjectCommand):
             print("interrupted: nothing was read or written", file=sys.stderr)
             self.exitcode = 130
             return
+        warm_up_extraction()
         with tempfile.TemporaryDirectory(prefix="presswarc-scan-warc-") as tmp:
             try:
                 result, seconds = self._prefilter(topic, sources, reader, Path(tmp))
@@ -178,6 +179,16 @@ def crawler_process(settings: Settings) -> CrawlerProcessBase:
             or not settings.getbool("TWISTED_REACTOR_ENABLED"):
         return AsyncCrawlerProcess(settings)
     return CrawlerProcess(settings)
+
+
+def warm_up_extraction() -> None:
+    """Load the extraction libraries and the language model (a second or two) in a thread while the pass reads
+    the sources, instead of after it: the pass spends its time inflating, which leaves the interpreter free."""
+    import threading
+
+    from pipelines.extract import warm_up
+
+    threading.Thread(target=warm_up, name="extract-warm-up", daemon=True).start()
 
 
 def expand_sources(args: list[str]) -> list[str]:
