@@ -10,14 +10,21 @@ allows:
 
 - a ``.warc.gz`` is read one gzip member at a time (inflated in steps of :data:`STEP`, held only as far as the
   block is wanted): a record must end, with its two line breaks, where its member ends or where the next record
-  of the same member begins; one that does not is damage, and the next member is the next record. A member
-  that does not inflate, or bytes between members that are none, are skipped to the next gzip header;
+  of the same member begins; one that does not is damage, and the next member is the next record (in a member
+  that held records before the damaged one, the next line starting ``WARC/1.`` that heads a header block, as in
+  a plain file, when it is still at hand). A member that does not inflate, or bytes between members that are
+  none, are skipped to the next gzip header, and nothing of a member that fails its CRC is kept (in a member
+  holding many records, those before the failure were handed on already);
 - a plain ``.warc`` is one run of records: after the declared block must come the two line breaks and then
   ``WARC/1.`` or the end of the file; otherwise the next line starting ``WARC/1.`` that heads a header block is
   the next record (searched from the damaged record's header on when the source can seek, from where the
   declared length ended when it cannot);
+- a header block holding a CR or LF outside a CRLF is damage: warcio splits lines at LF, and would read other
+  fields in a copy of it (a second ``Content-Length``, a whole record in a status line);
 - a record whose block is read (the caller wants it) must carry a ``WARC-Record-ID``, a ``WARC-Date`` that
-  parses, and, when it has a ``WARC-Block-Digest`` (sha1, sha256 or md5), a block that matches it.
+  parses, and, when it has a ``WARC-Block-Digest`` (sha1, sha256 or md5; one that is no ``algorithm:value`` is
+  a mismatch), a block that matches it. One followed by more line breaks than its two must have such a digest:
+  a block ending in line breaks and declared that many bytes short looks just like it.
 
 Each damaged record or region is handed to ``on_damage`` once, with its offset, an event name and why; the
 reader never raises for what a source holds (only for an ``OSError`` reading it). Memory is bounded by
@@ -80,11 +87,10 @@ OnDamage = Callable[[int, str, str, str], None]  # (offset, event, why, target U
 
 def parse_header(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]], int] | None:
     """(status line, fields, Content-Length) of a header block (without its closing blank line), or None."""
-    if not data.startswith(RECORD_START):
+    if not data.startswith(RECORD_START) or _bare_line_break(data):
         return None
     lines = data.split(b"\r\n")
     fields: list[tuple[bytes, bytes]] = []
-    length = -1
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t") and fields:  # a continuation line
             fields[-1] = (fields[-1][0], fields[-1][1] + b" " + line.strip())
@@ -92,21 +98,26 @@ def parse_header(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]], int] | 
         name, colon, value = line.partition(b":")
         if not colon or not name.strip():
             return None
-        value = value.strip()
-        fields.append((name.strip(), value))
-        if length < 0 and name.strip().lower() == b"content-length":
-            if not value.isdigit() or len(value) > 18:
-                return None
-            length = int(value)
-    if length < 0:
+        fields.append((name.strip(), value.strip()))
+    # read after folding: a Content-Length continued on the next line is copied as one line, and must still be one
+    value = next((value for name, value in fields if name.lower() == b"content-length"), b"")
+    if not value.isdigit() or len(value) > 18:
         return None
-    return lines[0].rstrip(), fields, length
+    return lines[0].rstrip(), fields, int(value)
+
+
+def _bare_line_break(data: bytes) -> bool:
+    """Whether a header block holds a CR or LF outside a CRLF: other readers (warcio splits lines at LF) would
+    see other fields in it than this module does, e.g. a second Content-Length, or a whole record in a status
+    line, and a copy of it would be read by them as something else."""
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
 
 
 def quick_fields(data: bytes) -> tuple[bytes, bytes, int] | None:
     """(WARC-Type lowercased, WARC-Target-URI, Content-Length) of a header block, found without splitting it
     into fields (most records are only looked at); None when it is no header block (see :func:`parse_header`)."""
-    if not data.startswith(RECORD_START):
+    if not data.startswith(RECORD_START) or _bare_line_break(data):
         return None
     lowered = b"\r\n" + data.lower() + b"\r\n"
     found = []
@@ -137,7 +148,9 @@ def field_problem(headers: list[tuple[bytes, bytes]], block: bytes) -> tuple[str
         return BAD_FIELDS, f"WARC-Date {date[:40].decode('latin-1')!r} is no W3C date" if date else "no WARC-Date"
     digest = found.get(b"warc-block-digest")
     if digest:
-        algorithm, _, value = digest.partition(b":")
+        algorithm, colon, value = digest.partition(b":")
+        if not colon or not algorithm.strip() or not value.strip():  # a damaged one must not pass as unknown
+            return DIGEST_MISMATCH, f"WARC-Block-Digest {digest[:60].decode('latin-1')!r} is no algorithm:value"
         make = _DIGESTS.get(algorithm.strip().lower())
         if make is not None and value:
             actual = make(block).digest()
@@ -148,21 +161,33 @@ def field_problem(headers: list[tuple[bytes, bytes]], block: bytes) -> tuple[str
     return None
 
 
+def checked_digest(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a record has a WARC-Block-Digest this module can check (see :func:`field_problem`)."""
+    digest = next((value for key, value in headers if key.lower() == b"warc-block-digest"), b"")
+    return digest.partition(b":")[0].strip().lower() in _DIGESTS
+
+
 class _Source:
     """The bytes of one segment at a time: a gzip member of a ``.warc.gz``, or the whole of a plain ``.warc``."""
 
     def __init__(self, stream: BinaryIO, on_damage: OnDamage) -> None:
         self.stream, self.on_damage = stream, on_damage
         first = stream.read(READ)
+        while 0 < len(first) < len(GZIP_MAGIC):  # a stream may hand out a byte at a time
+            more = stream.read(READ)
+            if not more:
+                break
+            first += more
         self.gzipped = first[:2] == GZIP_MAGIC[:2]
         self.buf, self.pos = b"", 0  # the segment's bytes at hand, and where reading is in them
-        self.base = 0  # plain: source offset of buf[0]
+        self.base = 0  # offset of buf[0] in the segment (plain: in the source; gzip: in the inflated member)
         self.pending = first  # gzip: compressed bytes read and not yet inflated; plain: the first chunk
         self.consumed = 0  # gzip: compressed bytes consumed before ``pending``
         self.member = 0  # gzip: offset of the current member
         self.inflater = None
         self.ended = False  # the current segment has no more bytes
         self.cut = False  # the source ended inside a gzip member
+        self.broken = False  # the current gzip member did not inflate to its end (its CRC or data is bad)
         self.started = False
 
     # -- segments --
@@ -176,7 +201,7 @@ class _Source:
             self.ended = not self.buf
             return True
         self._drain()
-        self.buf, self.pos, self.ended, self.cut = b"", 0, False, False
+        self.buf, self.pos, self.base, self.ended, self.cut, self.broken = b"", 0, 0, False, False, False
         while len(self.pending) < len(GZIP_MAGIC):
             more = self.stream.read(READ)
             if not more:
@@ -249,7 +274,7 @@ class _Source:
                 self.consumed += 1
                 self.pending = self.pending[1:]
                 self.inflater = None
-                self.ended = True
+                self.ended = self.broken = True
                 return b""
             self.pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
             self.consumed += before - len(self.pending)
@@ -261,8 +286,7 @@ class _Source:
         if not data:
             return False
         if self.pos:
-            if not self.gzipped:
-                self.base += self.pos
+            self.base += self.pos
             self.buf = self.buf[self.pos:] + data
             self.pos = 0
         else:
@@ -310,8 +334,7 @@ class _Source:
             self.pos += size
             return size
         skipped = have
-        if not self.gzipped:
-            self.base += len(self.buf)
+        self.base += len(self.buf)
         self.buf, self.pos = b"", 0
         while skipped < size:
             data = self._chunk()
@@ -319,39 +342,40 @@ class _Source:
                 break
             if skipped + len(data) > size:
                 used = size - skipped
-                if not self.gzipped:
-                    self.base += used
+                self.base += used
                 self.buf, skipped = data[used:], size
                 break
             skipped += len(data)
-            if not self.gzipped:
-                self.base += len(data)
+            self.base += len(data)
         return skipped
 
-    def ends_record(self) -> bool:
+    def ends_record(self) -> int | None:
         """After a block: its two line breaks, then the segment's end or the next record (consumed up to it).
-        A block with no line breaks after it is accepted only where nothing follows."""
+        A block with no line breaks after it is accepted only where nothing follows. Returns how many more
+        line-break bytes came before that (a block of a record that declares a few bytes too few may end in
+        line breaks, which then look like these), or None when the record does not end here."""
         while len(self.buf) - self.pos < 4 and self._more():
             pass
         rest = self.buf[self.pos:self.pos + 4]
         if rest == b"\r\n\r\n":
             self.pos += 4
         elif rest:
-            return False
+            return None
+        after = self.base + self.pos
         if self.at_end():
-            return True
+            return self.base + self.pos - after
         while len(self.buf) - self.pos < len(RECORD_START) and self._more():
             pass
-        return self.buf.startswith(RECORD_START, self.pos)
+        return self.base + self.pos - after if self.buf.startswith(RECORD_START, self.pos) else None
 
     def resync(self, start: int | None) -> bool:
-        """Plain: move to the next line starting ``WARC/1.`` that heads a header block, searched from source
-        offset ``start`` when it is still at hand or the source can seek there, else from here. False when
-        there is none."""
+        """Move to the next line starting ``WARC/1.`` that heads a header block, searched from source
+        offset ``start`` when it is still at hand or (plain) the source can seek there, else from here. False when
+        there is none in the segment."""
         if start is not None and start < self.base + self.pos:
             if start >= self.base:
                 self.pos = start - self.base
-            elif _can_seek(self.stream):
+            elif not self.gzipped and _can_seek(self.stream):
                 self.stream.seek(start)
                 self.buf, self.pos, self.base, self.ended = b"", 0, start, False
         pattern = b"\n" + RECORD_START
@@ -372,6 +396,15 @@ class _Source:
             self.pos += 1
 
 
+def _target_uri(data: bytes) -> str:
+    """The WARC-Target-URI of a damaged header block as warcio would see it (lines split at LF), or ""."""
+    for line in data.split(b"\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"warc-target-uri":
+            return value.strip().decode("utf-8", "replace")
+    return ""
+
+
 def _can_seek(stream: BinaryIO) -> bool:
     try:
         return bool(stream.seekable())
@@ -384,17 +417,26 @@ def read_records(stream: BinaryIO, want: Want, on_damage: OnDamage) -> Iterator[
     framing, fields and digest check out (see the module docstring); the others are read past."""
     source = _Source(stream, on_damage)
     while source.next_segment():
+        first = True  # the segment's first record: in a .warc.gz, damage there ends the member (see below)
         while not source.at_end():
+            # Past damage, a .warc.gz member is searched on for the next record only when it held records before
+            # this one (a file of one member holding many): a member of one record has no other to find, and the
+            # search would split a payload that is itself a WARC file into records.
+            may_resync, first = not (source.gzipped and first), False
             offset = source.offset()
             header_at = source.base + source.pos
             block_header = source.header_block()
             quick = quick_fields(block_header) if block_header is not None else None
             if quick is None:
-                if source.cut:
-                    break  # reported below
-                shown = source.buf[source.pos:source.pos + 8]
-                on_damage(offset, BAD_HEADER, f"no WARC header block here (it starts with {shown!r})", "")
-                if source.gzipped or not source.resync(header_at + 1):
+                if source.cut or source.broken:
+                    break  # reported below, or as the member's damage
+                if block_header is not None and _bare_line_break(block_header):
+                    on_damage(offset, BAD_HEADER, "WARC header block with a CR or LF outside a CRLF (other readers "
+                              "would see other fields in it)", _target_uri(block_header))
+                else:
+                    shown = source.buf[source.pos:source.pos + 8]
+                    on_damage(offset, BAD_HEADER, f"no WARC header block here (it starts with {shown!r})", "")
+                if not may_resync or not source.resync(header_at + 1):
                     break
                 continue
             rec_type, uri, length = quick
@@ -403,22 +445,25 @@ def read_records(stream: BinaryIO, want: Want, on_damage: OnDamage) -> Iterator[
             block = source.take(length) if want(rec_type, uri, length) else None
             got = len(block) if block is not None else source.skip(length)
             if got < length:
-                if source.cut:
-                    break  # reported below
-                if source.gzipped:
-                    on_damage(offset, LENGTH_MISMATCH, f"record declares {length} bytes of content, its gzip "
-                              f"member holds {got}", url)
-                    break
-                if source.resync(body_at):
+                if source.cut or source.broken:
+                    break  # reported below, or as the member's damage
+                if may_resync and source.resync(body_at):
                     on_damage(offset, LENGTH_MISMATCH, f"record declares {length} bytes of content, the next "
                               f"record begins before that", url)
                     continue
-                on_damage(offset, CUT_OFF, f"the source ends {got} bytes into a record of {length}", url)
+                if source.gzipped:
+                    on_damage(offset, LENGTH_MISMATCH, f"record declares {length} bytes of content, its gzip "
+                              f"member holds {got}", url)
+                else:
+                    on_damage(offset, CUT_OFF, f"the source ends {got} bytes into a record of {length}", url)
                 break
-            if not source.ends_record():
+            extra = source.ends_record()
+            if source.broken:
+                break  # named as the member's damage: nothing of a member that fails its check is kept
+            if extra is None:
                 on_damage(offset, LENGTH_MISMATCH, f"record does not end where its Content-Length ({length}) "
                           "says", url)
-                if source.gzipped or not source.resync(body_at):
+                if not may_resync or not source.resync(body_at):
                     break
                 continue
             if block is not None:
@@ -428,6 +473,10 @@ def read_records(stream: BinaryIO, want: Want, on_damage: OnDamage) -> Iterator[
                     continue
                 status, fields, _ = parsed
                 problem = field_problem(fields, block)
+                if problem is None and extra and not checked_digest(fields):
+                    problem = LENGTH_MISMATCH, (f"record is followed by {extra} more line-break bytes than its two "
+                                                f"and has no block digest to tell whether its Content-Length "
+                                                f"({length}) is short")
                 if problem is not None:
                     on_damage(offset, problem[0], problem[1], url)
                     continue
