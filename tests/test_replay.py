@@ -118,6 +118,15 @@ def test_canonical_match_and_recorded_order():
     assert replay_key("HTTP://Example.COM:80/a?b=2&a=1#frag") == replay_key("http://example.com/a?a=1&b=2")
 
 
+def test_a_record_of_a_host_with_a_trailing_dot_answers_the_normalised_request(tmp_path):
+    """Someone else's record of ``https://WWW.E.TEST./a`` (the fully qualified name, in capitals) is the page a
+    crawl asks for as ``https://www.e.test/a``: crawler.urls drops that dot, and so must the replay's match."""
+    _write_warc(tmp_path / "fqdn.warc.gz", {"https://WWW.E.TEST./a": b"<p>a</p>", "http://E.test.:80/b": b"<p>b</p>"})
+    index = ReplayIndex(tmp_path)
+    assert index.lookup("GET", "https://www.e.test/a").url == "https://WWW.E.TEST./a"
+    assert index.lookup("GET", "http://e.test/b").url == "http://E.test.:80/b"
+
+
 def test_wrong_digest_is_refused(tmp_path):
     path = tmp_path / "d.warc"
     _write_warc(path, {"http://e.test/d": b"<p>original text</p>"}, gzip=False)

@@ -145,8 +145,13 @@ class Prefilter:
         known = self._scheme_hosts.get(origin)
         if known is not None:
             return known
-        host = url[start + 3:end].rpartition("@")[2].lower().rstrip(".")
-        bare = host.rpartition(":")[0] if ":" in host and not host.endswith("]") else host
+        host = url[start + 3:end].rpartition("@")[2].lower()
+        if ":" in host and not host.endswith("]"):  # a port: the trailing dot of the name is before it
+            bare, _, port = host.rpartition(":")
+            bare = bare.rstrip(".")
+            host = f"{bare}:{port}"
+        else:
+            bare = host = host.rstrip(".")
         verdict = (host in self.hosts or bare in self.bare_hosts) and in_scope(origin + "/", self.hosts)
         if len(self._scheme_hosts) < 100_000:
             self._scheme_hosts[origin] = verdict
@@ -294,7 +299,11 @@ class CountingStream:
 
     def __init__(self, raw: BinaryIO, name: str) -> None:
         self.raw, self.name, self.count = raw, name, 0
-        self._head = raw.read(64 * 1024)
+        try:
+            self._head = raw.read(64 * 1024)
+        except BaseException:  # a server that stalls (or Ctrl-C) before the first bytes: its socket is closed
+            raw.close()
+            raise
         if not looks_like_warc(self._head):
             raw.close()
             raise NotAWarc(f"{name}: not a WARC file (it does not start with a WARC record)")
@@ -354,12 +363,18 @@ def open_source(source: str, timeout: float) -> CountingStream:
 
 
 def looks_like_warc(head: bytes) -> bool:
-    """Whether the first bytes of a file are a WARC record (plain, or in a gzip member)."""
-    if head[:2] == b"\x1f\x8b":
+    """Whether the first bytes of a file are a WARC record (plain, or in a gzip member; empty members before it,
+    which some writers leave, are passed over)."""
+    while head[:2] == b"\x1f\x8b":
+        inflater = zlib.decompressobj(31)
         try:
-            head = zlib.decompressobj(31).decompress(head, 64)
+            out = inflater.decompress(head, 64)
         except zlib.error:
             return False
+        if out or not inflater.eof:
+            head = out
+            break
+        head = inflater.unused_data
     return head.startswith(b"WARC/")
 
 

@@ -166,6 +166,9 @@ class Command(ProjectCommand):
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 2 if isinstance(exc, USAGE_ERRORS) else 1
         stats = crawler.stats.get_stats() if crawler.stats else {}
+        if stats.get("replay/miss"):  # a kept record the crawl asked for under another URL: never silent
+            print(f"warning: {stats['replay/miss']} kept record(s) were not found again by their URL in the second "
+                  "pass, so their articles were not read (see the log at DEBUG for which)", file=sys.stderr)
         if stats.get("diskfull/stopped") or stats.get("warc/unavailable"):
             self.exitcode = 1
 
