@@ -373,3 +373,25 @@ def test_the_prefilter_reads_a_host_in_any_case_with_a_trailing_dot_and_a_port()
     for url in ("https://WWW.OUTLET-A.TEST./x", "https://www.outlet-a.test.:443/x", "http://Outlet-A.Test.:8080/x"):
         assert prefilter.on_outlet(url), url
     assert not prefilter.on_outlet("https://www.outlet-a.test.elsewhere.test./x")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd", "zstd-two-frames"])
+def test_the_prefilter_finds_a_term_in_every_encoded_payload(coding):
+    import gzip as _gzip
+    import zlib as _zlib
+
+    import brotli
+    try:
+        from compression import zstd
+    except ImportError:
+        from backports import zstd
+
+    page = b"<html><body><p>" + b"Local news. " * 300 + b"</p><p>Lavrov spoke.</p></body></html>"
+    body = {"gzip": lambda: _gzip.compress(page), "deflate": lambda: _zlib.compress(page),
+            "br": lambda: brotli.compress(page), "zstd": lambda: zstd.compress(page),
+            "zstd-two-frames": lambda: zstd.compress(page[:40]) + zstd.compress(page[40:])}[coding]()
+    name = coding.split("-")[0]
+    block = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: {name}\r\n"
+             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    assert Prefilter({"a.test"}, [b"lavrov"], 1 << 20).wanted(block)
+    assert not Prefilter({"a.test"}, [b"taliban"], 1 << 20).wanted(block)

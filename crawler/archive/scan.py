@@ -215,7 +215,14 @@ def decode(coding: bytes, data: bytes, limit: int) -> bytes | None:
                 from compression import zstd  # type: ignore[import-not-found]
             except ImportError:
                 from backports import zstd  # type: ignore[no-redef]
-            return zstd.ZstdDecompressor().decompress(data, max_length=limit)
+            out = b""
+            while data and len(out) < limit:  # a body may be several frames, one after another
+                decompressor = zstd.ZstdDecompressor()
+                out += decompressor.decompress(data, max_length=limit - len(out))
+                if not decompressor.eof:
+                    break
+                data = decompressor.unused_data
+            return out
         if coding == b"identity":
             return data
     except Exception:  # noqa: BLE001 - a corrupt stream is just no decoded text
