@@ -179,6 +179,9 @@ class TopicScheduler(Scheduler):
                 args=[outlet, score, data, fingerprint])
         finally:
             self.outbox -= 1
+        # The engine looks again now: at the request queued, or, once the outbox is empty, whether it is idle
+        # (else it would only at its next heartbeat, seconds later).
+        wake_engine(self.crawler, 0)
         if int(added) < 0:
             self.df.log(request, self.spider)
             self.crawler.signals.send_catch_log(signals.request_dropped, request=request, spider=self.spider)
@@ -188,7 +191,6 @@ class TopicScheduler(Scheduler):
         old_lease = request.meta.get(LEASE_META)
         if old_lease:  # a retry or redirect of a leased request: the copy in the queue now stands for it
             await self.server.hdel(self.lease_key, old_lease)
-        wake_engine(self.crawler, 0)
 
     def next_request(self) -> Request | None:
         """The best request among the outlets whose slot is free, leased and with its outlet's slot taken, from
@@ -225,6 +227,9 @@ class TopicScheduler(Scheduler):
                                                          self.hold_ms if self.delay_ms else 0, HELD_POLL_MS])
                 if not found:
                     wait = int(value)
+                    if wait < 0 and self.queue_seen:  # the queue ran empty: the engine may find itself idle now
+                        self.queue_seen = False
+                        wake_engine(self.crawler, 0)
                     self.queue_seen = wait >= 0
                     break
                 self.queue_seen = True
