@@ -240,6 +240,25 @@ def test_redis_py_retry_has_what_patient_retry_overrides():
     assert hasattr(retry, "_backoff") and hasattr(retry, "_supported_errors")
 
 
+def test_redis_py_asyncio_retry_has_what_patient_async_retry_overrides():
+    """The same for ``PatientAsyncRetry`` and ``redis.asyncio``'s ``Retry``, and for the copy redis-py makes of a
+    client's retry for each connection (``Outage`` must stay shared: it says an outage once per worker)."""
+    import copy
+
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import ExponentialBackoff
+
+    from crawler.store.redisclient import PatientAsyncRetry
+
+    assert list(inspect.signature(AsyncRetry.call_with_retry).parameters) == [
+        "self", "do", "fail", "is_retryable", "with_failure_count"]
+    assert inspect.iscoroutinefunction(AsyncRetry.call_with_retry)
+    retry = AsyncRetry(ExponentialBackoff(), retries=1)
+    assert hasattr(retry, "_backoff") and hasattr(retry, "_supported_errors")
+    patient = PatientAsyncRetry("redis://127.0.0.1:1/0", 1.0)
+    assert copy.deepcopy(patient).outage is patient.outage
+
+
 def test_patient_retry_waits_for_redis_then_gives_up_at_once(tmp_path):
     """A real redis-server stopped: a command waits the whole budget, then raises; the next raises at once."""
     import time
@@ -267,6 +286,52 @@ def test_patient_retry_waits_for_redis_then_gives_up_at_once(tmp_path):
         assert time.monotonic() - started < 0.5
         server.start()
         assert client.get("k") == b"v"  # back, and its data with it
+
+
+def test_patient_async_retry_waits_for_redis_without_blocking_the_loop(tmp_path):
+    """The asyncio client: a command waits the whole budget while the event loop runs on, then raises; the next
+    raises at once; once Redis is back its data answers again."""
+    import asyncio
+    import time
+
+    import redis
+
+    from crawler.store.redisclient import connect_async
+    from tests.support.redisserver import restartable_redis_server
+
+    async def scenario(server) -> None:
+        client = connect_async(server.url, 1.0)
+        await client.set("k", "v")
+        server.stop()
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        started = time.monotonic()
+        try:
+            await client.get("k")
+        except redis.ConnectionError:
+            pass
+        waited = time.monotonic() - started
+        assert 1.0 <= waited < 6 and ticks >= 10  # the loop ran while the command waited
+        ticker.cancel()
+        started = time.monotonic()
+        try:
+            await client.get("k")
+        except redis.ConnectionError:
+            pass
+        assert time.monotonic() - started < 0.5
+        server.start()
+        assert await client.get("k") == b"v"
+        await client.aclose()
+
+    with restartable_redis_server(tmp_path) as server:
+        asyncio.run(scenario(server))
 
 
 def test_exit_without_teardown_runs_exit_handlers_and_flushes(tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from crawler import settings as project_settings
 from pipelines.manifest import read_manifest
 from tests.support.crawl import REPO
 from tests.support.redisserver import restartable_redis_server
@@ -146,6 +147,22 @@ def test_workers_share_one_crawl(tmp_path, site, redis_url, workers):
     assert sum(shares) == len(OUTLETS) * ARTICLES_PER_OUTLET, headlines
     indexed = {json.loads(line.split(" ", 2)[2])["filename"] for line in (topic_dir / "index.cdxj").read_text().splitlines()}
     assert indexed == {f.name for f in files}
+
+
+def test_no_blocking_redis_call_on_the_reactor(tmp_path, site, redis_url):
+    """Two workers share a crawl with a probe (tests/support/blockingredis.py) that notes every command sent
+    through redis-py's blocking client from the reactor thread: the cluster's components send none (their Redis
+    work runs on the asyncio client); only the topic store's, asked synchronously by design, are left out."""
+    probes = tmp_path / "blocking-redis.jsonl"
+    extensions = {**project_settings.EXTENSIONS, "tests.support.blockingredis.BlockingRedisProbe": 0}  # -s replaces
+    probe = [f"EXTENSIONS={json.dumps(extensions)}", f"BLOCKING_REDIS_LOG={probes}"]
+    processes = [start_worker(tmp_path, site, redis_url, n, *probe) for n in range(2)]
+    wait_all(processes, tmp_path)
+    assert [p.returncode for p in processes] == [0, 0]
+    check_output(tmp_path)
+    assert probes.exists()  # the probe ran
+    blocking = Counter(json.loads(line)["where"] for line in probes.read_text().splitlines())
+    assert not blocking, blocking
 
 
 def test_a_killed_worker_loses_nothing(tmp_path, site, redis_url):

@@ -1,23 +1,33 @@
 """The workers' registry in Redis: who is alive (heartbeat keys that expire), whose leases go back to the queue,
-when an idle worker may close, and a clean stop when Redis goes away."""
+when an idle worker may close, and a clean stop when Redis goes away.
+
+Its Redis commands go out on the worker's asyncio client and never block the reactor: the heartbeat is sent
+without waiting for the answer, and ``spider_idle`` (which Scrapy calls synchronously) decides from what the last
+look at the cluster found (:meth:`WorkerRegistry.look`, run in the background while the worker is idle), keeping
+the worker open until a look that began after its last request says the crawl is over.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import redis
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 
+from crawler.cluster.background import detach
 from crawler.cluster.scheduler import _scheduler
 from crawler.compat import wake_engine
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, stop_worker, worker_id
 from crawler.store.redis import key
-from crawler.store.redisclient import connect
+from crawler.store.redisclient import connect_async
 from crawler.paths import topic_name_of
 
 if TYPE_CHECKING:
+    import asyncio
+
     from scrapy.crawler import Crawler
     from twisted.internet import task
 
@@ -32,10 +42,13 @@ class WorkerRegistry:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.redis = connect(crawler.settings["REDIS_URL"], crawler.settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+        self.redis = None  # the asyncio client, made on the running event loop when the spider opens
         self.worker = worker_id()
         self.topic: str | None = None
         self.beat: task.LoopingCall | None = None
+        self.beating: asyncio.Future | None = None
+        self.looking: asyncio.Future | None = None
+        self.over: tuple | None = None  # the activity a look that found the crawl over began with
         self.failed = False
 
     @classmethod
@@ -52,35 +65,44 @@ class WorkerRegistry:
         assert self.topic is not None
         return key(self.topic, *parts)
 
-    def live_workers(self) -> set[str]:
+    async def live_workers(self) -> set[str]:
         prefix = self._key("worker", "")
-        return {k.decode()[len(prefix):] for k in self.redis.scan_iter(match=prefix + "*")}
+        return {k.decode()[len(prefix):] async for k in self.redis.scan_iter(match=prefix + "*")}
 
-    def spider_opened(self, spider) -> None:
+    async def spider_opened(self, spider) -> None:
+        settings = self.crawler.settings
+        self.redis = connect_async(settings["REDIS_URL"], settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
         self.topic = topic_name_of(spider)
-        with self.redis.lock(self._key("opening"), timeout=30, blocking_timeout=60):
-            others = self.live_workers() - {self.worker}
-            if not others and not self.redis.exists(self._key("requests")) and not self._lease_keys():
-                # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn today's
-                self.redis.delete(self._key("fingerprints"), self._key("report"))
-                logger.info("distributed crawl of %s starts (worker %s)", self.topic, self.worker)
-            else:
-                logger.info("worker %s joins the crawl of %s (%d other worker(s))", self.worker, self.topic,
-                            len(others))
-            self.heartbeat()
+        try:
+            async with self.redis.lock(self._key("opening"), timeout=30, blocking_timeout=60):
+                others = await self.live_workers() - {self.worker}
+                if not others and not await self.redis.exists(self._key("requests")) \
+                        and not await self._lease_keys():
+                    # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn
+                    await self.redis.delete(self._key("fingerprints"), self._key("report"))
+                    logger.info("distributed crawl of %s starts (worker %s)", self.topic, self.worker)
+                else:
+                    logger.info("worker %s joins the crawl of %s (%d other worker(s))", self.worker, self.topic,
+                                len(others))
+                await self._beat()
+        except redis.RedisError as exc:
+            self.redis_lost(exc)
+            return
         from twisted.internet import task
 
         self.beat = task.LoopingCall(self.heartbeat)
         self.beat.start(HEARTBEAT_SECONDS, now=False)
 
-    def _lease_keys(self) -> list[str]:
-        return [k.decode() for k in self.redis.scan_iter(match=self._key("leases", "*")) if self.redis.hlen(k)]
+    async def _lease_keys(self) -> list[str]:
+        return [k.decode() async for k in self.redis.scan_iter(match=self._key("leases", "*"))
+                if await self.redis.hlen(k)]
 
     def heartbeat(self) -> None:
-        try:
-            self.redis.set(self._key("worker", self.worker), "1", ex=WORKER_TTL_SECONDS)
-        except redis.RedisError as exc:
-            self.redis_lost(exc)
+        if self.beating is None or self.beating.done():  # the last one may still be waiting for Redis
+            self.beating = detach(self._beat(), self.redis_lost)
+
+    async def _beat(self) -> None:
+        await self.redis.set(self._key("worker", self.worker), "1", ex=WORKER_TTL_SECONDS)
 
     def redis_lost(self, exc: Exception) -> None:
         self.failed = True
@@ -88,48 +110,65 @@ class WorkerRegistry:
             self.beat.stop()
         stop_worker(self.crawler, exc)
 
+    def _activity(self) -> tuple:
+        """What changes whenever this worker queues or takes a request: a look at the cluster that began before
+        a change may have missed what it led to."""
+        stats = self.crawler.stats
+        return (stats.get_value("scheduler/enqueued/redis", 0), stats.get_value("scheduler/dequeued/redis", 0),
+                stats.get_value("distributed/leases_returned", 0))
+
     def spider_idle(self, spider) -> None:
+        """This worker has nothing to do: it closes only when a look at the cluster, begun since its last
+        request, found no request queued and no other worker holding one; until then it stays open."""
         if self.failed:
             return
-        try:
-            live = self.live_workers()
-            scheduler = _scheduler(self.crawler)
-            busy = False
-            for lease_key in self._lease_keys():
-                owner = lease_key.rsplit(":", 1)[1]
-                if owner == self.worker:
-                    continue
-                if owner not in live and scheduler is not None:
-                    returned = scheduler.return_leases_of(lease_key)
-                    if returned:
-                        self.crawler.stats.inc_value("distributed/leases_returned", returned)
-                        logger.warning("worker %s is gone: %d of its requests are back in the queue", owner,
-                                       returned)
-                busy = True
-            if busy or (scheduler is not None and scheduler.queued()):
-                wake_engine(self.crawler, IDLE_CHECK_SECONDS)  # not only at the engine's 5-second heartbeat
-                raise DontCloseSpider("other workers are still crawling this topic")
-            self._take_report_turn()
-        except redis.RedisError as exc:
-            self.redis_lost(exc)
+        if self.over is not None and self.over == self._activity():
+            return  # the crawl is over: Scrapy closes the spider
+        self.over = None
+        if self.looking is None or self.looking.done():
+            self.looking = detach(self.look(), self.redis_lost)
+        wake_engine(self.crawler, IDLE_CHECK_SECONDS)  # not only at the engine's 5-second heartbeat
+        raise DontCloseSpider("other workers are still crawling this topic")
 
-    def _take_report_turn(self) -> None:
+    async def look(self) -> None:
+        """Whether the cluster's crawl is over: dead workers' leases are put back in the queue first."""
+        began = self._activity()
+        live = await self.live_workers()
+        scheduler = _scheduler(self.crawler)
+        busy = False
+        for lease_key in await self._lease_keys():
+            owner = lease_key.rsplit(":", 1)[1]
+            if owner == self.worker:
+                continue
+            if owner not in live and scheduler is not None:
+                returned = await scheduler.return_leases_of(lease_key)
+                if returned:
+                    self.crawler.stats.inc_value("distributed/leases_returned", returned)
+                    logger.warning("worker %s is gone: %d of its requests are back in the queue", owner, returned)
+            busy = True
+        if busy or int(await self.redis.get(self._key("queued")) or 0):
+            return  # spider_idle asks again in IDLE_CHECK_SECONDS
+        await self._take_report_turn()
+        self.over = began
+        wake_engine(self.crawler, 0)
+
+    async def _take_report_turn(self) -> None:
         """The shared crawl is over: the first worker to see it writes the topic's report, the others do not."""
         run = getattr(self.crawler, "topic_run", None)
         if run is None or not run.writes_report:
             return
-        self.redis.set(self._key("report"), self.worker, nx=True, ex=REPORT_TURN_SECONDS)
-        owner = (self.redis.get(self._key("report")) or b"").decode()
+        await self.redis.set(self._key("report"), self.worker, nx=True, ex=REPORT_TURN_SECONDS)
+        owner = (await self.redis.get(self._key("report")) or b"").decode()
         if owner and owner != self.worker:
             run.writes_report = False
             self.crawler.stats.set_value("distributed/report_left_to", owner)
 
-    def spider_closed(self, spider, reason: str) -> None:
+    async def spider_closed(self, spider, reason: str) -> None:
         if self.beat is not None and self.beat.running:
             self.beat.stop()
-        if self.failed:
+        if self.failed or self.redis is None or self.crawler.stats.get_value("distributed/redis_lost"):
             return
         try:
-            self.redis.delete(self._key("worker", self.worker), self._key("leases", self.worker))
+            await self.redis.delete(self._key("worker", self.worker), self._key("leases", self.worker))
         except redis.RedisError as exc:
             logger.error("could not unregister worker %s: %s", self.worker, exc)

@@ -25,9 +25,11 @@ LEASE_META = Meta.LEASE
 # The queue is one sorted set per outlet (``requests:<outlet>``) and an index of the outlets that have requests
 # (``requests``), each scored by its best request's score, and a count of all queued requests (``queued``).
 
-# A request added to its outlet's queue (KEYS: index, outlet queue, count, sequence; ARGV: outlet, score, request).
+# A request added to its outlet's queue unless its fingerprint was seen (KEYS: index, outlet queue, count, sequence,
+# fingerprints; ARGV: outlet, score, request, fingerprint ('': not filtered)); returns -1 for a request seen before.
 # Within one score the outlet's requests keep their order (a fraction from a shared sequence is added).
 ENQUEUE = """
+if ARGV[4] ~= '' and redis.call('SADD', KEYS[5], ARGV[4]) == 0 then return -1 end
 local seq = redis.call('INCR', KEYS[4]) % 1000000000
 local added = redis.call('ZADD', KEYS[2], tonumber(ARGV[2]) + seq / 1e10, ARGV[3])
 if added == 1 then redis.call('INCR', KEYS[3]) end
@@ -114,7 +116,13 @@ def stop_worker(crawler: Any, exc: Exception) -> None:
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import reactor
 
-    reactor.callLater(0, lambda: deferred_from_coro(crawler.engine.close_spider_async(reason="redis_unavailable")))
+    from crawler.compat import spider_open
+
+    def close() -> None:
+        if spider_open(crawler):  # not when the error came from the closing itself
+            deferred_from_coro(crawler.engine.close_spider_async(reason="redis_unavailable"))
+
+    reactor.callLater(0, close)
 
 
 class _QuietRedisErrors(logging.Filter):

@@ -22,6 +22,7 @@ def redis_server(directory: Path) -> Iterator[str]:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server; `make system-deps` does it)")
     port = free_port()
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--enable-debug-command", "local",  # DEBUG SLEEP: a Redis slow to answer
                                 "--dir", str(directory)], stdout=subprocess.DEVNULL)
     client = redis.Redis(port=port)
     try:
