@@ -172,16 +172,11 @@ class _Source:
 
     def __init__(self, stream: BinaryIO, on_damage: OnDamage) -> None:
         self.stream, self.on_damage = stream, on_damage
-        first = stream.read(READ)
-        while 0 < len(first) < len(GZIP_MAGIC):  # a stream may hand out a byte at a time
-            more = stream.read(READ)
-            if not more:
-                break
-            first += more
-        self.gzipped = first[:2] == GZIP_MAGIC[:2]
+        self.pending = b""  # gzip: compressed bytes read and not yet inflated; plain: the first chunk
+        self._read_pending(len(GZIP_MAGIC))  # a stream may hand out a byte at a time
+        self.gzipped = self.pending[:2] == GZIP_MAGIC[:2]
         self.buf, self.pos = b"", 0  # the segment's bytes at hand, and where reading is in them
         self.base = 0  # offset of buf[0] in the segment (plain: in the source; gzip: in the inflated member)
-        self.pending = first  # gzip: compressed bytes read and not yet inflated; plain: the first chunk
         self.consumed = 0  # gzip: compressed bytes consumed before ``pending``
         self.member = 0  # gzip: offset of the current member
         self.inflater = None
@@ -202,11 +197,7 @@ class _Source:
             return True
         self._drain()
         self.buf, self.pos, self.base, self.ended, self.cut, self.broken = b"", 0, 0, False, False, False
-        while len(self.pending) < len(GZIP_MAGIC):
-            more = self.stream.read(READ)
-            if not more:
-                break
-            self.pending += more
+        self._read_pending(len(GZIP_MAGIC))
         if not self.pending:
             return False
         if not self.pending.startswith(GZIP_MAGIC):
@@ -219,6 +210,14 @@ class _Source:
         self.member = self.consumed
         self.inflater = _inflate.decompressobj(31)
         return True
+
+    def _read_pending(self, size: int) -> None:
+        """Read until ``pending`` holds ``size`` bytes, or the source ends."""
+        while len(self.pending) < size:
+            more = self.stream.read(READ)
+            if not more:
+                return
+            self.pending += more
 
     def _find_magic(self) -> int:
         """Drop pending bytes up to the next gzip header; returns how many were dropped."""

@@ -31,6 +31,8 @@ from crawler.urls.hosts import in_scope
 READERS = ("checked", "fastwarc", "warcio")
 SHOWN_DAMAGE = 10  # damage lines printed per source; the rest are counted
 MAX_FAILED = 200  # damaged records on the outlets listed for the report
+SUMMARY_NAME = "summary.json"  # what a pass saw (ScanResult.summary), written beside its list of kept records
+UNREADABLE_SOURCE = "unreadable_source"  # a source that opened before the pass and not when its turn came
 
 
 class NotAWarc(ValueError):
@@ -87,7 +89,7 @@ class ScanResult:
 
     def source_failed(self, source: str, why: str) -> None:
         """A source that could not be read at all this time (it could a moment before): named, the rest go on."""
-        self.events["unreadable_source"] += 1
+        self.events[UNREADABLE_SOURCE] += 1
         self.damaged.append(f"{source}: {why}; this source is left out")
 
     def summary(self) -> dict[str, object]:

@@ -31,7 +31,8 @@ from scrapy.settings import Settings
 
 from crawler.archive.index import add_to_index
 from crawler.archive.replay import ReplayAddon
-from crawler.archive.scan import READERS, NotAWarc, Prefilter, ScanResult, needles, open_source, scan_stream
+from crawler.archive.scan import (READERS, SUMMARY_NAME, NotAWarc, Prefilter, ScanResult, needles, open_source,
+                                  scan_stream)
 from crawler.archive.writer import RotatingWarcWriter
 from crawler.commands.base import ProjectCommand
 from crawler.commands.crawl import USAGE_ERRORS, catch_refusal, check_crawl_settings
@@ -39,7 +40,6 @@ from crawler.paths import UnsafeArchive, topic_paths
 from crawler.topic import Topic, TopicError, load_topic
 
 WARC_NAMES = (".warc", ".warc.gz")
-SUMMARY = "summary.json"  # next to kept.jsonl: what the pass saw (crawler.spiders.scan puts it in the report)
 
 
 class Command(ProjectCommand):
@@ -142,7 +142,7 @@ class Command(ProjectCommand):
             writer.close()
         if writer.files_written:
             add_to_index(tmp / "index.cdxj", [tmp / "warc" / name for name in writer.files_written])
-        (tmp / SUMMARY).write_text(json.dumps(result.summary()), encoding="utf-8")  # for the report
+        (tmp / SUMMARY_NAME).write_text(json.dumps(result.summary()), encoding="utf-8")  # for the report
         (tmp / "kept.jsonl").write_text("".join(json.dumps({"url": url}) + "\n" for url in result.urls),
                                         encoding="utf-8")
         return result, time.monotonic() - started

@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from scrapy.http import Request, Response
 
+from crawler.archive.scan import SUMMARY_NAME
 from crawler.contracts import Source
 from crawler.discovery.candidates import Candidate
 from crawler.items import ArticleItem
@@ -44,7 +45,7 @@ class ScanSpider(CoverageSpider):
     def record_the_pass(self) -> None:
         """The prefilter pass's counts and damaged records, as the report's sources section reads them
         (``archives/warc-scan/<event>``, ``archives/failed_captures``)."""
-        path = Path(self.kept_path).with_name("summary.json") if self.kept_path else None
+        path = Path(self.kept_path).with_name(SUMMARY_NAME) if self.kept_path else None
         if path is None or not path.exists():
             return
         summary = json.loads(path.read_text(encoding="utf-8"))
