@@ -395,3 +395,29 @@ def test_the_prefilter_finds_a_term_in_every_encoded_payload(coding):
              f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     assert Prefilter({"a.test"}, [b"lavrov"], 1 << 20).wanted(block)
     assert not Prefilter({"a.test"}, [b"taliban"], 1 << 20).wanted(block)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_the_prefilter_reads_what_arrived_of_a_cut_off_encoded_payload(coding):
+    """A capture cut short (the crawler's size limit, a dropped connection) keeps its first bytes: a term in
+    them is found, and a cut stream is never an error."""
+    import gzip as _gzip
+    import random as _random
+    import zlib as _zlib
+
+    import brotli
+    try:
+        from compression import zstd
+    except ImportError:
+        from backports import zstd
+
+    # incompressible and over 128 KB (a zstd block; a block is decodable only whole): the cut falls after the term
+    noise = _random.Random(3).randbytes(200_000).hex().encode()
+    page = b"<html><body><p>Lavrov spoke.</p><p>" + noise + b"</p></body></html>"
+    body = {"gzip": _gzip.compress, "deflate": _zlib.compress, "br": brotli.compress, "zstd": zstd.compress}[coding](
+        page)
+    cut = body[:len(body) // 2]
+    block = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: {coding}\r\n"
+             f"Content-Length: {len(body)}\r\n\r\n").encode() + cut
+    assert Prefilter({"a.test"}, [b"lavrov"], 1 << 20).wanted(block)
+    assert not Prefilter({"a.test"}, [b"taliban"], 1 << 20).wanted(block)
