@@ -36,6 +36,9 @@ ROBOTS_MAX_RULES = 10_000
 # Redirects of a robots.txt are followed on its own host (or www. twin), this many hops at most (RFC 9309: at
 # least five); one elsewhere, or one hop more, leaves that host uncrawled for the run.
 ROBOTS_MAX_REDIRECTS = 5
+# A distributed crawl reads each host's robots.txt once for all its workers (crawler/cluster/robots.py) and keeps
+# what it read this long at most (RFC 9309: a cached robots.txt should not be used for more than 24 hours).
+ROBOTS_SHARED_SECONDS = 24 * 3600
 CONCURRENT_REQUESTS = 16  # outlets are crawled in parallel with each other
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5  # seconds between requests to one outlet

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 import redis
 from scrapy import Spider, signals
-from scrapy.http import Request
+from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
 from crawler.cluster.scheduler import TopicScheduler
@@ -279,6 +279,23 @@ async def test_a_request_refused_before_its_download_frees_the_slot_at_once(redi
 
 
 @on_event_loop
+async def test_a_response_answered_before_the_download_hands_the_slot_over(redis_url):
+    """A downloader middleware answered from process_request (the HTTP cache): no request_left_downloader, but
+    the engine's response_received hands the slot over, and says nothing more after a real download."""
+    scheduler = await open_scheduler(redis_url, delay=0.2)
+    client = redis.Redis.from_url(redis_url)
+    scheduler.enqueue_request(request("http://a.test/1", outlet="A"))
+    cached = await take(scheduler)
+    scheduler.crawler.signals.send_catch_log(signals.response_received, response=HtmlResponse(cached.url),
+                                             request=cached, spider=scheduler.spider)
+    await settled(scheduler)
+    assert scheduler.held == {} and client.get(key(TOPIC, "slot", "A")) == b"cooling"
+    scheduler.request_left(cached)  # a signal after the first: no second hand-over
+    await settled(scheduler)
+    assert scheduler.stats.get_value("distributed/slot_lost") is None
+
+
+@on_event_loop
 async def test_an_outlet_slot_left_by_a_dead_worker_expires(redis_url):
     dead = await open_scheduler(redis_url, worker="gone-1", delay=0.1)
     dead.hold_ms = 300  # instead of the worker TTL, for the test's sake; nobody renews it
@@ -343,3 +360,24 @@ async def test_a_retry_of_a_leased_request_ends_the_old_lease(redis_url):
     await settled(scheduler)
     assert client.hlen(key(TOPIC, "leases", scheduler.worker)) == 0  # the queued copy stands for it now
     assert queued(redis_url) == 1
+
+
+@on_event_loop
+async def test_a_redirect_to_a_page_seen_before_ends_the_old_lease(redis_url):
+    """The copy is dropped as a duplicate: nothing stands for the leased request any more, and a lease left
+    behind would keep the other workers from finding the crawl over until this one stops."""
+    scheduler = await open_scheduler(redis_url, delay=0.2)
+    client = redis.Redis.from_url(redis_url)
+    scheduler.enqueue_request(request("http://a.test/article", outlet="A"))
+    scheduler.enqueue_request(request("http://a.test/short", outlet="A"))
+    first = await take(scheduler)
+    scheduler.release(first.meta[LEASE_META])
+    scheduler.slot_done(first)
+    await asyncio.sleep(0.25)  # the outlet's delay
+    short = await take(scheduler)
+    assert short.url == "http://a.test/short"
+    hop = short.replace(url="http://a.test/article")  # the redirect middleware's copy keeps the meta
+    assert scheduler.enqueue_request(hop)
+    await settled(scheduler)
+    assert client.hlen(key(TOPIC, "leases", scheduler.worker)) == 0
+    assert queued(redis_url) == 0

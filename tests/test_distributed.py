@@ -149,6 +149,30 @@ def test_workers_share_one_crawl(tmp_path, site, redis_url, workers):
     assert indexed == {f.name for f in files}
 
 
+def test_robots_txt_is_read_once_for_the_cluster(tmp_path, site, redis_url):
+    """Three workers: each outlet is asked for its robots.txt once, whichever worker takes its requests, and the
+    workers that did not read it obey it all the same (a disallowed article, a host whose file answers 503)."""
+    banned = article_url(OUTLETS[0], ARTICLES_PER_OUTLET - 1)
+    site.route(f"{OUTLETS[0]}/robots.txt", robots_txt(disallow=[banned.removeprefix(OUTLETS[0])]))
+    site.route(f"{OUTLETS[1]}/robots.txt", Reply(body="busy", status=503))
+    processes = [start_worker(tmp_path, site, redis_url, n) for n in range(3)]
+    wait_all(processes, tmp_path)
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    robots = Counter(r.host for r in site.requests() if r.path == "/robots.txt")
+    once = {outlet.removeprefix("http://"): 1 for outlet in OUTLETS}
+    once[OUTLETS[1].removeprefix("http://")] += project_settings.RETRY_TIMES  # a 503 is retried, by one worker
+    assert robots == Counter(once), robots
+    urls = [r.url for r in site.requests()]
+    assert banned not in urls
+    assert {url for url in urls if url.startswith(OUTLETS[1])} == {f"{OUTLETS[1]}/robots.txt"}
+    stats = [json.loads((tmp_path / f"stats-{n}.json").read_text()) for n in range(3)]
+    assert sum(s.get("robotstxt/request_count", 0) for s in stats) == len(OUTLETS)
+    assert sum(s.get("robotstxt/shared", 0) for s in stats) >= 2  # each worker reads every outlet it crawls
+    shared = redis.Redis.from_url(redis_url).hgetall("presswarc:cluster:robots")
+    assert {host.decode() for host in shared} == {outlet.removeprefix("http://") for outlet in OUTLETS}
+    assert shared[OUTLETS[1].removeprefix("http://").encode()].startswith(b"503\n")
+
+
 def test_no_blocking_redis_call_on_the_reactor(tmp_path, site, redis_url):
     """Two workers share a crawl with a probe (tests/support/blockingredis.py) that notes every command sent
     through redis-py's blocking client from the reactor thread: the cluster's components send none (their Redis

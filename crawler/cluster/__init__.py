@@ -25,14 +25,18 @@ fingerprints. What a news crawl needs beyond that is here, one Scrapy component 
 - ``politeness.ClusterPolitenessMiddleware``: gives an outlet's slot back when its request is refused before the
   download (the request guard, robots.txt), which no signal reports. A slot is a lock with a lifetime, renewed
   while its download lasts, so a dead worker can never block an outlet.
+- ``robots.ClusterRobotsMiddleware``: each host's robots.txt requested once for the cluster (the first worker to
+  read it leaves what it parsed in Redis; the others obey that), instead of once per worker.
 - ``scripts``: the Lua scripts that make those moves atomic, and what the components share (worker id, timings).
 - ``background``: how these components talk to Redis without ever blocking the reactor: on the worker's asyncio
   client (``crawler.store.redisclient.connect_async``), in submission order where order matters (a retry's copy
   queued before its old lease ends, a slot handed over before the next look at the queue). The topic store keeps
   redis-py's blocking client: the pipelines and the frontier ask it synchronously.
 
-Every key is ``presswarc:<topic>:...``: ``requests`` (the outlets that have queued requests), ``requests:<outlet>`` (an outlet's queue), ``queued`` (their count), ``fingerprints``, ``leases:<worker>``,
-``worker:<worker>`` (heartbeat), ``slot:<outlet>``, ``opening`` (the lock a starting worker takes), and the state's.
+Every key is ``presswarc:<topic>:...``: ``requests`` (the outlets that have queued requests), ``requests:<outlet>``
+(an outlet's queue), ``queued`` (their count), ``fingerprints``, ``leases:<worker>``, ``worker:<worker>``
+(heartbeat), ``slot:<outlet>``, ``robots`` (host -> the robots.txt read), ``opening`` (the lock a starting worker
+takes), and the state's.
 
 Everything else (WARC files per worker, named with host and pid; manifest lines appended with one ``O_APPEND``
 write each; ``scrapy reindex`` over all files) works unchanged on a shared ``ARCHIVE_DIR``.

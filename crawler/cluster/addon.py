@@ -22,6 +22,11 @@ class DistributedAddon:
         settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="addon")
         settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES",
                                                 "crawler.cluster.politeness.ClusterPolitenessMiddleware", 105)
+        # One robots.txt request per host for the cluster, not one per worker.
+        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES",
+                                                "crawler.middlewares.robots.OutletRobotsMiddleware", None)
+        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES",
+                                                "crawler.cluster.robots.ClusterRobotsMiddleware", 100)
         settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES",
                                                 "crawler.cluster.leases.LeaseSpiderMiddleware", 950)
         settings.set_in_component_priority_dict("EXTENSIONS", "crawler.cluster.registry.WorkerRegistry", 10)

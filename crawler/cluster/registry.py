@@ -18,6 +18,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 
 from crawler.cluster.background import detach
+from crawler.cluster.robots import robots_key
 from crawler.cluster.scheduler import _scheduler
 from crawler.compat import wake_engine
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, stop_worker, worker_id
@@ -78,8 +79,9 @@ class WorkerRegistry:
                 others = await self.live_workers() - {self.worker}
                 if not others and not await self.redis.exists(self._key("requests")) \
                         and not await self._lease_keys():
-                    # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn
-                    await self.redis.delete(self._key("fingerprints"), self._key("report"))
+                    # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn,
+                    # and each host's robots.txt is read again
+                    await self.redis.delete(self._key("fingerprints"), self._key("report"), robots_key(self.topic))
                     logger.info("distributed crawl of %s starts (worker %s)", self.topic, self.worker)
                 else:
                     logger.info("worker %s joins the crawl of %s (%d other worker(s))", self.worker, self.topic,
@@ -146,7 +148,7 @@ class WorkerRegistry:
                     self.crawler.stats.inc_value("distributed/leases_returned", returned)
                     logger.warning("worker %s is gone: %d of its requests are back in the queue", owner, returned)
             busy = True
-        if busy or int(await self.redis.get(self._key("queued")) or 0):
+        if busy or (scheduler is not None and await scheduler.queued()):
             return  # spider_idle asks again in IDLE_CHECK_SECONDS
         await self._take_report_turn()
         self.over = began

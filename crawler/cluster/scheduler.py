@@ -89,6 +89,7 @@ class TopicScheduler(Scheduler):
         scheduler.failed = False
         scheduler.redis_ops = InOrder(scheduler.redis_failed)
         crawler.signals.connect(scheduler.request_left, signal=signals.request_left_downloader)
+        crawler.signals.connect(scheduler.response_came, signal=signals.response_received)
         return scheduler
 
     def open(self, spider) -> Deferred:
@@ -182,15 +183,16 @@ class TopicScheduler(Scheduler):
         # The engine looks again now: at the request queued, or, once the outbox is empty, whether it is idle
         # (else it would only at its next heartbeat, seconds later).
         wake_engine(self.crawler, 0)
+        old_lease = request.meta.get(LEASE_META)
+        if old_lease:  # a retry or redirect of a leased request: the copy queued now stands for it, and a copy
+            # dropped as seen before (a redirect to a page already fetched) ends it
+            await self.server.hdel(self.lease_key, old_lease)
         if int(added) < 0:
             self.df.log(request, self.spider)
             self.crawler.signals.send_catch_log(signals.request_dropped, request=request, spider=self.spider)
             return
         self.queue_seen = True
         self.stats.inc_value("scheduler/enqueued/redis")
-        old_lease = request.meta.get(LEASE_META)
-        if old_lease:  # a retry or redirect of a leased request: the copy in the queue now stands for it
-            await self.server.hdel(self.lease_key, old_lease)
 
     def next_request(self) -> Request | None:
         """The best request among the outlets whose slot is free, leased and with its outlet's slot taken, from
@@ -291,6 +293,12 @@ class TopicScheduler(Scheduler):
     # -- outlet slots --
     def request_left(self, request: Request, spider=None) -> None:
         """A download is over (response or error): its outlet's slot cools down for the outlet's delay."""
+        self.slot_done(request)
+
+    def response_came(self, response, request: Request, spider=None) -> None:
+        """A response the downloader never fetched (a downloader middleware answered it from process_request, as
+        the HTTP cache does) leaves no request_left_downloader behind: its slot is handed over here, or the outlet
+        would stay held for minutes. After a real download this finds the slot given back already."""
         self.slot_done(request)
 
     def slot_done(self, request: Request) -> None:
