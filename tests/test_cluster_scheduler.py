@@ -4,9 +4,10 @@ tests/test_distributed.py shows that workers share a crawl and that a killed one
 the moves underneath, one at a time, so a change to a Lua script or a key name shows up here by name: a request
 taken is leased (never only in a worker's memory), a lease given back returns exactly once, a busy outlet's
 request stays queued while other outlets' are taken (whichever worker holds the outlet), the outlet's slot cools
-down for its delay once the download is over, and within one priority the outlets alternate. The scheduler's
-Redis I/O runs on the event loop: each test runs on one (``on_event_loop``) and waits for the scheduler's
-background work where a worker's engine would simply be woken by it (``take``, ``settled``).
+down for its delay once the download is over, and within one priority the longest queue goes first (outlets
+with queues of one length alternate). The scheduler's Redis I/O runs on the event loop: each test runs on one
+(``on_event_loop``) and waits for the scheduler's background work where a worker's engine would simply be woken
+by it (``take``, ``settled``).
 """
 
 from __future__ import annotations
@@ -147,6 +148,31 @@ async def test_priority_first_then_outlets_alternate(redis_url):
         scheduler.release(taken.meta[LEASE_META])
     assert order == ["http://c.test/urgent", "http://a.test/0", "http://b.test/0", "http://a.test/1",
                      "http://b.test/1", "http://a.test/2", "http://b.test/2"]
+
+
+@on_event_loop
+async def test_the_outlet_with_the_most_waiting_goes_first(redis_url):
+    """Among free outlets of one priority the longest queue is served first, so the crawl ends when its longest
+    queues do; an outlet whose requests arrived after another's, or a worker that queued an outlet's requests
+    before (its count ran ahead), does not leave that outlet behind until the others are drained."""
+    earlier = await open_scheduler(redis_url, worker="other-1")
+    for n in range(3):  # this worker's earlier requests to B, already crawled
+        earlier.enqueue_request(request(f"http://b.test/old{n}", outlet="B"))
+    await settled(earlier)
+    while (taken := await take(earlier)) is not None:
+        earlier.release(taken.meta[LEASE_META])
+    for n in range(2):
+        earlier.enqueue_request(request(f"http://a.test/{n}", outlet="A"))
+    for n in range(5):
+        earlier.enqueue_request(request(f"http://b.test/{n}", outlet="B"))
+    await settled(earlier)
+    scheduler = await open_scheduler(redis_url)
+    order = []
+    while (taken := await take(scheduler)) is not None:
+        order.append(taken.url)
+        scheduler.release(taken.meta[LEASE_META])
+    assert order == ["http://b.test/0", "http://b.test/1", "http://b.test/2", "http://a.test/0",
+                     "http://b.test/3", "http://a.test/1", "http://b.test/4"]
 
 
 @on_event_loop

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from typing import TYPE_CHECKING
 
 import redis
@@ -78,7 +78,6 @@ class TopicScheduler(Scheduler):
         # A slot is renewed this long at most: a request lost without a trace must not block its outlet for ever.
         scheduler.max_hold = 2 * settings.getfloat("DOWNLOAD_TIMEOUT") + 60
         scheduler.concurrency = settings.getint("CONCURRENT_REQUESTS")
-        scheduler.enqueued = Counter()
         scheduler.held = {}  # slot key -> (our token, when taken) for the requests taken and not yet done
         scheduler.renewal = None
         scheduler.renewing = None
@@ -161,15 +160,11 @@ class TopicScheduler(Scheduler):
         if self.failed:  # what the frontier holds is scheduled again at the next start
             return False
         request.meta.pop(SLOT_META, None)  # a retry's copy: the slot was the old request's
-        outlet = request.meta.get(Meta.OUTLET) or ""
-        # Within one priority an outlet's n-th request ranks with the other outlets' n-th: a worker that finds
-        # two outlets free takes from both in turn rather than all of one outlet's first.
-        self.enqueued[outlet] += 1
-        spread = min(self.enqueued[outlet], 999) / 1000
+        outlet = request.meta.get(Meta.OUTLET) or ""  # which outlet goes first is Redis's choice (scripts.py)
         fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
         data = self._encode(request)
         self.outbox += 1
-        self.redis_ops.submit(lambda: self._send(request, outlet, -request.priority + spread, data, fingerprint))
+        self.redis_ops.submit(lambda: self._send(request, outlet, -request.priority, data, fingerprint))
         return True
 
     async def _send(self, request: Request, outlet: str, score: float, data: bytes, fingerprint: str) -> None:

@@ -22,26 +22,40 @@ WORKER_TTL_SECONDS = 8  # a worker silent this long is dead; its leases go back 
 SLOT_HOLD_SECONDS = 20
 LEASE_META = Meta.LEASE
 
-# The queue is one sorted set per outlet (``requests:<outlet>``) and an index of the outlets that have requests
-# (``requests``), each scored by its best request's score, and a count of all queued requests (``queued``).
+# The queue is one sorted set per outlet (``requests:<outlet>``), scored by minus the priority (plus a fraction from
+# a shared sequence, so an outlet's requests of one priority keep their order), an index of the outlets that have
+# requests (``requests``) and a count of all queued requests (``queued``). An outlet's index score is its best
+# priority's (the whole part of its first request's score) plus 1 / (1 + its queue's length): among the outlets of
+# one priority whose slots are free, the one with the most requests waiting goes first. The crawl then ends when
+# its longest queues do: ranked by arrival instead, the outlets that came a little behind stay behind while the
+# others keep every worker busy, and are left alone at the end, bound by their delays while workers sit idle.
+# Outlets with queues of one length take turns (taking one shortens its queue).
+INDEX_OUTLET = """
+local function index_outlet(index, queue, outlet)
+  local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+  if head[1] then
+    redis.call('ZADD', index, math.floor(tonumber(head[2])) + 1 / (1 + redis.call('ZCARD', queue)), outlet)
+  else
+    redis.call('ZREM', index, outlet)
+  end
+end
+"""
 
 # A request added to its outlet's queue unless its fingerprint was seen (KEYS: index, outlet queue, count, sequence,
 # fingerprints; ARGV: outlet, score, request, fingerprint ('': not filtered)); returns -1 for a request seen before.
-# Within one score the outlet's requests keep their order (a fraction from a shared sequence is added).
-ENQUEUE = """
+ENQUEUE = INDEX_OUTLET + """
 if ARGV[4] ~= '' and redis.call('SADD', KEYS[5], ARGV[4]) == 0 then return -1 end
 local seq = redis.call('INCR', KEYS[4]) % 1000000000
 local added = redis.call('ZADD', KEYS[2], tonumber(ARGV[2]) + seq / 1e10, ARGV[3])
 if added == 1 then redis.call('INCR', KEYS[3]) end
-local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-redis.call('ZADD', KEYS[1], head[2], ARGV[1])
+index_outlet(KEYS[1], KEYS[2], ARGV[1])
 return added
 """
 # The best request of the best outlet whose slot is free, moved into the worker's lease hash, with the outlet's
 # slot taken for it, all in one step (KEYS: index, lease hash, count; ARGV: lease id, queue key prefix, slot key
 # prefix, milliseconds to hold a slot (0: no slots), longest wait reported for a slot held through a download).
 # Returns {1, request} or {0, milliseconds until the first busy outlet may be free (-1: nothing queued)}.
-POP_DUE = """
+POP_DUE = INDEX_OUTLET + """
 local wait = -1
 for _, outlet in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local slot = ARGV[3] .. outlet
@@ -53,8 +67,7 @@ for _, outlet in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if item then
       redis.call('ZREM', queue, item)
       redis.call('DECR', KEYS[3])
-      local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-      if head[1] then redis.call('ZADD', KEYS[1], head[2], outlet) else redis.call('ZREM', KEYS[1], outlet) end
+      index_outlet(KEYS[1], queue, outlet)
       if outlet ~= '' and ARGV[4] ~= '0' then redis.call('SET', slot, ARGV[1], 'PX', ARGV[4]) end
       redis.call('HSET', KEYS[2], ARGV[1], outlet .. '\\n' .. item)
       return {1, item}
@@ -70,7 +83,7 @@ return {0, wait}
 """
 # A lease given back to its outlet's queue, unless someone else returned it first (KEYS: lease hash, index,
 # count, sequence; ARGV: lease id, score, queue key prefix).
-RETURN_LEASE = """
+RETURN_LEASE = INDEX_OUTLET + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -79,8 +92,7 @@ local outlet, item = string.sub(value, 1, cut - 1), string.sub(value, cut + 1)
 local queue = ARGV[3] .. outlet
 local seq = redis.call('INCR', KEYS[4]) % 1000000000
 if redis.call('ZADD', queue, tonumber(ARGV[2]) + seq / 1e10, item) == 1 then redis.call('INCR', KEYS[3]) end
-local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
-redis.call('ZADD', KEYS[2], head[2], outlet)
+index_outlet(KEYS[2], queue, outlet)
 return 1
 """
 # An outlet slot's lifetime set anew, only while it is still ours (KEYS: slot; ARGV: our token, milliseconds).
