@@ -10,13 +10,19 @@ import random
 import sqlite3
 
 import pytest
+from scrapy.http import HtmlResponse, Request
+from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.contracts import Kind, Meta
+from crawler.spiders.frontier import Frontier
+from crawler.store.redis import RedisStore
 from pipelines.manifest import read_manifest
 from tests.support.crawl import crawl
 from tests.support.sites import Reply, SiteServer, article_page, robots_txt, rss_feed, section_page
 from tests.support.newsroom import build_newsroom
 from tests.support.processes import FAST, kill_when, popen_crawl
+from tests.support.redisserver import redis_server
 
 
 def archived(topic_dir) -> list[str]:
@@ -153,3 +159,34 @@ def test_an_undated_link_waits_for_the_feed_that_dates_it_outside_the_window(tmp
         assert site.count(old) == 0, "an article the feed dated outside the window was fetched"
         assert site.count(new) == 1
     assert stats.get("coverage/alpha/skipped_out_of_window", 0) >= 1
+
+
+def test_a_clusters_held_articles_go_once_another_worker_reads_the_last_listing(tmp_path):
+    """Two workers' frontiers on one Redis store, as in a cluster: worker B reads the feed worker A queued (B's
+    own copies were dropped as duplicates) while A's home page is still unread, so B holds the feed's articles;
+    once A reads the home page, B's next look releases them. Counted per worker, B would hold them until it ran
+    out of work."""
+    def listing(url: str, kind: Kind) -> Request:
+        return Request(url, meta={Meta.OUTLET: "o", Meta.KIND: kind})
+
+    def read(frontier: Frontier, request: Request, leads_to: list[Request]) -> list[Request]:
+        response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+        return frontier.read_page(response, "o", lambda: leads_to, scope="..")
+
+    with redis_server(tmp_path) as url:
+        stores = [RedisStore(url, topic="cluster"), RedisStore(url, topic="cluster")]
+        a, b = (Frontier(store, get_crawler().stats, None, None, max_sitemaps=10) for store in stores)
+        home, feed = listing("http://o.test/", Kind.HOME), listing("http://o.test/feed.xml", Kind.FEED)
+        assert a.schedule("o", [home, feed]) == [home, feed]
+        copies = [listing(home.url, Kind.HOME), listing(feed.url, Kind.FEED)]
+        assert b.schedule("o", copies) == copies
+        for copy in copies:  # dropped by the shared duplicate filter
+            assert b.discovery_done(copy) == []
+        articles = [listing(f"http://o.test/news/{n}", Kind.ARTICLE) for n in range(3)]
+        assert read(b, feed, articles) == []  # held: the home page may still date them
+        assert b.release_read() == []
+        assert read(a, home, []) == []
+        assert [r.url for r in b.release_read()] == [r.url for r in articles]
+        assert b.release_read() == [] and stores[0].listings_in_flight(["o"]) == {"o": 0}
+        for store in stores:
+            store.close()

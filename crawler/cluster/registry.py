@@ -22,7 +22,7 @@ from crawler.cluster.robots import robots_key
 from crawler.cluster.scheduler import _scheduler
 from crawler.compat import wake_engine
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, stop_worker, worker_id
-from crawler.store.redis import key
+from crawler.store.redis import LISTINGS_IN_FLIGHT, key
 from crawler.store.redisclient import connect_async
 from crawler.paths import topic_name_of
 
@@ -79,9 +79,11 @@ class WorkerRegistry:
                 others = await self.live_workers() - {self.worker}
                 if not others and not await self.redis.exists(self._key("requests")) \
                         and not await self._lease_keys():
-                    # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn,
-                    # and each host's robots.txt is read again
-                    await self.redis.delete(self._key("fingerprints"), self._key("report"), robots_key(self.topic))
+                    # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn
+                    # or the listings a killed worker left counted as in flight, and each host's robots.txt is
+                    # read again
+                    await self.redis.delete(self._key("fingerprints"), self._key("report"), robots_key(self.topic),
+                                            self._key(LISTINGS_IN_FLIGHT))
                     logger.info("distributed crawl of %s starts (worker %s)", self.topic, self.worker)
                 else:
                     logger.info("worker %s joins the crawl of %s (%d other worker(s))", self.worker, self.topic,

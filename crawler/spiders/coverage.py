@@ -43,6 +43,7 @@ from crawler.urls.hosts import in_scope
 from crawler.urls.normal import canonical_url
 
 logger = logging.getLogger(__name__)
+HELD_CHECK_SECONDS = 1.0  # in a cluster: how often held article requests look whether their listings are read
 
 
 class MissingTopic(ValueError):
@@ -120,6 +121,27 @@ class CoverageSpider(scrapy.Spider):
                                  self.article_error)
         self.archives = ArchiveSources(self.crawler, self.topic, self.follower.seen, self._next_arrival) \
             if self.topic.archives else None
+        if self.run.distributed:  # another worker may read the listing this one's held articles wait for
+            from twisted.internet import task
+
+            self._held_check = task.LoopingCall(self._release_read)
+            self._held_check.start(HELD_CHECK_SECONDS, now=False)
+            self.crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    def _release_read(self) -> None:
+        import redis
+
+        try:
+            released = self.frontier.release_read()
+        except redis.RedisError as exc:  # Redis is away: the worker's Redis handling says so, and stops it
+            logger.debug("held article requests not looked at: %s", exc)
+            return
+        for request in released:
+            self.crawler.engine.crawl(request)
+
+    def _closed(self) -> None:
+        if self._held_check.running:
+            self._held_check.stop()
 
     def _next_arrival(self) -> int:
         self._arrivals += 1

@@ -7,7 +7,10 @@ Three rules, each for a crash or a listing that answers late:
   in one transaction (``TopicStore.settle_discovery``), so a crash between a listing and its articles never hides
   them behind a later 304;
 - an article request waits while its outlet has discovery requests in flight, so a feed read a moment later can
-  still date it outside the window; it is then released, or dropped (and leaves the frontier) when a listing did;
+  still date it outside the window; it is then released, or dropped (and leaves the frontier) when a listing did.
+  The count of those in flight is the store's (``TopicStore.add_listings_in_flight``), shared by a cluster's
+  workers: a listing one worker queued is often read by another, and counted per worker the first would hold its
+  outlet's articles until it ran out of work (with four workers, a quarter of the outlets waited a minute);
 - a settled URL leaves the frontier, with a store write only when an earlier run left it there (the frontier is
   read once, at start), not for each of the many settled URLs a listing names again on every run.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from datetime import date
 from typing import Callable, Iterable, Sequence
 
@@ -56,7 +60,6 @@ class Frontier:
         self.since, self.until = since, until
         self.max_sitemaps = max_sitemaps
         self._sitemaps_sent: dict[str, int] = {}
-        self._in_flight: dict[str, int] = {}  # discovery requests sent and not yet parsed, per outlet
         self._held: dict[str, list[Request]] = {}  # article requests waiting for those
         self._evidence: dict[str, set[tuple[date | None, date | None, str]]] = {}  # (published, lastmod, via)
         self._pending: list[FrontierEntry] | None = None  # the frontier at start (pending_at_start)
@@ -147,11 +150,14 @@ class Frontier:
     def sent(self, requests: Iterable[Request]) -> list[Request]:
         """Count the discovery requests about to be scheduled as in flight for their outlet."""
         requests = list(requests)
-        for request in requests:
-            if request.meta.get(Meta.KIND) != Kind.ARTICLE:
-                slug = request.meta[Meta.OUTLET]
-                self._in_flight[slug] = self._in_flight.get(slug, 0) + 1
+        for slug, count in Counter(r.meta[Meta.OUTLET] for r in requests if r.meta.get(Meta.KIND) != Kind.ARTICLE
+                                   ).items():
+            self.store.add_listings_in_flight(slug, count)
         return requests
+
+    def _listings_read(self, slug: str) -> bool:
+        """Whether every discovery request of the outlet sent so far (by any worker) is read, failed or dropped."""
+        return self.store.listings_in_flight([slug])[slug] <= 0
 
     def read_page(self, response: Response, slug: str, produce: Callable[[], Iterable[Request]],
                   scope: str) -> list[Request]:
@@ -173,7 +179,7 @@ class Frontier:
             self.store.settle_discovery(page_url, [frontier_entry(r, page_url) for r in requests], *validators,
                                         scope=scope)
         finally:
-            self._in_flight[slug] = self._in_flight.get(slug, 1) - 1
+            self.store.add_listings_in_flight(slug, -1)
         return self.schedule(slug, requests)
 
     def schedule(self, slug: str, requests: list[Request]) -> list[Request]:
@@ -181,9 +187,10 @@ class Frontier:
         those over a discovery budget (``Meta.NOT_NOW``) are stored only."""
         requests = [r for r in requests if not r.meta.get(Meta.NOT_NOW)]
         self.sent(requests)
+        read = self._listings_read(slug)
         ready = []
         for request in requests:
-            if request.meta.get(Meta.KIND) == Kind.ARTICLE and self._in_flight.get(slug, 0) > 0:
+            if request.meta.get(Meta.KIND) == Kind.ARTICLE and not read:
                 self._held.setdefault(slug, []).append(request)
                 self._stat(slug, "held_for_dates")
             else:
@@ -191,7 +198,7 @@ class Frontier:
         if len(ready) < len(requests):
             logger.debug("%s: %d article request(s) held until the outlet's other listings are read", slug,
                          len(requests) - len(ready))
-        if self._in_flight.get(slug, 0) <= 0:
+        if read:
             ready.extend(self.release(slug))
         return ready
 
@@ -219,5 +226,14 @@ class Frontier:
         slug = request.meta.get(Meta.OUTLET)
         if slug is None or request.meta.get(Meta.KIND) == Kind.ARTICLE:
             return []
-        self._in_flight[slug] = self._in_flight.get(slug, 1) - 1
-        return self.release(slug) if self._in_flight[slug] <= 0 else []
+        self.store.add_listings_in_flight(slug, -1)
+        return self.release(slug) if self._listings_read(slug) else []
+
+    def release_read(self) -> list[Request]:
+        """The held article requests of the outlets whose listings are all read now, wherever they were read: in
+        a cluster the last of them is often read by another worker, which only the shared count tells (polled by
+        the spider)."""
+        if not self._held:
+            return []
+        counts = self.store.listings_in_flight(list(self._held))
+        return [request for slug, count in counts.items() if count <= 0 for request in self.release(slug)]

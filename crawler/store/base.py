@@ -182,6 +182,14 @@ class TopicStore(Protocol):
     def drop_pending(self, url: str) -> None:
         """Forget a frontier entry the crawl will never fetch (dated outside the window, page gone)."""
 
+    def add_listings_in_flight(self, outlet: str, delta: int) -> None:
+        """Count an outlet's discovery requests sent (``delta`` > 0) and those read, failed or dropped (< 0). The
+        shared store counts for the whole cluster, since a listing one worker queued is often read by another;
+        the SQLite one counts in memory (a local crawl is one process, and a new run starts with none sent)."""
+
+    def listings_in_flight(self, outlets: Iterable[str]) -> dict[str, int]:
+        """How many discovery requests of each outlet are sent and not yet read (0 for an outlet never counted)."""
+
     # -- redirects: a URL that redirected is settled; later runs go to its target --
     def save_redirect(self, url: str, target: str, status: int) -> None:
         """Remember that ``url`` redirected to ``target`` (a later redirect of ``url`` replaces it)."""

@@ -56,6 +56,9 @@ def key(topic: str, *parts: str) -> str:
     return ":".join(("presswarc", topic, *parts))
 
 
+LISTINGS_IN_FLIGHT = "listings"  # the key of the outlets' discovery requests in flight (a new crawl clears it)
+
+
 class RedisStore:
     """The topic store of ``crawler.store.sqlite.SqliteStore``, kept in Redis so every worker shares it."""
 
@@ -160,6 +163,16 @@ class RedisStore:
 
     def drop_pending(self, url: str) -> None:
         self.redis.hdel(self._key("frontier"), url)
+
+    def add_listings_in_flight(self, outlet: str, delta: int) -> None:
+        self.redis.hincrby(self._key(LISTINGS_IN_FLIGHT), outlet, delta)
+
+    def listings_in_flight(self, outlets: Iterable[str]) -> dict[str, int]:
+        outlets = list(outlets)
+        if not outlets:
+            return {}
+        values = self.redis.hmget(self._key(LISTINGS_IN_FLIGHT), outlets)
+        return {outlet: int(value or 0) for outlet, value in zip(outlets, values)}
 
     # -- redirects --
     def save_redirect(self, url: str, target: str, status: int) -> None:

@@ -48,6 +48,7 @@ class SqliteStore:
         writing it): nothing is created or changed, and a missing file raises ``sqlite3.OperationalError``."""
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._listings: dict[str, int] = {}  # discovery requests in flight per outlet (add_listings_in_flight)
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
                                        isolation_level=None)
@@ -179,6 +180,14 @@ class SqliteStore:
     def drop_pending(self, url: str) -> None:
         """Forget a frontier entry the crawl will never fetch (dated outside the window, page gone)."""
         self._execute("DELETE FROM frontier WHERE url=?", (url,))
+
+    def add_listings_in_flight(self, outlet: str, delta: int) -> None:
+        with self._lock:
+            self._listings[outlet] = self._listings.get(outlet, 0) + delta
+
+    def listings_in_flight(self, outlets: Iterable[str]) -> dict[str, int]:
+        with self._lock:
+            return {outlet: self._listings.get(outlet, 0) for outlet in outlets}
 
     # -- redirects: a URL that redirected is settled; later runs go to its target --
     def save_redirect(self, url: str, target: str, status: int) -> None:
