@@ -12,6 +12,7 @@ import atexit
 import os
 import sys
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -56,11 +57,33 @@ def wake_engine(crawler: Any, seconds: float) -> None:
 
     Missing public API: a scheduler that has requests but none due yet can only return None, and the engine then
     looks again at its next 5-second heartbeat; its ``nextcall`` (a ``CallLaterOnce``) is the only way to be
-    asked sooner.
+    asked sooner. A delay is kept here, on a timer of our own, not given to ``nextcall``: while a call is pending
+    there, ``CallLaterOnce`` ignores every other request for one, so a wake-up one second away would swallow the
+    engine's own "look now" after each download for that second.
     """
     slot = getattr(_engine(crawler), "_slot", None)  # noqa: SLF001
-    if slot is not None:
-        slot.nextcall.schedule(seconds)
+    if slot is None:
+        return
+    if seconds <= 0:
+        slot.nextcall.schedule(0)
+        return
+    when = time.monotonic() + seconds
+    pending = _DELAYED_WAKES.get(crawler)
+    if pending is not None and pending[0] <= when:
+        return  # one at least as soon is set already
+    if pending is not None:
+        pending[1].cancel()
+    from scrapy.utils.asyncio import call_later
+
+    _DELAYED_WAKES[crawler] = (when, call_later(seconds, _wake_now, crawler))
+
+
+def _wake_now(crawler: Any) -> None:
+    _DELAYED_WAKES.pop(crawler, None)
+    wake_engine(crawler, 0)
+
+
+_DELAYED_WAKES: "weakref.WeakKeyDictionary[Any, tuple[float, Any]]" = weakref.WeakKeyDictionary()
 
 
 def spider_open(crawler: Any) -> bool:

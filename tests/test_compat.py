@@ -196,6 +196,7 @@ def test_a_running_engine_exposes_its_scheduler_and_can_be_woken_sooner():
     from tests.support.crawl import REPO
 
     script = (
+        "import asyncio, time\n"
         "from scrapy import Spider\n"
         "from scrapy.core.scheduler import BaseScheduler\n"
         "from scrapy.crawler import CrawlerProcess\n"
@@ -207,8 +208,16 @@ def test_a_running_engine_exposes_its_scheduler_and_can_be_woken_sooner():
         "    async def start(self):\n"
         "        seen['scheduler'] = engine_scheduler(self.crawler)\n"
         "        nextcall = self.crawler.engine._slot.nextcall\n"
-        "        wake_engine(self.crawler, 0.01)\n"
-        "        seen['woken'] = isinstance(nextcall, CallLaterOnce) and nextcall._call is not None\n"
+        "        seen['hook'] = isinstance(nextcall, CallLaterOnce)\n"
+        "        for _ in range(500):  # the engine's own pending call runs first\n"
+        "            if nextcall._call is None:\n"
+        "                break\n"
+        "            await asyncio.sleep(0.01)\n"
+        "        wake_engine(self.crawler, 60)  # a wake-up a minute away, then one now: the sooner one counts\n"
+        "        wake_engine(self.crawler, 0)\n"
+        "        began = time.monotonic()\n"
+        "        await asyncio.wait_for(nextcall.wait(), 20)\n"
+        "        seen['woken'] = time.monotonic() - began < 2\n"
         "        return\n"
         "        yield\n"
         "process = CrawlerProcess({'TELNETCONSOLE_ENABLED': False, 'LOG_ENABLED': False})\n"
@@ -217,7 +226,7 @@ def test_a_running_engine_exposes_its_scheduler_and_can_be_woken_sooner():
         "process.crawl(crawler)\n"
         "process.start()\n"
         "assert isinstance(seen['scheduler'], BaseScheduler), seen\n"
-        "assert seen['woken'], seen\n"
+        "assert seen['hook'] and seen['woken'], seen\n"
         "assert engine_scheduler(crawler) is None\n"
         "print('ok')\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,

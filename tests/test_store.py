@@ -72,6 +72,26 @@ def test_an_article_leaves_the_frontier_when_settled_not_when_it_failed(store):
     assert store.pending() == []
 
 
+def test_listings_in_flight_are_counted_per_outlet(store):
+    assert store.listings_in_flight([]) == {} and store.listings_in_flight(["alpha"]) == {"alpha": 0}
+    store.add_listings_in_flight("alpha", 3)
+    store.add_listings_in_flight("beta", 1)
+    store.add_listings_in_flight("alpha", -1)
+    assert store.listings_in_flight(["alpha", "beta", "gamma"]) == {"alpha": 2, "beta": 1, "gamma": 0}
+
+
+def test_the_shared_store_counts_listings_for_every_worker(tmp_path):
+    """A listing one worker queued and another read: the count both see goes back to zero."""
+    with redis_server(tmp_path) as url:
+        first, second = RedisStore(url, topic="t"), RedisStore(url, topic="t")
+        first.add_listings_in_flight("alpha", 1)
+        assert second.listings_in_flight(["alpha"]) == {"alpha": 1}
+        second.add_listings_in_flight("alpha", -1)
+        assert first.listings_in_flight(["alpha"]) == {"alpha": 0}
+        first.close()
+        second.close()
+
+
 def test_redirects_are_remembered_both_ways(store):
     store.save_redirect("https://a.test/s/1", "https://a.test/story", 302)
     assert store.redirect_of("https://a.test/s/1") == "https://a.test/story"
