@@ -136,6 +136,9 @@ ADDONS = {
 SPIDER_MIDDLEWARES = {
     # The coverage spider budgets pages per outlet, not by link depth; tracking depth costs CPU per request.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    # Scrapy's 2083-character URL limit drops a request without a word; ours (crawler.urls.MAX_URL_LENGTH, 8192)
+    # refuses a longer one with an outcome, and an article at an address between the two is crawled.
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
     # Whether an article an earlier run settled needs fetching again (asked by the spider before the frontier).
     "crawler.fetch.settled.SettledMiddleware": 100,
     # Kept articles asked for again on their schedule (VERSIONS_*), added to the start requests.

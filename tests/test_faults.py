@@ -70,6 +70,9 @@ def hostile_pages(site: SiteServer) -> dict[str, str]:
         "to-elsewhere", "injection")}
     urls["injection"] += "?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%27%3B%20DROP%20TABLE%20articles%3B--"
     long_url = f"{BAD}/news/long?" + "x=" + "a" * 9000
+    urls["long-valid"] = f"{BAD}/news/lavrov-" + "b" * 3000  # over Scrapy's 2083, within ours
+    site.route(urls["long-valid"], page("Lavrov at a long address", ["A story at an address of 3000 characters."]
+                                        + BODY))
     site.route(urls["empty"], Reply(body=b""))
     site.route(urls["garbage"], Reply(body=bytes(range(256)) * 200))
     site.route(urls["cp1251-declared-utf8"], Reply(body=page("Лавров: миссия США провалилась (Lavrov)", RUSSIAN)
@@ -154,6 +157,12 @@ def test_broken_pages_are_survived(run):
     text = (run["dir"] / "text" / russian["file"]).read_text(encoding="utf-8")
     assert RUSSIAN[0] in text  # decoded from the bytes, not from the wrong declaration
     assert urls["too-many-requests"] in entries
+
+
+def test_a_long_address_within_the_limit_is_kept(run):
+    """Addresses up to 8192 characters are crawled (longer ones are refused with an outcome): Scrapy's own limit,
+    2083, would drop an article at a longer one without a word."""
+    assert run["urls"]["long-valid"] in kept(run)
 
 
 def test_retry_after_is_honoured(run):

@@ -1,5 +1,6 @@
 """The workers' registry in Redis: who is alive (heartbeat keys that expire), whose leases go back to the queue,
-when an idle worker may close, and a clean stop when Redis goes away.
+when an idle worker may close, what the first worker of a crawl clears or counts again, and a clean stop when
+Redis goes away.
 
 Its Redis commands go out on the worker's asyncio client and never block the reactor: the heartbeat is sent
 without waiting for the answer, and ``spider_idle`` (which Scrapy calls synchronously) decides from what the last
@@ -11,16 +12,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import redis
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy_redis import picklecompat
 
 from crawler.cluster.background import detach
 from crawler.cluster.robots import robots_key
 from crawler.cluster.scheduler import _scheduler
 from crawler.compat import wake_engine
+from crawler.contracts import Kind, Meta
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, stop_worker, worker_id
 from crawler.store.redis import LISTINGS_IN_FLIGHT, key
 from crawler.store.redisclient import connect_async
@@ -77,8 +81,8 @@ class WorkerRegistry:
         try:
             async with self.redis.lock(self._key("opening"), timeout=30, blocking_timeout=60):
                 others = await self.live_workers() - {self.worker}
-                if not others and not await self.redis.exists(self._key("requests")) \
-                        and not await self._lease_keys():
+                leases = await self._lease_keys()
+                if not others and not await self.redis.exists(self._key("requests")) and not leases:
                     # a new crawl: yesterday's fingerprints must not stop today's requests, nor its report turn
                     # or the listings a killed worker left counted as in flight, and each host's robots.txt is
                     # read again
@@ -86,6 +90,8 @@ class WorkerRegistry:
                                             self._key(LISTINGS_IN_FLIGHT))
                     logger.info("distributed crawl of %s starts (worker %s)", self.topic, self.worker)
                 else:
+                    if not others:
+                        await self._recount_listings(leases)
                     logger.info("worker %s joins the crawl of %s (%d other worker(s))", self.worker, self.topic,
                                 len(others))
                 await self._beat()
@@ -96,6 +102,30 @@ class WorkerRegistry:
 
         self.beat = task.LoopingCall(self.heartbeat)
         self.beat.start(HEARTBEAT_SECONDS, now=False)
+
+    async def _recount_listings(self, lease_keys: list[str]) -> None:
+        """A crawl resumed with no worker alive: none is reading a listing, so each outlet's count of listings in
+        flight (``TopicStore.add_listings_in_flight``) is made again from the listings the queue and the leases
+        hold. A worker killed between counting a listing and queueing it left the count too high, and every
+        worker would hold that outlet's articles until it ran out of work."""
+        counts: Counter[str] = Counter()
+
+        def count(data: bytes) -> None:
+            meta = picklecompat.loads(data).get("meta") or {}
+            if meta.get(Meta.OUTLET) and meta.get(Meta.KIND) not in (None, Kind.ARTICLE):
+                counts[meta[Meta.OUTLET]] += 1
+
+        async for queue in self.redis.scan_iter(match=self._key("requests", "*")):
+            async for member, _score in self.redis.zscan_iter(queue):
+                count(member)
+        for lease_key in lease_keys:
+            for value in await self.redis.hvals(lease_key):
+                count(value.split(b"\n", 1)[1])
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(LISTINGS_IN_FLIGHT))
+            if counts:
+                pipe.hset(self._key(LISTINGS_IN_FLIGHT), mapping=dict(counts))
+            await pipe.execute()
 
     async def _lease_keys(self) -> list[str]:
         return [k.decode() async for k in self.redis.scan_iter(match=self._key("leases", "*"))

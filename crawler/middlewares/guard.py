@@ -13,13 +13,13 @@ from twisted.internet.error import DNSLookupError
 from crawler.contracts import Kind, Meta
 from crawler.resolver import refused as refused_names
 from crawler.urls.hosts import in_scope, is_private_host, same_host
+from crawler.urls.normal import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-MAX_URL_LENGTH = 8192
 
 
 class Refused(IgnoreRequest):
