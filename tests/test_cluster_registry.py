@@ -34,7 +34,10 @@ def test_a_resumed_crawl_counts_its_listings_in_flight_again(tmp_path):
         client = redis.Redis.from_url(url)
         client.zadd(key(TOPIC, "requests", "a"), {queued_request("http://a.test/feed", "a", Kind.FEED): 1,
                                                   queued_request("http://a.test/news/1", "a", Kind.ARTICLE): 2})
-        client.zadd(key(TOPIC, "requests"), {"a": 1})
+        client.zadd(key(TOPIC, "requests", "archive.test"), {picklecompat.dumps(
+            {"url": "http://archive.test/cdx", "meta": {Meta.OUTLET: "archive.test", Meta.KIND: Kind.CDX,
+                                                        Meta.ARCHIVE: {"source": "wayback"}}}): 1})
+        client.zadd(key(TOPIC, "requests"), {"a": 1, "archive.test": 1})
         client.hset(key(TOPIC, "leases", "gone-1"), "lease-1",
                     b"a\n" + queued_request("http://a.test/sitemap.xml", "a", Kind.SITEMAP))
         client.hset(key(TOPIC, LISTINGS_IN_FLIGHT), mapping={"a": 7, "b": 3})  # what the killed worker left

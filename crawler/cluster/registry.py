@@ -112,7 +112,8 @@ class WorkerRegistry:
 
         def count(data: bytes) -> None:
             meta = picklecompat.loads(data).get("meta") or {}
-            if meta.get(Meta.OUTLET) and meta.get(Meta.KIND) not in (None, Kind.ARTICLE):
+            if meta.get(Meta.OUTLET) and meta.get(Meta.KIND) not in (None, Kind.ARTICLE) \
+                    and Meta.ARCHIVE not in meta:  # a web archive's requests are not the outlet's listings
                 counts[meta[Meta.OUTLET]] += 1
 
         async for queue in self.redis.scan_iter(match=self._key("requests", "*")):

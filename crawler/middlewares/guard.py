@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-
 class Refused(IgnoreRequest):
     """A request the crawl never sends, whichever run asks: not on the outlet, a private address, a non-HTTP
     scheme, an over-long URL (a budget or a pause is not this: those end with the run)."""
