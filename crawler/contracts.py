@@ -94,6 +94,12 @@ class Outcome(StrEnum):
     ARCHIVED = "archived"  # rebuild-state: fetched by an earlier run, no article of it known
 
 
+def counts_as_listing(meta: dict) -> bool:
+    """Whether a request is one of its outlet's listings in flight (``TopicStore.add_listings_in_flight``): an
+    outlet's discovery request; its articles and a web archive's requests are not."""
+    return bool(meta.get(Meta.OUTLET)) and meta.get(Meta.KIND) not in (None, Kind.ARTICLE) and Meta.ARCHIVE not in meta
+
+
 NOT_KEPT = tuple(o for o in Outcome if o not in (Outcome.KEPT, Outcome.TOO_LARGE, Outcome.LISTED_OUT_OF_WINDOW,
                                                   Outcome.ARCHIVED))
 """The reasons an article the crawl found gets no text file, in report order (a page too large counts as an

@@ -83,6 +83,15 @@ async def take(scheduler: TopicScheduler) -> Request | None:
     return request
 
 
+async def drained(scheduler: TopicScheduler) -> list[str]:
+    """The URLs of every request the scheduler hands out, in order, each released once taken (its work done)."""
+    urls = []
+    while (taken := await take(scheduler)) is not None:
+        urls.append(taken.url)
+        scheduler.release(taken.meta[LEASE_META])
+    return urls
+
+
 def queued(redis_url: str) -> int:
     return int(redis.Redis.from_url(redis_url).get(key(TOPIC, "queued")) or 0)
 
@@ -142,11 +151,7 @@ async def test_priority_first_then_outlets_alternate(redis_url):
         scheduler.enqueue_request(request(f"http://b.test/{n}", outlet="B"))
     scheduler.enqueue_request(request("http://c.test/urgent", outlet="C", priority=10))
     await settled(scheduler)
-    order = []
-    while (taken := await take(scheduler)) is not None:
-        order.append(taken.url)
-        scheduler.release(taken.meta[LEASE_META])
-    assert order == ["http://c.test/urgent", "http://a.test/0", "http://b.test/0", "http://a.test/1",
+    assert await drained(scheduler) == ["http://c.test/urgent", "http://a.test/0", "http://b.test/0", "http://a.test/1",
                      "http://b.test/1", "http://a.test/2", "http://b.test/2"]
 
 
@@ -159,19 +164,14 @@ async def test_the_outlet_with_the_most_waiting_goes_first(redis_url):
     for n in range(3):  # this worker's earlier requests to B, already crawled
         earlier.enqueue_request(request(f"http://b.test/old{n}", outlet="B"))
     await settled(earlier)
-    while (taken := await take(earlier)) is not None:
-        earlier.release(taken.meta[LEASE_META])
+    await drained(earlier)
     for n in range(2):
         earlier.enqueue_request(request(f"http://a.test/{n}", outlet="A"))
     for n in range(5):
         earlier.enqueue_request(request(f"http://b.test/{n}", outlet="B"))
     await settled(earlier)
     scheduler = await open_scheduler(redis_url)
-    order = []
-    while (taken := await take(scheduler)) is not None:
-        order.append(taken.url)
-        scheduler.release(taken.meta[LEASE_META])
-    assert order == ["http://b.test/0", "http://b.test/1", "http://b.test/2", "http://a.test/0",
+    assert await drained(scheduler) == ["http://b.test/0", "http://b.test/1", "http://b.test/2", "http://a.test/0",
                      "http://b.test/3", "http://a.test/1", "http://b.test/4"]
 
 

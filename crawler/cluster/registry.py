@@ -24,7 +24,7 @@ from crawler.cluster.background import detach
 from crawler.cluster.robots import robots_key
 from crawler.cluster.scheduler import _scheduler
 from crawler.compat import wake_engine
-from crawler.contracts import Kind, Meta
+from crawler.contracts import Meta, counts_as_listing
 from crawler.cluster.scripts import HEARTBEAT_SECONDS, WORKER_TTL_SECONDS, stop_worker, worker_id
 from crawler.store.redis import LISTINGS_IN_FLIGHT, key
 from crawler.store.redisclient import connect_async
@@ -112,8 +112,7 @@ class WorkerRegistry:
 
         def count(data: bytes) -> None:
             meta = picklecompat.loads(data).get("meta") or {}
-            if meta.get(Meta.OUTLET) and meta.get(Meta.KIND) not in (None, Kind.ARTICLE) \
-                    and Meta.ARCHIVE not in meta:  # a web archive's requests are not the outlet's listings
+            if counts_as_listing(meta):
                 counts[meta[Meta.OUTLET]] += 1
 
         async for queue in self.redis.scan_iter(match=self._key("requests", "*")):

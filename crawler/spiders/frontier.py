@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Sequence
 
 from scrapy.http import Request, Response
 
-from crawler.contracts import Kind, Meta, Outcome
+from crawler.contracts import Kind, Meta, Outcome, counts_as_listing
 from crawler.discovery.candidates import Candidate
 from crawler.store import FrontierEntry, TopicStore
 from crawler.topic import Outlet
@@ -150,8 +150,7 @@ class Frontier:
     def sent(self, requests: Iterable[Request]) -> list[Request]:
         """Count the discovery requests about to be scheduled as in flight for their outlet."""
         requests = list(requests)
-        for slug, count in Counter(r.meta[Meta.OUTLET] for r in requests if r.meta.get(Meta.KIND) != Kind.ARTICLE
-                                   ).items():
+        for slug, count in Counter(r.meta[Meta.OUTLET] for r in requests if counts_as_listing(r.meta)).items():
             self.store.add_listings_in_flight(slug, count)
         return requests
 
@@ -223,9 +222,9 @@ class Frontier:
     def discovery_done(self, request: Request) -> list[Request]:
         """A discovery request ended without its callback (failed, refused, dropped as a duplicate): the held
         article requests it was the last of its outlet to keep waiting."""
-        slug = request.meta.get(Meta.OUTLET)
-        if slug is None or request.meta.get(Meta.KIND) == Kind.ARTICLE:
+        if not counts_as_listing(request.meta):  # only what sent() counted is uncounted
             return []
+        slug = request.meta[Meta.OUTLET]
         self.store.add_listings_in_flight(slug, -1)
         return self.release(slug) if self._listings_read(slug) else []
 
